@@ -1,0 +1,38 @@
+# alertmesh — the commands a person needs. See README.md.
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: all build test bench fuzz proto lint clean
+
+all: build
+
+## build: debug build of everything (installs missing Debian packages first when root)
+build:
+	@scripts/install-deps build
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+## test: the whole test suite (unit + integration against real sockets and services)
+test:
+	@scripts/install-deps test
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## bench: every benchmark, each next to its baseline measured in the same run
+bench:
+	@scripts/install-deps build
+	bench/run
+
+## fuzz: run the frame-decoder fuzzer for a bounded time (FUZZ_SECONDS, default 60)
+fuzz:
+	@scripts/install-deps build
+	scripts/fuzz $${FUZZ_SECONDS:-60}
+
+## proto: regenerate Sources/MeshProto from proto/ (slow: builds protoc-gen-swift once)
+proto:
+	scripts/gen-proto
+
+lint:
+	$(SWIFT) format lint -r Sources Tests
+
+clean:
+	rm -rf .build .build-*

@@ -1,0 +1,83 @@
+// swift-tools-version: 6.0
+// alertmesh: a message-alerting mesh on libuv, with its own length-prefixed binary RPC.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "alertmesh",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rpc-probe", targets: ["rpc-probe"]),
+        .library(name: "MeshRPC", targets: ["MeshRPC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // C, confined to two shim modules (Debian packages through pkg-config).
+        .systemLibrary(
+            name: "CLibUV", pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(
+            name: "CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]),
+
+        // The wire codec: pure, no I/O, the fuzz target.
+        .target(name: "MeshWire", swiftSettings: swiftSettings),
+        // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
+        .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // Generated protobuf messages of proto/alertmesh/v1 (see scripts/gen-proto).
+        .target(
+            name: "MeshProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]),
+        // RPC server and client on MeshLoop: handshake, request ids, deadlines, built-in services.
+        .target(
+            name: "MeshRPC",
+            dependencies: [
+                "MeshWire", "MeshLoop", "MeshProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings),
+        // The command-line conventions every executable shares (ALERTMESH_* environment, common options).
+        .target(
+            name: "MeshOptions",
+            dependencies: [
+                "MeshLoop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "rpc-probe",
+            dependencies: [
+                "MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshRPCTests",
+            dependencies: ["MeshRPC", "MeshWire", "MeshLoop", "MeshProto",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RPCProbeTests",
+            dependencies: ["MeshRPC", "MeshLoop", "MeshProto", "MeshOptions"],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,26 @@
+// CLibUV: the only door from Swift to libuv. Includes plus tiny helpers Swift cannot express.
+#ifndef ALERTMESH_CLIBUV_SHIM_H
+#define ALERTMESH_CLIBUV_SHIM_H
+
+#include <uv.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/un.h>
+#include <errno.h>
+
+/// uv_buf_init is a function, but building the struct by hand keeps Swift free of field-order guesses.
+static inline uv_buf_t CLibUV_buf(void *base, size_t len) {
+    return uv_buf_init((char *)base, (unsigned int)len);
+}
+
+/// SIGPIPE must be ignored by every process that writes to sockets (hiredis and libuv both say so):
+/// a write to a closed peer then fails with EPIPE instead of killing the process.
+static inline void CLibUV_ignoreSIGPIPE(void) {
+    signal(SIGPIPE, SIG_IGN);
+}
+
+#endif

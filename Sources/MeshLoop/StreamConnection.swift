@@ -1,0 +1,320 @@
+// StreamConnection: one TCP or Unix-domain stream, with corked writes and a reusable read buffer.
+
+internal import CLibUV
+import Glibc
+
+/// A connected byte stream (`uv_tcp_t` or `uv_pipe_t`).
+///
+/// Reads arrive through `onRead` as a buffer that is valid only during the call (copy what you keep).
+/// Writes go to an outbound buffer: outside a read callback they are flushed at once; inside one
+/// (or between `cork()` and `uncork()`) they are coalesced into one write, so a batch of pipelined
+/// responses leaves in a single syscall. Each write first tries `uv_try_write`; only what the kernel
+/// does not take is copied into a `uv_write` request.
+public final class StreamConnection: LoopHandle {
+    public enum Transport: Sendable { case tcp, unix }
+
+    public let transport: Transport
+    /// Called with each chunk read. The buffer is only valid during the call.
+    public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    /// Why the connection closed: nil for a local close or the peer's orderly EOF.
+    public private(set) var closeReason: UVError?
+    /// Whether the peer ended the stream (EOF) before the close.
+    public private(set) var sawEOF = false
+    public private(set) var bytesRead: UInt64 = 0
+    public private(set) var bytesWritten: UInt64 = 0
+
+    static let readBufferSize = 64 * 1024
+
+    private var readBuffer: UnsafeMutableRawPointer?
+    private var outbound: [UInt8] = []
+    private var writeInFlight = false
+    private var corkDepth = 0
+    private var closeWhenFlushed = false
+
+    private var stream: UnsafeMutablePointer<uv_stream_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    /// Creates an unconnected stream handle of `transport`'s kind.
+    init(loop: EventLoop, transport: Transport) throws(UVError) {
+        self.transport = transport
+        let raw: UnsafeMutableRawPointer
+        switch transport {
+        case .tcp:
+            let t = allocateHandle(uv_tcp_t.self)
+            let rc = uv_tcp_init(loop.uv, t)
+            if rc < 0 {
+                t.deallocate()
+                throw UVError(code: rc, operation: "uv_tcp_init")
+            }
+            raw = UnsafeMutableRawPointer(t)
+        case .unix:
+            let p = allocateHandle(uv_pipe_t.self)
+            let rc = uv_pipe_init(loop.uv, p, 0)
+            if rc < 0 {
+                p.deallocate()
+                throw UVError(code: rc, operation: "uv_pipe_init")
+            }
+            raw = UnsafeMutableRawPointer(p)
+        }
+        super.init(loop: loop, handle: raw)
+    }
+
+    /// Starts connecting to `endpoint`; `completion` runs once, on the loop (with `ECANCELED` if the
+    /// connection is closed first). Names are resolved on libuv's thread pool, never on the loop.
+    ///
+    /// - Returns: the connection, usable for writes only after a successful completion.
+    public static func connect(
+        loop: EventLoop, to endpoint: Endpoint, _ completion: @escaping (Result<Void, UVError>) -> Void
+    ) throws(UVError) -> StreamConnection {
+        switch endpoint {
+        case .unix(let path):
+            let conn = try StreamConnection(loop: loop, transport: .unix)
+            let req = ConnectRequest.make(conn, endpoint: endpoint, completion)
+            uv_pipe_connect(req, UnsafeMutableRawPointer(conn.handle).assumingMemoryBound(to: uv_pipe_t.self), path) {
+                ConnectRequest.finish($0, $1)
+            }
+            return conn
+        case .tcp(let host, let port):
+            let conn = try StreamConnection(loop: loop, transport: .tcp)
+            SocketAddress.resolve(host: host, port: port, loop: loop) { result in
+                switch result {
+                case .failure(let error):
+                    completion(.failure(error))
+                case .success(let address):
+                    guard !conn.isClosing else {
+                        return completion(.failure(UVError(code: UVError.canceled, operation: "connect \(endpoint)")))
+                    }
+                    let req = ConnectRequest.make(conn, endpoint: endpoint, completion)
+                    let tcp = UnsafeMutableRawPointer(conn.handle).assumingMemoryBound(to: uv_tcp_t.self)
+                    uv_tcp_nodelay(tcp, 1)
+                    let rc = address.withSockaddr { sa in uv_tcp_connect(req, tcp, sa) { ConnectRequest.finish($0, $1) } }
+                    if rc < 0 { ConnectRequest.abandon(req, rc) }
+                }
+            }
+            return conn
+        }
+    }
+
+    /// Accepts a pending connection from `server` (used by `StreamListener`).
+    static func accept(from server: UnsafeMutablePointer<uv_stream_t>, loop: EventLoop, transport: Transport) throws(UVError)
+        -> StreamConnection
+    {
+        let conn = try StreamConnection(loop: loop, transport: transport)
+        let rc = uv_accept(server, conn.stream)
+        if rc < 0 {
+            conn.close()
+            throw UVError(code: rc, operation: "uv_accept")
+        }
+        if transport == .tcp {
+            uv_tcp_nodelay(UnsafeMutableRawPointer(conn.handle).assumingMemoryBound(to: uv_tcp_t.self), 1)
+        }
+        return conn
+    }
+
+    // MARK: Reading
+
+    /// Starts delivering reads to `onRead`. EOF or a read error closes the connection.
+    public func startReading() {
+        loop.assertInLoop()
+        guard !isClosing else { return }
+        if readBuffer == nil {
+            readBuffer = .allocate(byteCount: StreamConnection.readBufferSize, alignment: 16)
+        }
+        let rc = uv_read_start(
+            stream,
+            { h, _, buf in
+                let conn = LoopHandle.owner(h, as: StreamConnection.self)
+                buf!.pointee = CLibUV_buf(conn.readBuffer, StreamConnection.readBufferSize)
+            },
+            { s, nread, _ in LoopHandle.owner(s, as: StreamConnection.self).didRead(nread) })
+        if rc < 0 { fail(UVError(code: rc, operation: "uv_read_start")) }
+    }
+
+    /// Stops reading (backpressure); `startReading()` resumes.
+    public func stopReading() {
+        guard !isClosing else { return }
+        uv_read_stop(stream)
+    }
+
+    private func didRead(_ nread: Int) {
+        if nread > 0 {
+            bytesRead += UInt64(nread)
+            cork()
+            onRead?(UnsafeRawBufferPointer(start: readBuffer, count: nread))
+            uncork()
+        } else if nread < 0 {
+            if Int32(nread) == UVError.eof {
+                sawEOF = true
+                close()
+            } else {
+                fail(UVError(code: Int32(nread), operation: "read"))
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Bytes accepted by `write` but not yet handed to the kernel.
+    public var pendingWriteBytes: Int { outbound.count }
+
+    /// Queues `bytes`; flushed now unless corked.
+    public func write(_ bytes: [UInt8]) {
+        guard !isClosing else { return }
+        outbound.append(contentsOf: bytes)
+        if corkDepth == 0 { flush() }
+    }
+
+    /// Lets `body` append straight into the outbound buffer (no intermediate copy); flushed unless corked.
+    public func write(with body: (inout [UInt8]) -> Void) {
+        guard !isClosing else { return }
+        body(&outbound)
+        if corkDepth == 0 { flush() }
+    }
+
+    /// Holds writes back until the matching `uncork()`, so they leave in one syscall.
+    public func cork() { corkDepth += 1 }
+
+    public func uncork() {
+        corkDepth -= 1
+        if corkDepth == 0 { flush() }
+    }
+
+    /// Closes once everything queued has been written (or at once if nothing is).
+    public func closeAfterFlush() {
+        guard !isClosing else { return }
+        closeWhenFlushed = true
+        flush()
+        if !writeInFlight && outbound.isEmpty { close() }
+    }
+
+    /// Hands the outbound buffer to the kernel: `uv_try_write` first, a `uv_write` for the rest.
+    public func flush() {
+        guard !isClosing, !writeInFlight, !outbound.isEmpty else { return }
+        let written = outbound.withUnsafeMutableBytes { raw -> Int32 in
+            var buf = CLibUV_buf(raw.baseAddress, raw.count)
+            return uv_try_write(stream, &buf, 1)
+        }
+        var offset = 0
+        if written > 0 {
+            offset = Int(written)
+            bytesWritten += UInt64(written)
+        } else if written < 0 && written != UVError.tryAgain {
+            return fail(UVError(code: written, operation: "write"))
+        }
+        if offset == outbound.count {
+            resetOutbound()
+            if closeWhenFlushed { close() }
+            return
+        }
+        let count = outbound.count - offset
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 1)
+        outbound.withUnsafeBytes { raw in memory.copyMemory(from: raw.baseAddress! + offset, byteCount: count) }
+        resetOutbound()
+        let request = WriteRequest(connection: self, memory: memory, count: count)
+        let req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+        req.pointee.data = Unmanaged.passRetained(request).toOpaque()
+        var buf = CLibUV_buf(memory, count)
+        writeInFlight = true
+        let rc = uv_write(req, stream, &buf, 1) { req, status in
+            let request = Unmanaged<WriteRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            req!.deallocate()
+            request.finish(status: status)
+        }
+        if rc < 0 {
+            writeInFlight = false
+            Unmanaged<WriteRequest>.fromOpaque(req.pointee.data).release()
+            req.deallocate()
+            fail(UVError(code: rc, operation: "uv_write"))
+        }
+    }
+
+    private func resetOutbound() {
+        // Keep a modest buffer for the next batch; give back a large one.
+        if outbound.capacity > 1 << 20 { outbound = [] } else { outbound.removeAll(keepingCapacity: true) }
+    }
+
+    fileprivate func didWrite(count: Int, status: Int32) {
+        writeInFlight = false
+        if status < 0 {
+            if status != UVError.canceled { fail(UVError(code: status, operation: "write")) }
+            return
+        }
+        bytesWritten += UInt64(count)
+        flush()
+        if closeWhenFlushed && !writeInFlight && outbound.isEmpty { close() }
+    }
+
+    // MARK: Closing
+
+    /// Closes with `error` as the reason.
+    public func fail(_ error: UVError) {
+        guard !isClosing else { return }
+        closeReason = error
+        close()
+    }
+
+    override func willClose() {
+        onRead = nil
+    }
+
+    override func didClose() {
+        readBuffer?.deallocate()
+        readBuffer = nil
+        outbound = []
+    }
+}
+
+/// A `uv_write` in flight: owns the bytes until libuv is done with them.
+private final class WriteRequest {
+    let connection: StreamConnection
+    let memory: UnsafeMutableRawPointer
+    let count: Int
+
+    init(connection: StreamConnection, memory: UnsafeMutableRawPointer, count: Int) {
+        self.connection = connection
+        self.memory = memory
+        self.count = count
+    }
+
+    func finish(status: Int32) {
+        memory.deallocate()
+        connection.didWrite(count: count, status: status)
+    }
+}
+
+/// A `uv_connect` in flight.
+private final class ConnectRequest {
+    let connection: StreamConnection
+    let endpoint: Endpoint
+    let completion: (Result<Void, UVError>) -> Void
+
+    private init(_ c: StreamConnection, _ e: Endpoint, _ completion: @escaping (Result<Void, UVError>) -> Void) {
+        connection = c
+        endpoint = e
+        self.completion = completion
+    }
+
+    static func make(
+        _ c: StreamConnection, endpoint: Endpoint, _ completion: @escaping (Result<Void, UVError>) -> Void
+    ) -> UnsafeMutablePointer<uv_connect_t> {
+        let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        req.pointee.data = Unmanaged.passRetained(ConnectRequest(c, endpoint, completion)).toOpaque()
+        return req
+    }
+
+    static func finish(_ req: UnsafeMutablePointer<uv_connect_t>?, _ status: Int32) {
+        let request = Unmanaged<ConnectRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
+        req!.deallocate()
+        if status < 0 {
+            request.completion(.failure(UVError(code: status, operation: "connect \(request.endpoint)")))
+        } else {
+            request.completion(.success(()))
+        }
+    }
+
+    /// The connect call itself failed: report it as the callback would have.
+    static func abandon(_ req: UnsafeMutablePointer<uv_connect_t>, _ status: Int32) {
+        finish(req, status)
+    }
+}

@@ -1,0 +1,268 @@
+// ClientEndpoint: one endpoint of a client — its connection, reconnect backoff and calls in flight.
+
+import MeshLoop
+public import MeshWire
+
+/// What a client reports about its connections (for `rpc-probe -v` and service logs).
+public enum ClientEvent: Sendable {
+    case connecting
+    /// The socket connected after `ms`.
+    case connected(ms: Double)
+    /// The handshake finished: the server's HELLO_ACK settings.
+    case ready(server: HelloSettings, ms: Double)
+    case disconnected(reason: String)
+    /// The endpoint is out of rotation; the next attempt is in `ms`.
+    case backoff(ms: UInt64, reason: String)
+}
+
+final class ClientEndpoint: WireConnectionDelegate {
+    enum State: Equatable { case idle, connecting, handshaking, ready, backoff, closed }
+
+    let endpoint: Endpoint
+    unowned let client: RPCClient
+    private(set) var state: State = .idle
+    private(set) var lastError: String?
+    private var wire: WireConnection?
+    private var connecting: StreamConnection?
+    private var timer: LoopTimer?
+    private var failures = 0
+    private var connectStartNs: UInt64 = 0
+    private var draining = false
+    private(set) var inFlight: [UInt32: ClientCall] = [:]
+    private var pings: [UInt32: ClientCall] = [:]
+    private var nextRequestID: UInt32 = 1
+    private var nextPingValue: UInt32 = 0
+
+    init(endpoint: Endpoint, client: RPCClient) {
+        self.endpoint = endpoint
+        self.client = client
+    }
+
+    var loop: EventLoop { client.loop }
+
+    /// Ready for a new call: connected, not draining, under the server's concurrency limit.
+    var canTakeCall: Bool {
+        guard state == .ready, !draining, let wire else { return false }
+        let limit = wire.remote?.maxConcurrent ?? 0
+        return limit == 0 || inFlight.count < Int(limit)
+    }
+
+    var isTrying: Bool { state == .connecting || state == .handshaking }
+    var serverSettings: HelloSettings? { wire?.remote }
+    var negotiatedMaxFrame: UInt32? { wire?.negotiatedMaxFrame }
+
+    // MARK: Connecting
+
+    func connectIfIdle() {
+        guard state == .idle else { return }
+        connect()
+    }
+
+    private func connect() {
+        state = .connecting
+        connectStartNs = EventLoop.hrtimeNs()
+        client.emit(endpoint, .connecting)
+        do {
+            connecting = try StreamConnection.connect(loop: loop, to: endpoint) { [weak self] result in
+                self?.didConnect(result)
+            }
+        } catch {
+            return connectFailed("\(error)")
+        }
+        ensureTimer()
+        timer?.start(afterMs: client.configuration.connectTimeoutMs) { [weak self] in
+            guard let self, self.state == .connecting else { return }
+            self.lastError = "connect \(self.endpoint): timed out after \(self.client.configuration.connectTimeoutMs) ms"
+            self.connecting?.close()  // completes the connect with ECANCELED
+        }
+    }
+
+    private func ensureTimer() {
+        if timer == nil { timer = try? LoopTimer(loop: loop) }
+    }
+
+    private func didConnect(_ result: Result<Void, UVError>) {
+        timer?.stop()
+        guard let stream = connecting else { return }
+        connecting = nil
+        guard state == .connecting else {
+            stream.close()
+            return
+        }
+        switch result {
+        case .failure(let error):
+            stream.close()
+            if error.code == UVError.canceled, let timeout = lastError, timeout.contains("timed out") {
+                return connectFailed(timeout)
+            }
+            connectFailed(error.code == UVError.connectionRefused ? "connection refused (\(error))" : "\(error)")
+        case .success:
+            client.emit(endpoint, .connected(ms: elapsedMs()))
+            state = .handshaking
+            draining = false
+            let wire = WireConnection(
+                stream: stream, role: .client, local: client.helloSettings, timeouts: client.configuration.timeouts)
+            wire.delegate = self
+            if let tracer = client.tracer {
+                let ep = endpoint
+                wire.tracer = { tracer(ep, $0) }
+            }
+            self.wire = wire
+            wire.start()
+        }
+    }
+
+    private func elapsedMs() -> Double { Double(EventLoop.hrtimeNs() &- connectStartNs) / 1e6 }
+
+    private func connectFailed(_ reason: String) {
+        lastError = reason
+        scheduleReconnect(reason: reason)
+        client.endpointDidFail(self)
+    }
+
+    private func scheduleReconnect(reason: String) {
+        guard state != .closed else { return }
+        failures += 1
+        state = .backoff
+        let delay = client.configuration.reconnectBackoff.delayMs(attempt: failures)
+        client.emit(endpoint, .backoff(ms: delay, reason: reason))
+        ensureTimer()
+        timer?.start(afterMs: delay) { [weak self] in
+            guard let self, self.state == .backoff else { return }
+            self.connect()
+        }
+    }
+
+    // MARK: Calls
+
+    /// Sends `call` on this endpoint's connection; the caller checked `canTakeCall`.
+    func send(_ call: ClientCall) {
+        guard let wire else { return }
+        call.endpoint = self
+        call.sentNs = EventLoop.hrtimeNs()
+        switch call.kind {
+        case .ping:
+            nextPingValue &+= 1
+            let value = 0x8000_0000 | (nextPingValue & 0x7FFF_FFFF)
+            call.requestID = value
+            pings[value] = call
+            wire.ping(value: value)
+        case .call:
+            if call.bodySize > Int(wire.negotiatedMaxFrame) {
+                return client.finish(
+                    call,
+                    .failure(
+                        RPCError(
+                            .resourceExhausted,
+                            "request of \(call.bodySize) bytes exceeds the frame limit \(wire.negotiatedMaxFrame) of \(endpoint)"
+                        )))
+            }
+            var id = nextRequestID
+            while inFlight[id] != nil { id &+= 2 }
+            nextRequestID = id &+ 2
+            call.requestID = id
+            let oneway = call.flags.contains(.oneway)
+            if !oneway { inFlight[id] = call }
+            let budget = UInt32(clamping: call.timeoutMs)
+            wire.send(
+                Frame(
+                    type: .request, flags: call.flags, requestID: id, methodID: call.methodID, aux: budget,
+                    metadata: call.metadata, payload: call.payload))
+            if oneway {
+                client.finish(call, .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+            }
+        }
+    }
+
+    /// The caller gave up on `call` (deadline): forget it and tell the server.
+    func abandon(_ call: ClientCall, reason: StatusCode) {
+        switch call.kind {
+        case .ping:
+            pings.removeValue(forKey: call.requestID)
+        case .call:
+            guard inFlight.removeValue(forKey: call.requestID) != nil else { return }
+            wire?.send(Frame(type: .cancel, requestID: call.requestID, methodID: call.methodID, aux: reason.rawValue))
+            closeIfDrained()
+        }
+    }
+
+    // MARK: WireConnectionDelegate
+
+    func wireConnectionDidBecomeReady(_ connection: WireConnection) {
+        state = .ready
+        failures = 0
+        lastError = nil
+        client.emit(endpoint, .ready(server: connection.remote ?? HelloSettings(), ms: elapsedMs()))
+        client.endpointDidBecomeReady(self)
+    }
+
+    func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
+        guard let call = inFlight.removeValue(forKey: frame.requestID) else { return }  // late answer to a cancelled call
+        if frame.type == .response {
+            client.finish(call, .success(RawResponse(payload: frame.payload, metadata: frame.metadata, endpoint: endpoint, latencyNs: call.latencyNs)))
+        } else {
+            let code = StatusCode(rawValue: frame.aux) ?? .unknown
+            let message = (try? ErrorBody(parsing: frame.payload))?.message ?? "(unreadable error body)"
+            client.finish(call, .failure(RPCError(code, message)))
+        }
+        closeIfDrained()
+    }
+
+    func wireConnection(_ connection: WireConnection, failCall requestID: UInt32, with error: RPCError) {
+        guard let call = inFlight.removeValue(forKey: requestID) else { return }
+        client.finish(call, .failure(error))
+    }
+
+    func wireConnection(_ connection: WireConnection, peerGoingAwayAfter lastID: UInt32, reason: String) {
+        draining = true
+        // Calls above lastID were not processed: send them elsewhere (gRPC GOAWAY semantics).
+        let refused = inFlight.values.filter { $0.requestID > lastID || lastID == 0 }
+        for call in refused {
+            inFlight.removeValue(forKey: call.requestID)
+            client.redispatch(call)
+        }
+        closeIfDrained()
+    }
+
+    func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32) {
+        guard let call = pings.removeValue(forKey: value) else { return }
+        client.finish(call, .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+    }
+
+    func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {
+        wire = nil
+        let wasReady = state == .ready
+        let message = "connection to \(endpoint) lost: \(reason)"
+        let calls = Array(inFlight.values) + Array(pings.values)
+        inFlight.removeAll()
+        pings.removeAll()
+        for call in calls { client.finish(call, .failure(RPCError(.unavailable, message))) }
+        client.emit(endpoint, .disconnected(reason: reason))
+        guard state != .closed else { return }
+        lastError = reason
+        if wasReady && draining {
+            // An orderly drain: reconnect soon, without counting a failure.
+            failures = 0
+        }
+        scheduleReconnect(reason: reason)
+        client.endpointDidFail(self)
+    }
+
+    private func closeIfDrained() {
+        if draining && inFlight.isEmpty && pings.isEmpty { wire?.closeWhenFlushed("drained by server") }
+    }
+
+    /// Closes for good: the owner fails the calls.
+    func close() {
+        state = .closed
+        timer?.close()
+        timer = nil
+        connecting?.close()
+        connecting = nil
+        let calls = Array(inFlight.values) + Array(pings.values)
+        inFlight.removeAll()
+        pings.removeAll()
+        for call in calls { client.finish(call, .failure(RPCError(.cancelled, "client closed"))) }
+        wire?.close("client closed")
+    }
+}

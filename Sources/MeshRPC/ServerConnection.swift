@@ -1,0 +1,172 @@
+// ServerConnection: one accepted connection — dispatches its requests and tracks its calls.
+
+import MeshLoop
+import MeshWire
+
+final class ServerConnection: WireConnectionDelegate {
+    let wire: WireConnection
+    unowned let server: RPCServer
+    var loop: EventLoop { wire.loop }
+    private(set) var inFlight: [UInt32: ServerCall] = [:]
+    private(set) var lastAcceptedID: UInt32 = 0
+    private(set) var draining = false
+    let peerDescription: String
+
+    init(stream: StreamConnection, server: RPCServer, peerDescription: String) {
+        self.server = server
+        self.peerDescription = peerDescription
+        wire = WireConnection(stream: stream, role: .server, local: server.helloSettings, timeouts: server.configuration.timeouts)
+        wire.delegate = self
+    }
+
+    func start() { wire.start() }
+
+    // MARK: WireConnectionDelegate
+
+    func wireConnectionDidBecomeReady(_ connection: WireConnection) {
+        server.logger.debug(
+            "rpc connection ready",
+            metadata: ["peer": "\(connection.remote?.peer ?? "?")", "listener": "\(peerDescription)"])
+    }
+
+    func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
+        switch frame.type {
+        case .request: dispatch(frame)
+        case .cancel: cancel(frame.requestID)
+        default: break  // the state machine delivers nothing else to a server
+        }
+    }
+
+    func wireConnection(_ connection: WireConnection, failCall requestID: UInt32, with error: RPCError) {}
+
+    func wireConnection(_ connection: WireConnection, peerGoingAwayAfter lastID: UInt32, reason: String) {
+        // The client will send nothing more: finish what is running, then close.
+        beginDrain(sendGoaway: false)
+    }
+
+    func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32) {}
+
+    func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {
+        for call in inFlight.values {
+            server.deadlines.remove(call)
+            call.abandon()
+            server.record(call, status: .cancelled)
+        }
+        inFlight.removeAll()
+        if reason.hasPrefix("protocol error") || reason.hasPrefix("not an alertmesh") || reason.hasPrefix("handshake") {
+            server.stats.protocolErrors += 1
+            server.logger.notice("rpc connection refused", metadata: ["reason": "\(reason)", "listener": "\(peerDescription)"])
+        } else {
+            server.logger.debug("rpc connection closed", metadata: ["reason": "\(reason)"])
+        }
+        server.connectionDidClose(self)
+    }
+
+    // MARK: Calls
+
+    private func dispatch(_ frame: Frame) {
+        let id = frame.requestID
+        guard !draining else {
+            return wire.sendError(requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed")
+        }
+        guard inFlight[id] == nil else {
+            return wire.fail("protocol error: request id \(id) reused while in flight", lastID: lastAcceptedID)
+        }
+        guard let registration = server.registrations[frame.methodID] else {
+            server.stats.record(method: "<unknown>", status: .unimplemented, latencyNs: 0)
+            return wire.sendError(
+                requestID: id, methodID: frame.methodID, .unimplemented,
+                "unknown method \(MethodID(rawValue: frame.methodID)) (see _sys.Reflection/List)")
+        }
+        let limit = server.configuration.maxConcurrentCallsPerConnection
+        guard limit == 0 || inFlight.count < limit else {
+            server.stats.record(method: registration.descriptor.fullName, status: .unavailable, latencyNs: 0)
+            return wire.sendError(
+                requestID: id, methodID: frame.methodID, .unavailable,
+                "too many concurrent calls on this connection (limit \(limit)); not processed")
+        }
+        lastAcceptedID = id
+        let codec: ServerCall.Codec =
+            frame.metadata["content-type"] == "application/json" ? .json : .binary
+        let call = ServerCall(
+            requestID: id, method: registration.descriptor, metadata: frame.metadata, budgetMs: frame.aux,
+            codec: codec, oneway: frame.flags.contains(.oneway), connection: self)
+        inFlight[id] = call
+        server.stats.callsInFlight += 1
+        if frame.aux > 0 {
+            server.scheduleDeadline(call, atMs: loop.nowMs + UInt64(frame.aux))
+        }
+        registration.invoke(frame.payload, call)
+    }
+
+    private func cancel(_ id: UInt32) {
+        guard let call = inFlight.removeValue(forKey: id) else { return }
+        server.deadlines.remove(call)
+        call.abandon()
+        server.stats.callsInFlight -= 1
+        server.record(call, status: .cancelled)
+        drainStepIfIdle()
+    }
+
+    /// Sends the answer of `call` (unless it is oneway) and forgets it.
+    func finish(_ call: ServerCall, with result: Result<([UInt8], Metadata), RPCError>) {
+        guard inFlight.removeValue(forKey: call.requestID) != nil else { return call.markFinished() }
+        call.markFinished()
+        server.deadlines.remove(call)
+        server.stats.callsInFlight -= 1
+        let methodID = call.method.id.rawValue
+        switch result {
+        case .success(let (payload, metadata)):
+            if !call.oneway {
+                if payload.count + (metadata.isEmpty ? 0 : metadata.encodedSize) > Int(wire.negotiatedMaxFrame) {
+                    let error = RPCError(
+                        .resourceExhausted,
+                        "response of \(payload.count) bytes exceeds the connection's frame limit \(wire.negotiatedMaxFrame)")
+                    wire.sendError(requestID: call.requestID, methodID: methodID, error.code, error.message)
+                    server.record(call, status: error.code)
+                    return drainStepIfIdle()
+                }
+                wire.send(Frame(type: .response, requestID: call.requestID, methodID: methodID, metadata: metadata, payload: payload))
+            }
+            server.record(call, status: .ok)
+        case .failure(let error):
+            if !call.oneway {
+                wire.sendError(requestID: call.requestID, methodID: methodID, error.code, error.message)
+            }
+            server.record(call, status: error.code)
+        }
+        drainStepIfIdle()
+    }
+
+    /// The deadline of `call` passed: answer DEADLINE_EXCEEDED and drop its late answer.
+    func expire(_ call: ServerCall) {
+        guard inFlight.removeValue(forKey: call.requestID) != nil else { return }
+        call.abandon()
+        server.stats.callsInFlight -= 1
+        if !call.oneway {
+            wire.sendError(
+                requestID: call.requestID, methodID: call.method.id.rawValue, .deadlineExceeded,
+                "deadline of \(call.budgetMs) ms exceeded at the server")
+        }
+        server.record(call, status: .deadlineExceeded)
+        drainStepIfIdle()
+    }
+
+    // MARK: Drain
+
+    /// Stops taking calls: GOAWAY (unless the peer started it), finish in-flight, then close.
+    func beginDrain(sendGoaway: Bool) {
+        guard !draining else { return }
+        draining = true
+        if sendGoaway && wire.isReady {
+            wire.sendGoaway(lastID: lastAcceptedID, reason: "server is shutting down")
+        }
+        drainStepIfIdle()
+    }
+
+    private func drainStepIfIdle() {
+        if draining && inFlight.isEmpty { wire.closeWhenFlushed("drained") }
+    }
+
+    func forceClose() { wire.close("server shut down before the call finished") }
+}

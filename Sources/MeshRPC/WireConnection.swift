@@ -1,0 +1,251 @@
+// WireConnection: the I/O shell around one connection — framing, handshake, keepalive, GOAWAY.
+
+import MeshLoop
+public import MeshWire
+
+/// What a `WireConnection` reports to its owner (a server's or a client's connection).
+protocol WireConnectionDelegate: AnyObject {
+    func wireConnectionDidBecomeReady(_ connection: WireConnection)
+    /// A call-level frame: REQUEST/CANCEL at a server, RESPONSE/ERROR at a client.
+    func wireConnection(_ connection: WireConnection, didReceive frame: Frame)
+    /// One of our calls cannot be completed from what arrived (oversized or malformed response).
+    func wireConnection(_ connection: WireConnection, failCall requestID: UInt32, with error: RPCError)
+    func wireConnection(_ connection: WireConnection, peerGoingAwayAfter lastID: UInt32, reason: String)
+    func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32)
+    /// Called once, after the socket is closed.
+    func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String)
+}
+
+/// A frame crossing the wire, for `rpc-probe --dump-frames` and `-v`.
+public enum FrameTrace: Sendable {
+    case sentPreface(Preface)
+    case receivedPreface(Preface)
+    case sent(Frame)
+    case received(Frame)
+    case receivedOther(String)
+}
+
+/// Connection-level timing settings shared by servers and clients.
+public struct ConnectionTimeouts: Sendable, Hashable {
+    /// The peer must finish the preface + HELLO exchange within this time.
+    public var handshakeMs: UInt64 = 10_000
+    /// Send a PING after this much silence (0: never).
+    public var pingIntervalMs: UInt32 = 30_000
+    /// Close the connection if no PONG (or any byte) arrives this long after a PING.
+    public var pingTimeoutMs: UInt64 = 10_000
+    /// After a protocol error, how long the GOAWAY may take to leave before the socket is cut.
+    public var lingerMs: UInt64 = 1_000
+
+    public init() {}
+}
+
+final class WireConnection {
+    let stream: StreamConnection
+    let loop: EventLoop
+    private(set) var state: ConnectionState
+    private var decoder: FrameDecoder
+    let local: HelloSettings
+    let timeouts: ConnectionTimeouts
+    weak var delegate: (any WireConnectionDelegate)?
+    var tracer: ((FrameTrace) -> Void)?
+
+    /// The smaller of both sides' max-frame once the handshake is done; until then our own.
+    private(set) var negotiatedMaxFrame: UInt32
+    private(set) var isClosed = false
+    private var closeReason: String?
+    private var timer: LoopTimer?
+    private var lastActivityMs: UInt64
+    private var pingSentAtMs: UInt64?
+    private var pingCounter: UInt32 = 0
+    private var startedAtMs: UInt64 = 0
+
+    var isReady: Bool { state.phase == .open }
+    var remote: HelloSettings? { state.remote }
+
+    init(stream: StreamConnection, role: ConnectionState.Role, local: HelloSettings, timeouts: ConnectionTimeouts) {
+        self.stream = stream
+        self.loop = stream.loop
+        self.state = ConnectionState(role: role)
+        self.decoder = FrameDecoder(expectPreface: true, maxBodyLength: local.maxFrame)
+        self.local = local
+        self.timeouts = timeouts
+        self.negotiatedMaxFrame = local.maxFrame
+        self.lastActivityMs = stream.loop.nowMs
+    }
+
+    /// Starts reading; a client also sends its preface and HELLO at once (calls may follow right away).
+    func start() {
+        stream.onRead = { [unowned self] bytes in self.didRead(bytes) }
+        stream.onClose { [weak self] in self?.didClose() }
+        if state.role == .client {
+            stream.cork()
+            sendPreface()
+            send(Frame(type: .hello, metadata: local.metadata))
+            stream.uncork()
+        }
+        startedAtMs = loop.nowMs
+        stream.startReading()
+        startTimer()
+    }
+
+    // MARK: Sending
+
+    func send(_ frame: Frame) {
+        guard !isClosed else { return }
+        tracer?(.sent(frame))
+        stream.write { frame.encode(into: &$0) }
+    }
+
+    func sendError(requestID: UInt32, methodID: UInt32, _ code: StatusCode, _ message: String) {
+        send(
+            Frame(
+                type: .error, requestID: requestID, methodID: methodID, aux: code.rawValue,
+                payload: ErrorBody(message: message).bytes))
+    }
+
+    private func sendPreface() {
+        tracer?(.sentPreface(Preface()))
+        stream.write(Preface().bytes)
+    }
+
+    /// Sends PING with `value`; the PONG is reported to the delegate.
+    func ping(value: UInt32) { send(Frame(type: .ping, aux: value)) }
+
+    /// Tells the peer no request above `lastID` will be processed (graceful drain).
+    func sendGoaway(lastID: UInt32, reason: String) {
+        send(Frame(type: .goaway, aux: lastID, payload: ErrorBody(message: reason).bytes))
+    }
+
+    /// Sends GOAWAY with `reason`, then closes once it is written (or after the linger time).
+    func fail(_ reason: String, lastID: UInt32 = 0) {
+        guard !isClosed, !stream.isClosing else { return }
+        closeReason = reason
+        if state.phase == .awaitingPreface && state.role == .server {
+            // The peer never spoke our protocol: answer in it anyway so tools can show the reason.
+            sendPreface()
+        }
+        sendGoaway(lastID: lastID, reason: reason)
+        stream.stopReading()
+        stream.closeAfterFlush()
+        timer?.start(afterMs: timeouts.lingerMs) { [unowned self] in self.close(reason) }
+    }
+
+    /// Closes now; queued writes are dropped.
+    func close(_ reason: String) {
+        guard !stream.isClosing else { return }
+        if closeReason == nil { closeReason = reason }
+        stream.close()
+    }
+
+    /// Closes once queued writes have left.
+    func closeWhenFlushed(_ reason: String) {
+        if closeReason == nil { closeReason = reason }
+        stream.closeAfterFlush()
+    }
+
+    // MARK: Receiving
+
+    private func didRead(_ bytes: UnsafeRawBufferPointer) {
+        lastActivityMs = loop.nowMs
+        pingSentAtMs = nil
+        decoder.feed(bytes)
+        while !isClosed && !stream.isClosing {
+            let event: FrameDecoder.Event?
+            do {
+                event = try decoder.next()
+            } catch {
+                return fail(describe(error))
+            }
+            guard let event else { return }
+            trace(event)
+            perform(state.receive(event))
+        }
+    }
+
+    private func describe(_ error: WireError) -> String {
+        if case .httpPeer(let line) = error { return "not an alertmesh endpoint (got HTTP: \(line))" }
+        return error.description
+    }
+
+    private func trace(_ event: FrameDecoder.Event) {
+        guard let tracer else { return }
+        switch event {
+        case .preface(let p): tracer(.receivedPreface(p))
+        case .frame(let f): tracer(.received(f))
+        case .oversized(let h): tracer(.receivedOther("\(h.type) id=\(h.requestID) body=\(h.bodyLength) B (oversized, skipped)"))
+        case .unknownType(let raw, let id, _): tracer(.receivedOther("unknown type 0x\(String(raw, radix: 16)) id=\(id)"))
+        case .malformed(let h, let e): tracer(.receivedOther("\(h.type) id=\(h.requestID) malformed: \(e)"))
+        }
+    }
+
+    private func perform(_ action: ConnectionState.Action) {
+        switch action {
+        case .none:
+            break
+        case .ready(let remote, let sendAck):
+            negotiatedMaxFrame = min(local.maxFrame, remote.maxFrame)
+            decoder.maxBodyLength = negotiatedMaxFrame
+            if sendAck {
+                stream.cork()
+                sendPreface()
+                send(Frame(type: .helloAck, metadata: local.metadata))
+                stream.uncork()
+            }
+            delegate?.wireConnectionDidBecomeReady(self)
+        case .deliver(let frame):
+            delegate?.wireConnection(self, didReceive: frame)
+        case .sendPong(let value):
+            send(Frame(type: .pong, aux: value))
+        case .pongReceived(let value):
+            delegate?.wireConnection(self, didReceivePong: value)
+        case .peerGoaway(let lastID, let reason):
+            delegate?.wireConnection(self, peerGoingAwayAfter: lastID, reason: reason)
+        case .answerError(let requestID, let methodID, let code, let message):
+            sendError(requestID: requestID, methodID: methodID, code, message)
+        case .failCall(let requestID, let code, let message):
+            delegate?.wireConnection(self, failCall: requestID, with: RPCError(code, message))
+        case .protocolError(let reason):
+            fail("protocol error: " + reason)
+        }
+    }
+
+    // MARK: Timers: handshake deadline and keepalive
+
+    private func startTimer() {
+        guard let t = try? LoopTimer(loop: loop) else { return }
+        timer = t
+        let period = max(50, min(timeouts.handshakeMs, local.pingIntervalMs == 0 ? 1_000 : UInt64(local.pingIntervalMs) / 2))
+        t.start(afterMs: period, repeatMs: period) { [unowned self] in self.tick() }
+    }
+
+    private func tick() {
+        let now = loop.nowMs
+        if state.phase != .open {
+            if now - startedAtMs >= timeouts.handshakeMs {
+                fail("handshake not completed within \(timeouts.handshakeMs) ms")
+            }
+            return
+        }
+        guard local.pingIntervalMs > 0 else { return }
+        if let sent = pingSentAtMs {
+            if now - sent >= timeouts.pingTimeoutMs {
+                close("keepalive: no answer to PING within \(timeouts.pingTimeoutMs) ms")
+            }
+        } else if now - lastActivityMs >= UInt64(local.pingIntervalMs) {
+            pingCounter &+= 1
+            pingSentAtMs = now
+            ping(value: pingCounter)
+        }
+    }
+
+    private func didClose() {
+        isClosed = true
+        timer?.close()
+        timer = nil
+        stream.onRead = nil
+        let reason =
+            closeReason ?? stream.closeReason.map { "connection lost: \($0.name) (\($0.message))" }
+            ?? (stream.sawEOF ? "connection closed by peer" : "connection closed")
+        delegate?.wireConnection(self, didCloseWithReason: reason)
+    }
+}
