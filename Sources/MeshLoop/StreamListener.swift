@@ -36,7 +36,9 @@ public final class StreamListener: LoopHandle {
             }
             super.init(loop: loop, handle: t)
             do {
+                // libuv reports some bind errors (EADDRINUSE) only at listen, so listen before reading the port.
                 try check(address.withSockaddr { uv_tcp_bind(t, $0, 0) }, "bind \(endpoint)")
+                try startListening(backlog: backlog)
                 var bound = sockaddr_storage()
                 var length = Int32(MemoryLayout<sockaddr_storage>.size)
                 try withUnsafeMutableBytes(of: &bound) { raw throws(UVError) in
@@ -71,16 +73,21 @@ public final class StreamListener: LoopHandle {
             }
             ownedSocketPath = path
             chmod(path, unixSocketMode)
+            do {
+                try startListening(backlog: backlog)
+            } catch {
+                close()
+                throw error
+            }
         }
-        let rc = uv_listen(
-            UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self), backlog
-        ) { server, status in
+    }
+
+    private func startListening(backlog: Int32) throws(UVError) {
+        let rc = uv_listen(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self), backlog) {
+            server, status in
             LoopHandle.owner(server, as: StreamListener.self).didReceiveConnection(status)
         }
-        if rc < 0 {
-            close()
-            throw UVError(code: rc, operation: "listen \(endpoint)")
-        }
+        try check(rc, "listen \(endpoint)")
     }
 
     private func didReceiveConnection(_ status: Int32) {

@@ -1,0 +1,106 @@
+// EventLoopTests: timers, signals, cross-thread wakeups and the leak check every test relies on.
+
+import Foundation
+import MeshLoop
+import Testing
+
+@Suite struct EventLoopTests {
+    @Test func timerFiresAndLoopClosesClean() throws {
+        let loop = try EventLoop()
+        let timer = try LoopTimer(loop: loop)
+        var fired = 0
+        timer.start(afterMs: 5, repeatMs: 5) {
+            fired += 1
+            if fired == 3 { timer.close() }
+        }
+        loop.run()
+        #expect(fired == 3)
+        #expect(loop.openHandleCount == 0)
+        try loop.close()
+    }
+
+    @Test func closingWithAnOpenHandleIsReportedAsALeak() throws {
+        let loop = try EventLoop()
+        let timer = try LoopTimer(loop: loop)
+        #expect(throws: UVError.self) { try loop.close() }
+        timer.close()
+        try loop.close()
+    }
+
+    @Test func closeCallbacksRunOnceAndReleaseTheOwner() throws {
+        let loop = try EventLoop()
+        weak var weakTimer: LoopTimer?
+        var closes = 0
+        do {
+            let timer = try LoopTimer(loop: loop)
+            weakTimer = timer
+            timer.onClose { closes += 1 }
+            timer.close()
+            timer.close()  // idempotent
+        }
+        #expect(weakTimer != nil, "an open/closing handle keeps its owner alive")
+        loop.run()
+        #expect(closes == 1)
+        #expect(weakTimer == nil, "the close callback released the owner")
+        try loop.close()
+    }
+
+    @Test func signalIsDeliveredOnTheLoop() throws {
+        let loop = try EventLoop()
+        var got: Int32 = 0
+        let watcher = try SignalWatcher(loop: loop, signal: SIGUSR2) { signum in got = signum }
+        let kicker = try LoopTimer(loop: loop)
+        kicker.start(afterMs: 1) { kill(getpid(), SIGUSR2) }
+        loop.run(until: { got != 0 })
+        #expect(got == SIGUSR2)
+        watcher.close()
+        kicker.close()
+        try loop.close()
+    }
+
+    @Test func wakeupRunsJobsFromOtherThreadsOnTheLoop() throws {
+        let loop = try EventLoop()
+        let wakeup = try LoopWakeup(loop: loop)
+        var total = 0
+        let loopThread = pthread_self()
+        var onLoopThread = true
+        let threads = (0..<4).map { t in
+            Thread {
+                for i in 0..<250 {
+                    wakeup.submit {
+                        MainActorFreeBox.shared.add(t * 1000 + i)
+                    }
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        let check = try LoopTimer(loop: loop)
+        check.start(afterMs: 1, repeatMs: 1) {
+            total = MainActorFreeBox.shared.count
+            if pthread_equal(pthread_self(), loopThread) == 0 { onLoopThread = false }
+        }
+        loop.run(until: { total == 1000 })
+        #expect(total == 1000)
+        #expect(onLoopThread)
+        check.close()
+        wakeup.close()
+        loop.runOnce()
+        #expect(wakeup.submit {} == false, "a closed wakeup drops jobs instead of touching freed memory")
+        try loop.close()
+    }
+
+    @Test func runUntilReturnsWhenNothingIsLeft() throws {
+        let loop = try EventLoop()
+        loop.run(until: { false })  // no handles: returns at once
+        try loop.close()
+    }
+}
+
+/// A counter the wakeup jobs touch; the jobs run on the loop thread only.
+final class MainActorFreeBox: @unchecked Sendable {
+    static let shared = MainActorFreeBox()
+    private let lock = NSLock()
+    private var values = Set<Int>()
+    func add(_ v: Int) { lock.withLock { _ = values.insert(v) } }
+    var count: Int { lock.withLock { values.count } }
+}
