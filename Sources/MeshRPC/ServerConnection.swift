@@ -53,7 +53,7 @@ final class ServerConnection: WireConnectionDelegate {
             server.record(call, status: .cancelled)
         }
         inFlight.removeAll()
-        if reason.hasPrefix("protocol error") || reason.hasPrefix("not an alertmesh") || reason.hasPrefix("handshake") {
+        if connection.closedForProtocolError {
             server.stats.protocolErrors += 1
             server.logger.notice("rpc connection refused", metadata: ["reason": "\(reason)", "listener": "\(peerDescription)"])
         } else {

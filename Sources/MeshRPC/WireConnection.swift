@@ -52,6 +52,8 @@ final class WireConnection {
     /// The smaller of both sides' max-frame once the handshake is done; until then our own.
     private(set) var negotiatedMaxFrame: UInt32
     private(set) var isClosed = false
+    /// Whether we closed because the peer broke the protocol (or never spoke it).
+    private(set) var closedForProtocolError = false
     private var closeReason: String?
     private var timer: LoopTimer?
     private var lastActivityMs: UInt64
@@ -120,6 +122,7 @@ final class WireConnection {
     func fail(_ reason: String, lastID: UInt32 = 0) {
         guard !isClosed, !stream.isClosing else { return }
         closeReason = reason
+        closedForProtocolError = true
         if state.phase == .awaitingPreface && state.role == .server {
             // The peer never spoke our protocol: answer in it anyway so tools can show the reason.
             sendPreface()

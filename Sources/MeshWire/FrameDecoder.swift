@@ -155,17 +155,13 @@ public struct FrameDecoder: Sendable {
         }
         let flags = FrameFlags(rawValue: rawFlags)
         guard let type = FrameType(rawValue: rawType) else {
-            readIndex += FrameHeader.size
-            state = .discarding(remaining: Int(bodyLength))
-            _ = try next()  // skip what is already buffered
+            skipBody(after: start, length: Int(bodyLength))
             return .unknownType(rawType: rawType, requestID: requestID, methodID: methodID)
         }
         let header = FrameHeader(
             type: type, flags: flags, requestID: requestID, methodID: methodID, aux: aux, bodyLength: bodyLength)
         if bodyLength > maxBodyLength {
-            readIndex += FrameHeader.size
-            state = .discarding(remaining: Int(bodyLength))
-            _ = try next()
+            skipBody(after: start, length: Int(bodyLength))
             return .oversized(header)
         }
         guard bufferedByteCount >= FrameHeader.size + Int(bodyLength) else {
@@ -195,6 +191,15 @@ public struct FrameDecoder: Sendable {
             Frame(
                 type: type, flags: flags, requestID: requestID, methodID: methodID, aux: aux,
                 metadata: metadata, payload: Array(buffer[payloadStart..<bodyEnd])))
+    }
+
+    /// Drops the header at `start` and as much of its `length`-byte body as is buffered; the rest is
+    /// skipped as it arrives.
+    private mutating func skipBody(after start: Int, length: Int) {
+        readIndex = start + FrameHeader.size
+        let skip = min(length, bufferedByteCount)
+        readIndex += skip
+        state = skip == length ? .header : .discarding(remaining: length - skip)
     }
 
     private mutating func compact() {

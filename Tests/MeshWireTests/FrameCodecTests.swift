@@ -192,6 +192,15 @@ import Testing
         #expect(maxBuffered < 4096 + FrameHeader.size, "the rejected body was buffered")
     }
 
+    @Test func framesAfterASkippedBodyInTheSameReadAreKept() throws {
+        let next = Frame(type: .request, requestID: 3, methodID: 1, payload: [1, 2, 3])
+        let oversized = Frame(type: .request, requestID: 1, methodID: 1, payload: [UInt8](repeating: 7, count: 2_000))
+        let unknown: [UInt8] = [0, 0, 0, 19, 0xA1, 0x0B, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3]
+        let events = try decodeAll(oversized.bytes + unknown + next.bytes, maxBody: 1_000)
+        #expect(events.count == 3)
+        #expect(events.last == .frame(next))
+    }
+
     @Test func metadataValidation() {
         var md = Metadata()
         md["Bad Key"] = "x"
