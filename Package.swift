@@ -71,13 +71,21 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "MeshOptionsTests",
+            dependencies: ["MeshOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "MeshRPCTests",
             dependencies: ["MeshRPC", "MeshWire", "MeshLoop", "MeshProto",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCProbeTests",
-            dependencies: ["MeshRPC", "MeshLoop", "MeshProto", "MeshOptions"],
+            dependencies: [
+                "rpc-probe", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings),
     ]
 )

@@ -67,7 +67,7 @@ final class ClientEndpoint: WireConnectionDelegate {
                 self?.didConnect(result)
             }
         } catch {
-            return connectFailed("\(error)")
+            return connectFailed(ClientEndpoint.describe(error))
         }
         ensureTimer()
         timer?.start(afterMs: client.configuration.connectTimeoutMs) { [weak self] in
@@ -95,7 +95,7 @@ final class ClientEndpoint: WireConnectionDelegate {
             if error.code == UVError.canceled, let timeout = lastError, timeout.contains("timed out") {
                 return connectFailed(timeout)
             }
-            connectFailed(error.code == UVError.connectionRefused ? "connection refused (\(error))" : "\(error)")
+            connectFailed(ClientEndpoint.describe(error))
         case .success:
             client.emit(endpoint, .connected(ms: elapsedMs()))
             state = .handshaking
@@ -109,6 +109,16 @@ final class ClientEndpoint: WireConnectionDelegate {
             }
             self.wire = wire
             wire.start()
+        }
+    }
+
+    /// A connect error as a person reads it: "connection refused", "no such socket file".
+    static func describe(_ error: UVError) -> String {
+        switch error.code {
+        case UVError.connectionRefused: "connection refused"
+        case UVError.noEntry: "no such socket file"
+        case UVError.timedOut: "connection timed out"
+        default: "\(error.name) (\(error.message))"
         }
     }
 
@@ -203,7 +213,11 @@ final class ClientEndpoint: WireConnectionDelegate {
         } else {
             let code = StatusCode(rawValue: frame.aux) ?? .unknown
             let message = (try? ErrorBody(parsing: frame.payload))?.message ?? "(unreadable error body)"
-            client.finish(call, .failure(RPCError(code, message)))
+            // The server enforced the budget we sent; its timer and ours race, so report it one way.
+            let error =
+                code == .deadlineExceeded && call.timeoutMs > 0
+                ? RPCError.deadlineExceeded(afterMs: call.timeoutMs) : RPCError(code, message)
+            client.finish(call, .failure(error))
         }
         closeIfDrained()
     }

@@ -183,7 +183,7 @@ public final class RPCClient {
         deadlineTimer?.start(afterMs: first.deadlineMs > now ? first.deadlineMs - now : 0) { [unowned self] in
             for call in self.deadlines.popExpired(nowMs: self.loop.nowMs) {
                 call.endpoint?.abandon(call, reason: .deadlineExceeded)
-                call.complete(.failure(RPCError(.deadlineExceeded, "deadline exceeded after \(call.timeoutMs) ms")))
+                call.complete(.failure(.deadlineExceeded(afterMs: call.timeoutMs)))
             }
             self.armDeadlineTimer()
         }

@@ -13,4 +13,9 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.name): \(message)" }
+
+    /// What a caller sees when its own deadline passes.
+    public static func deadlineExceeded(afterMs ms: UInt64) -> RPCError {
+        RPCError(.deadlineExceeded, "deadline exceeded after \(ms) ms")
+    }
 }
