@@ -68,6 +68,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // The peer of bench/run's RPC benchmarks (lives in bench/, not shipped).
+        .executableTarget(
+            name: "bench-server",
+            dependencies: [
+                "MeshRPC", "MeshLoop", "MeshOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/bench-server",
+            swiftSettings: swiftSettings),
+
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop"], swiftSettings: swiftSettings),
         .testTarget(

@@ -212,6 +212,12 @@ public final class RPCServer {
         }
     }
 
+    /// Closes every connection now, without waiting for calls (the second Ctrl-C).
+    public func shutdownNow() {
+        if !isShuttingDown { shutdown(graceMs: 0) }
+        for c in connections.values { c.forceClose() }
+    }
+
     private func finishShutdown() {
         shutdownTimer?.close()
         shutdownTimer = nil

@@ -1,0 +1,36 @@
+// bench-server: an RPC server with only the built-in methods, the peer of bench/run's RPC benchmarks.
+
+import ArgumentParser
+import Glibc
+import Logging
+import MeshLoop
+import MeshOptions
+import MeshRPC
+
+@main
+struct BenchServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-server",
+        abstract: "Serve the built-in methods (_sys.Echo/Echo is the empty call) until SIGINT/SIGTERM.")
+
+    @OptionGroup var common: ServiceOptions
+
+    func validate() throws {
+        if common.listenAddresses.isEmpty { throw ValidationError("--listen: give at least one address") }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "bench-server")
+        logger.logLevel = common.level
+        let loop = try EventLoop()
+        let server = try RPCServer(loop: loop, configuration: .init(name: "bench-server"), logger: logger)
+        for endpoint in common.endpoints {
+            let bound = try server.listen(on: endpoint)
+            print("listening \(bound)")
+        }
+        fflush(nil)
+        try server.stopOnSignals(graceMs: 1_000)
+        loop.run()
+        try loop.close()
+    }
+}
