@@ -147,15 +147,15 @@ struct Stats: ParsableCommand {
             print(
                 "connections \(r.connectionsOpen) open, \(r.connectionsTotal) total; calls in flight \(r.callsInFlight); "
                     + "bytes in \(r.bytesIn), out \(r.bytesOut); protocol errors \(r.protocolErrors)")
-            let header = ["method", "calls", "ok", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+            let header = ["method", "calls", "ok", "errors", "p50 µs", "p90 µs", "p99 µs", "max µs"]
             var rows = [header]
             for m in r.methods {
                 let ok = m.byStatus["OK"] ?? 0
                 let errors = m.byStatus.filter { $0.key != "OK" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 rows.append([
                     m.method, "\(m.calls)", "\(ok)", errors.isEmpty ? "-" : errors.joined(separator: ","),
-                    String(format: "%.3f", m.latencyP50Ms), String(format: "%.3f", m.latencyP90Ms),
-                    String(format: "%.3f", m.latencyP99Ms), String(format: "%.3f", m.latencyMaxMs),
+                    String(format: "%.1f", m.latencyP50Ms * 1e3), String(format: "%.1f", m.latencyP90Ms * 1e3),
+                    String(format: "%.1f", m.latencyP99Ms * 1e3), String(format: "%.1f", m.latencyMaxMs * 1e3),
                 ])
             }
             printTable(rows)

@@ -1,7 +1,6 @@
 // rpc-probe: the alertmesh RPC mesh's grpcurl — list, describe, call, health, stats, ping, bench.
 
 import ArgumentParser
-import Foundation
 import MeshOptions
 
 @main
@@ -37,15 +36,6 @@ struct RPCProbe: ParsableCommand {
     }
 
     static func main() {
-        var arguments = normalise(Array(CommandLine.arguments.dropFirst()))
-        if let verb = arguments.first, let sub = configuration.subcommands.first(where: { $0._commandName == verb }) {
-            arguments = [verb] + EnvironmentOptions.merge(Array(arguments.dropFirst()), for: sub, environment: ProcessInfo.processInfo.environment)
-        }
-        do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
-        } catch {
-            exit(withError: error)
-        }
+        mainWithEnvironment(arguments: normalise(Array(CommandLine.arguments.dropFirst())))
     }
 }

@@ -15,6 +15,8 @@ struct BenchServer: ParsableCommand {
 
     @OptionGroup var common: ServiceOptions
 
+    static func main() { mainWithEnvironment() }
+
     func validate() throws {
         if common.listenAddresses.isEmpty { throw ValidationError("--listen: give at least one address") }
     }
