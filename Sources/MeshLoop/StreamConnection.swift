@@ -25,9 +25,13 @@ public final class StreamConnection: LoopHandle {
 
     static let readBufferSize = 64 * 1024
 
+    /// Called when every queued byte has been handed to the kernel (after writes had queued up).
+    public var onWritesDrained: (() -> Void)?
+
     private var readBuffer: UnsafeMutableRawPointer?
     private var outbound: [UInt8] = []
     private var writeInFlight = false
+    private var writeInFlightBytes = 0
     private var corkDepth = 0
     private var closeWhenFlushed = false
 
@@ -155,8 +159,9 @@ public final class StreamConnection: LoopHandle {
 
     // MARK: Writing
 
-    /// Bytes accepted by `write` but not yet handed to the kernel.
-    public var pendingWriteBytes: Int { outbound.count }
+    /// Bytes accepted by `write` but not yet taken by the kernel (buffered or in a `uv_write`).
+    /// Owners stop reading while this is high, so a peer that never reads cannot grow our memory.
+    public var pendingWriteBytes: Int { outbound.count + writeInFlightBytes }
 
     /// Queues `bytes`; flushed now unless corked.
     public func write(_ bytes: [UInt8]) {
@@ -204,7 +209,8 @@ public final class StreamConnection: LoopHandle {
         }
         if offset == outbound.count {
             resetOutbound()
-            if closeWhenFlushed { close() }
+            if closeWhenFlushed { return close() }
+            onWritesDrained?()
             return
         }
         let count = outbound.count - offset
@@ -216,6 +222,7 @@ public final class StreamConnection: LoopHandle {
         req.pointee.data = Unmanaged.passRetained(request).toOpaque()
         var buf = CLibUV_buf(memory, count)
         writeInFlight = true
+        writeInFlightBytes = count
         let rc = uv_write(req, stream, &buf, 1) { req, status in
             let request = Unmanaged<WriteRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
@@ -223,6 +230,7 @@ public final class StreamConnection: LoopHandle {
         }
         if rc < 0 {
             writeInFlight = false
+            writeInFlightBytes = 0
             Unmanaged<WriteRequest>.fromOpaque(req.pointee.data).release()
             req.deallocate()
             fail(UVError(code: rc, operation: "uv_write"))
@@ -236,13 +244,17 @@ public final class StreamConnection: LoopHandle {
 
     fileprivate func didWrite(count: Int, status: Int32) {
         writeInFlight = false
+        writeInFlightBytes = 0
         if status < 0 {
             if status != UVError.canceled { fail(UVError(code: status, operation: "write")) }
             return
         }
         bytesWritten += UInt64(count)
         flush()
-        if closeWhenFlushed && !writeInFlight && outbound.isEmpty { close() }
+        if !writeInFlight && outbound.isEmpty {
+            if closeWhenFlushed { return close() }
+            onWritesDrained?()
+        }
     }
 
     // MARK: Closing
@@ -256,6 +268,7 @@ public final class StreamConnection: LoopHandle {
 
     override func willClose() {
         onRead = nil
+        onWritesDrained = nil
     }
 
     override func didClose() {

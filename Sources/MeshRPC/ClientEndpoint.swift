@@ -28,6 +28,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     private var failures = 0
     private var connectStartNs: UInt64 = 0
     private var draining = false
+    private var connectTimedOut = false
     private(set) var inFlight: [UInt32: ClientCall] = [:]
     private var pings: [UInt32: ClientCall] = [:]
     private var nextRequestID: UInt32 = 1
@@ -70,9 +71,10 @@ final class ClientEndpoint: WireConnectionDelegate {
             return connectFailed(ClientEndpoint.describe(error))
         }
         ensureTimer()
+        connectTimedOut = false
         timer?.start(afterMs: client.configuration.connectTimeoutMs) { [weak self] in
             guard let self, self.state == .connecting else { return }
-            self.lastError = "connect \(self.endpoint): timed out after \(self.client.configuration.connectTimeoutMs) ms"
+            self.connectTimedOut = true
             self.connecting?.close()  // completes the connect with ECANCELED
         }
     }
@@ -92,8 +94,8 @@ final class ClientEndpoint: WireConnectionDelegate {
         switch result {
         case .failure(let error):
             stream.close()
-            if error.code == UVError.canceled, let timeout = lastError, timeout.contains("timed out") {
-                return connectFailed(timeout)
+            if connectTimedOut {
+                return connectFailed("connect timed out after \(client.configuration.connectTimeoutMs) ms")
             }
             connectFailed(ClientEndpoint.describe(error))
         case .success:

@@ -35,6 +35,8 @@ public struct ConnectionTimeouts: Sendable, Hashable {
     public var pingTimeoutMs: UInt64 = 10_000
     /// After a protocol error, how long the GOAWAY may take to leave before the socket is cut.
     public var lingerMs: UInt64 = 1_000
+    /// Stop reading from a peer while this many bytes of our answers wait for it to read (backpressure).
+    public var writeBacklogLimit = 8 * 1024 * 1024
 
     public init() {}
 }
@@ -59,6 +61,7 @@ final class WireConnection {
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?
     private var pingCounter: UInt32 = 0
+    private var readPaused = false
     private var startedAtMs: UInt64 = 0
 
     var isReady: Bool { state.phase == .open }
@@ -78,6 +81,7 @@ final class WireConnection {
     /// Starts reading; a client also sends its preface and HELLO at once (calls may follow right away).
     func start() {
         stream.onRead = { [unowned self] bytes in self.didRead(bytes) }
+        stream.onWritesDrained = { [unowned self] in self.resumeReading() }
         stream.onClose { [weak self] in self?.didClose() }
         if state.role == .client {
             stream.cork()
@@ -159,10 +163,21 @@ final class WireConnection {
             } catch {
                 return fail(describe(error))
             }
-            guard let event else { return }
+            guard let event else { break }
             trace(event)
             perform(state.receive(event))
         }
+        if stream.pendingWriteBytes > timeouts.writeBacklogLimit && !readPaused && !stream.isClosing {
+            // The peer is not reading our answers: stop taking its requests until it does.
+            readPaused = true
+            stream.stopReading()
+        }
+    }
+
+    private func resumeReading() {
+        guard readPaused, !stream.isClosing else { return }
+        readPaused = false
+        stream.startReading()
     }
 
     private func describe(_ error: WireError) -> String {

@@ -286,3 +286,68 @@ import Testing
         finish(loop)
     }
 }
+
+@Suite struct RPCBackpressureAndTimeoutTests {
+    @Test func aPeerThatNeverReadsIsThrottledNotBuffered() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let loop = try EventLoop()
+        let server = makeServer(loop) { $0.timeouts.writeBacklogLimit = 256 * 1024 }
+        let ep = try server.listen(on: .unix(path: dir + "/b.sock"))
+        let peer = RawPeer(loop: loop, endpoint: ep)
+        peer.handshake()
+        run(loop) { peer.ready }
+        peer.stream.stopReading()
+        // 400 echo calls of 64 KiB each: 25 MiB of answers the peer does not read yet.
+        var req = Alertmesh_V1_EchoRequest()
+        req.payload = Data(repeating: 0x61, count: 64 * 1024)
+        let payload = try req.serializedBytes() as [UInt8]
+        let n = 400
+        for i in 0..<n {
+            peer.send(Frame(type: .request, requestID: UInt32(2 * i + 1), methodID: SystemServices.echo.descriptor.id.rawValue,
+                            payload: payload))
+        }
+        spin(loop, ms: 500)
+        let served = server.statsSnapshot().methods.first { $0.method == "_sys.Echo/Echo" }?.calls ?? 0
+        #expect(served < UInt64(n), "the server kept reading although its answers were not being read")
+        // Once the peer reads, everything is answered.
+        peer.stream.startReading()
+        run(loop, seconds: 20) { peer.frames.count == n }
+        #expect(peer.frames.allSatisfy { $0.type == .response && $0.payload.count == payload.count })
+        peer.close()
+        server.shutdown()
+        finish(loop)
+    }
+
+    @Test func connectTimeoutFailsTheCallWithAClearMessage() throws {
+        // A listener whose accept queue is full: further SYNs are dropped, so connects hang.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = listen(fd, 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        var fillers: [Int32] = []
+        for _ in 0..<8 {
+            let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, len) } }
+            fillers.append(c)
+        }
+        defer { fillers.forEach { close($0) } }
+        let loop = try EventLoop()
+        let client = makeClient(loop, [.tcp(host: "127.0.0.1", port: port)]) { $0.connectTimeoutMs = 300 }
+        var error: RPCError?
+        let started = Date()
+        client.call(TestService.work, TestService.request("x")) { if case .failure(let e) = $0 { error = e } }
+        run(loop, seconds: 5) { error != nil }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message == "tcp://127.0.0.1:\(port): connect timed out after 300 ms")
+        #expect(Date().timeIntervalSince(started) < 2)
+        client.close()
+        finish(loop)
+    }
+}
