@@ -11,8 +11,8 @@ build:
 	@scripts/install-deps build
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
-## test: the whole test suite (unit + integration against real sockets and services)
-test:
+## test: the whole test suite (unit + integration against real sockets and services), after lint
+test: lint
 	@scripts/install-deps test
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
@@ -31,8 +31,10 @@ fuzz:
 proto:
 	scripts/gen-proto
 
+## lint: swift-format over our code (generated protobuf code excluded)
 lint:
-	$(SWIFT) format lint -r Sources Tests
+	$(SWIFT) format lint --strict -r Sources/MeshWire Sources/MeshLoop Sources/MeshRPC Sources/MeshOptions \
+		Sources/rpc-probe Tests bench/bench-server
 
 clean:
 	rm -rf .build .build-*

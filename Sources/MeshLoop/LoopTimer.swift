@@ -16,7 +16,9 @@ public final class LoopTimer: LoopHandle {
         super.init(loop: loop, handle: t)
     }
 
-    private var timer: UnsafeMutablePointer<uv_timer_t> { UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self) }
+    private var timer: UnsafeMutablePointer<uv_timer_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self)
+    }
 
     /// Fires `body` after `afterMs`, then every `repeatMs` if non-zero. Replaces a running schedule.
     public func start(afterMs: UInt64, repeatMs: UInt64 = 0, _ body: @escaping () -> Void) {

@@ -19,7 +19,8 @@ public final class SignalWatcher: LoopHandle {
         }
         super.init(loop: loop, handle: s)
         callback = body
-        let started = uv_signal_start(s, { h, signum in LoopHandle.owner(h, as: SignalWatcher.self).callback?(signum) }, signal)
+        let started = uv_signal_start(
+            s, { h, signum in LoopHandle.owner(h, as: SignalWatcher.self).callback?(signum) }, signal)
         if started < 0 {
             close()
             throw UVError(code: started, operation: "uv_signal_start(\(signal))")

@@ -31,7 +31,9 @@ struct SocketAddress {
     var port: UInt16 {
         withSockaddr { sa in
             if sa.pointee.sa_family == sa_family_t(AF_INET6) {
-                return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+                return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    UInt16(bigEndian: $0.pointee.sin6_port)
+                }
             }
             return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
         }

@@ -92,7 +92,8 @@ public final class StreamConnection: LoopHandle {
                     let req = ConnectRequest.make(conn, endpoint: endpoint, completion)
                     let tcp = UnsafeMutableRawPointer(conn.handle).assumingMemoryBound(to: uv_tcp_t.self)
                     uv_tcp_nodelay(tcp, 1)
-                    let rc = address.withSockaddr { sa in uv_tcp_connect(req, tcp, sa) { ConnectRequest.finish($0, $1) } }
+                    let rc = address.withSockaddr { sa in uv_tcp_connect(req, tcp, sa) { ConnectRequest.finish($0, $1) }
+                    }
                     if rc < 0 { ConnectRequest.abandon(req, rc) }
                 }
             }
@@ -101,7 +102,8 @@ public final class StreamConnection: LoopHandle {
     }
 
     /// Accepts a pending connection from `server` (used by `StreamListener`).
-    static func accept(from server: UnsafeMutablePointer<uv_stream_t>, loop: EventLoop, transport: Transport) throws(UVError)
+    static func accept(from server: UnsafeMutablePointer<uv_stream_t>, loop: EventLoop, transport: Transport)
+        throws(UVError)
         -> StreamConnection
     {
         let conn = try StreamConnection(loop: loop, transport: transport)

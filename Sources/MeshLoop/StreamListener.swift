@@ -46,7 +46,8 @@ public final class StreamListener: LoopHandle {
                     try check(uv_tcp_getsockname(t, sa, &length), "uv_tcp_getsockname")
                 }
                 let boundPort = withUnsafeBytes(of: bound) {
-                    SocketAddress(copying: $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), length: Int(length)).port
+                    SocketAddress(copying: $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), length: Int(length))
+                        .port
                 }
                 self.endpoint = .tcp(host: host, port: boundPort)
             } catch {
@@ -127,7 +128,8 @@ public final class StreamListener: LoopHandle {
             }
         }
         if connected == 0 {
-            throw UVError(code: UVError.addressInUse, operation: "listen \(endpoint): another process is listening there")
+            throw UVError(
+                code: UVError.addressInUse, operation: "listen \(endpoint): another process is listening there")
         }
         // ECONNREFUSED: a file left by a dead process. Remove it so bind can succeed.
         unlink(path)

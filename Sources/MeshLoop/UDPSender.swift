@@ -31,7 +31,9 @@ public final class UDPSender: LoopHandle {
         super.init(loop: loop, handle: u)
     }
 
-    private var udp: UnsafeMutablePointer<uv_udp_t> { UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_udp_t.self) }
+    private var udp: UnsafeMutablePointer<uv_udp_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_udp_t.self)
+    }
 
     /// Sends one datagram. Returns false if it was dropped (queue full or an error).
     @discardableResult

@@ -35,7 +35,9 @@ public enum EnvironmentOptions {
             guard let name = longNames.first, name != "help", name != "version", !name.isEmpty else { continue }
             let takesValue = spec.contains { $0.hasPrefix("<") }
             let repeatable = isRepeated(name, inUsage: usage)
-            out.append(OptionInfo(name: name, aliases: Array(longNames.dropFirst()), takesValue: takesValue, repeatable: repeatable))
+            out.append(
+                OptionInfo(
+                    name: name, aliases: Array(longNames.dropFirst()), takesValue: takesValue, repeatable: repeatable))
         }
         return out
     }
@@ -53,11 +55,13 @@ public enum EnvironmentOptions {
         _ arguments: [String], for command: any ParsableCommand.Type, environment: [String: String]
     ) -> [String] {
         var merged = arguments
-        let given = Set(arguments.compactMap { a -> String? in
-            guard a.hasPrefix("--") else { return nil }
-            return String(a.dropFirst(2).prefix { $0 != "=" })
-        })
-        for option in options(of: command) where !given.contains(option.name) && given.isDisjoint(with: option.aliases) {
+        let given = Set(
+            arguments.compactMap { a -> String? in
+                guard a.hasPrefix("--") else { return nil }
+                return String(a.dropFirst(2).prefix { $0 != "=" })
+            })
+        for option in options(of: command) where !given.contains(option.name) && given.isDisjoint(with: option.aliases)
+        {
             guard let value = environment[option.environmentName], !value.isEmpty else { continue }
             if !option.takesValue {
                 if ["1", "true", "yes", "on"].contains(value.lowercased()) { merged.append("--" + option.name) }

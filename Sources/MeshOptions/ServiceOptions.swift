@@ -8,13 +8,16 @@ public import MeshLoop
 public struct ServiceOptions: ParsableArguments {
     @Option(
         name: .customLong("listen"),
-        help: ArgumentHelp("RPC endpoint to listen on: unix:/path.sock or tcp://host:port (repeatable).", valueName: "addr"))
+        help: ArgumentHelp(
+            "RPC endpoint to listen on: unix:/path.sock or tcp://host:port (repeatable).", valueName: "addr"))
     public var listenAddresses: [String] = []
 
     @Option(help: ArgumentHelp("Directory for the service's state, logs and reports.", valueName: "dir"))
     public var dataDir: String = "data"
 
-    @Option(help: ArgumentHelp("Lowest level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    @Option(
+        help: ArgumentHelp(
+            "Lowest level logged: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     public var logLevel: String = "info"
 
     public init() {}

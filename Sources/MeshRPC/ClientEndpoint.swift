@@ -181,7 +181,10 @@ final class ClientEndpoint: WireConnectionDelegate {
                     type: .request, flags: call.flags, requestID: id, methodID: call.methodID, aux: budget,
                     metadata: call.metadata, payload: call.payload))
             if oneway {
-                client.finish(call, .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+                client.finish(
+                    call,
+                    .success(
+                        RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
             }
         }
     }
@@ -209,9 +212,15 @@ final class ClientEndpoint: WireConnectionDelegate {
     }
 
     func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
-        guard let call = inFlight.removeValue(forKey: frame.requestID) else { return }  // late answer to a cancelled call
+        // No call: a late answer to a call we already gave up on.
+        guard let call = inFlight.removeValue(forKey: frame.requestID) else { return }
         if frame.type == .response {
-            client.finish(call, .success(RawResponse(payload: frame.payload, metadata: frame.metadata, endpoint: endpoint, latencyNs: call.latencyNs)))
+            client.finish(
+                call,
+                .success(
+                    RawResponse(
+                        payload: frame.payload, metadata: frame.metadata, endpoint: endpoint, latencyNs: call.latencyNs)
+                ))
         } else {
             let code = StatusCode(rawValue: frame.aux) ?? .unknown
             let message = (try? ErrorBody(parsing: frame.payload))?.message ?? "(unreadable error body)"
@@ -242,7 +251,9 @@ final class ClientEndpoint: WireConnectionDelegate {
 
     func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32) {
         guard let call = pings.removeValue(forKey: value) else { return }
-        client.finish(call, .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+        client.finish(
+            call,
+            .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
     }
 
     func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {

@@ -51,7 +51,9 @@ struct ConnectionState {
                 return .protocolError(what)
             }
         case .unknownType(let raw, let requestID, let methodID):
-            guard phase == .open else { return .protocolError("unknown frame type 0x\(String(raw, radix: 16)) during the handshake") }
+            guard phase == .open else {
+                return .protocolError("unknown frame type 0x\(String(raw, radix: 16)) during the handshake")
+            }
             guard requestID != 0 else { return .none }  // connection-level extension we do not know: ignore
             return .answerError(
                 requestID: requestID, methodID: methodID, .unimplemented,
@@ -60,7 +62,8 @@ struct ConnectionState {
             guard phase == .open else { return .protocolError("\(error) in \(header.type) during the handshake") }
             switch (role, header.type) {
             case (.server, .request):
-                return .answerError(requestID: header.requestID, methodID: header.methodID, .invalidArgument, "\(error)")
+                return .answerError(
+                    requestID: header.requestID, methodID: header.methodID, .invalidArgument, "\(error)")
             case (.client, .response), (.client, .error):
                 return .failCall(requestID: header.requestID, .internal, "\(error)")
             default:

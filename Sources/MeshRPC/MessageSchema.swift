@@ -72,7 +72,8 @@ enum MessageSchema {
             seen.insert(name)
             var lines = ["message \(name) {"]
             for e in m.enumType {
-                lines.append("  enum \(e.name) { " + e.value.map { "\($0.name) = \($0.number);" }.joined(separator: " ") + " }")
+                lines.append(
+                    "  enum \(e.name) { " + e.value.map { "\($0.name) = \($0.number);" }.joined(separator: " ") + " }")
             }
             var uses: [String] = []
             for f in m.field {
@@ -100,7 +101,8 @@ enum MessageSchema {
         if f.type == .message, let entry = index.messages[typeName], entry.options.mapEntry, entry.field.count == 2 {
             let k = entry.field[0]
             let v = entry.field[1]
-            return "map<\(typeText(k, typeName: String(k.typeName.drop { $0 == "." }))), \(typeText(v, typeName: String(v.typeName.drop { $0 == "." })))>"
+            return
+                "map<\(typeText(k, typeName: String(k.typeName.drop { $0 == "." }))), \(typeText(v, typeName: String(v.typeName.drop { $0 == "." })))>"
         }
         switch f.type {
         case .message, .enum, .group: return typeName

@@ -74,14 +74,18 @@ public final class RPCClient {
             return completion(.failure(RPCError(.internal, "cannot encode \(Request.protoMessageName): \(error)")))
         }
         let flags: FrameFlags = method.descriptor.idempotent ? [.idempotent] : []
-        call(methodID: method.descriptor.id.rawValue, payload: payload, metadata: metadata, flags: flags, timeoutMs: timeoutMs) {
+        call(
+            methodID: method.descriptor.id.rawValue, payload: payload, metadata: metadata, flags: flags,
+            timeoutMs: timeoutMs
+        ) {
             result in
             completion(
                 result.flatMap { raw in
                     do {
                         return .success(try Response(serializedBytes: raw.payload))
                     } catch {
-                        return .failure(RPCError(.internal, "cannot decode response as \(Response.protoMessageName): \(error)"))
+                        return .failure(
+                            RPCError(.internal, "cannot decode response as \(Response.protoMessageName): \(error)"))
                     }
                 })
         }
@@ -89,7 +93,8 @@ public final class RPCClient {
 
     /// Calls by raw method id with a ready-made payload (tools such as rpc-probe use this with JSON).
     public func call(
-        methodID: UInt32, payload: [UInt8], metadata: Metadata = Metadata(), flags: FrameFlags = [], timeoutMs: UInt64 = 0,
+        methodID: UInt32, payload: [UInt8], metadata: Metadata = Metadata(), flags: FrameFlags = [],
+        timeoutMs: UInt64 = 0,
         completion: @escaping (Result<RawResponse, RPCError>) -> Void
     ) {
         do {

@@ -16,7 +16,8 @@ extension RPCServer {
                 return self.shutdownNow()
             }
             signalled = true
-            self.logger.notice("signal received: draining", metadata: ["signal": "\(signum)", "grace_ms": "\(graceMs)"])
+            self.logger.notice(
+                "signal received: draining", metadata: ["signal": "\(signum)", "grace_ms": "\(graceMs)"])
             self.shutdown(graceMs: graceMs) {
                 for w in watchers { w.close() }
                 completion()

@@ -2,8 +2,8 @@
 
 public import Logging
 public import MeshLoop
-import MeshWire
 public import MeshProto
+import MeshWire
 import SwiftProtobuf
 
 /// Whether a server (or one of its services) takes calls, as `_sys.Health/Check` reports it.
@@ -136,7 +136,8 @@ public final class RPCServer {
     @discardableResult
     public func listen(on endpoint: Endpoint) throws(UVError) -> Endpoint {
         precondition(!isShuttingDown, "listen after shutdown")
-        let listener = try StreamListener(loop: loop, endpoint: endpoint, unixSocketMode: configuration.unixSocketMode) {
+        let listener = try StreamListener(loop: loop, endpoint: endpoint, unixSocketMode: configuration.unixSocketMode)
+        {
             [unowned self] stream in self.accept(stream, on: endpoint)
         }
         listener.onAcceptError = { [unowned self] error in
@@ -152,7 +153,8 @@ public final class RPCServer {
 
     private func accept(_ stream: StreamConnection, on endpoint: Endpoint) {
         guard connections.count < configuration.maxConnections, !isShuttingDown else {
-            logger.warning("rpc connection refused: limit reached", metadata: ["limit": "\(configuration.maxConnections)"])
+            logger.warning(
+                "rpc connection refused: limit reached", metadata: ["limit": "\(configuration.maxConnections)"])
             return stream.close()
         }
         let connection = ServerConnection(stream: stream, server: self, peerDescription: endpoint.description)
@@ -207,7 +209,8 @@ public final class RPCServer {
         for c in connections.values { c.beginDrain(sendGoaway: true) }
         shutdownTimer = try? LoopTimer(loop: loop)
         shutdownTimer?.start(afterMs: graceMs) { [unowned self] in
-            self.logger.warning("rpc drain grace period over; closing", metadata: ["connections": "\(self.connections.count)"])
+            self.logger.warning(
+                "rpc drain grace period over; closing", metadata: ["connections": "\(self.connections.count)"])
             for c in self.connections.values { c.forceClose() }
         }
     }

@@ -1,7 +1,7 @@
 // ServerCall: one call being served — its request context and the one way to answer it.
 
-public import MeshWire
 import MeshLoop
+public import MeshWire
 public import SwiftProtobuf
 
 /// A call in progress at a server. Answer it exactly once with `respond(_:)` or `fail(_:)`;
@@ -51,7 +51,9 @@ public final class ServerCall: DeadlineEntry {
     /// Answers with `response`, encoded the way the request came (protobuf binary or JSON).
     public func respond<Response: SwiftProtobuf.Message>(_ response: Response) {
         guard !isFinished else { return }
-        assert(Response.protoMessageName == method.responseType, "\(method.fullName) answered with \(Response.protoMessageName)")
+        assert(
+            Response.protoMessageName == method.responseType,
+            "\(method.fullName) answered with \(Response.protoMessageName)")
         let payload: [UInt8]
         var md = Metadata()
         do {

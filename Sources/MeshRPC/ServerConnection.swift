@@ -15,7 +15,8 @@ final class ServerConnection: WireConnectionDelegate {
     init(stream: StreamConnection, server: RPCServer, peerDescription: String) {
         self.server = server
         self.peerDescription = peerDescription
-        wire = WireConnection(stream: stream, role: .server, local: server.helloSettings, timeouts: server.configuration.timeouts)
+        wire = WireConnection(
+            stream: stream, role: .server, local: server.helloSettings, timeouts: server.configuration.timeouts)
         wire.delegate = self
     }
 
@@ -55,7 +56,8 @@ final class ServerConnection: WireConnectionDelegate {
         inFlight.removeAll()
         if connection.closedForProtocolError {
             server.stats.protocolErrors += 1
-            server.logger.notice("rpc connection refused", metadata: ["reason": "\(reason)", "listener": "\(peerDescription)"])
+            server.logger.notice(
+                "rpc connection refused", metadata: ["reason": "\(reason)", "listener": "\(peerDescription)"])
         } else {
             server.logger.debug("rpc connection closed", metadata: ["reason": "\(reason)"])
         }
@@ -67,7 +69,8 @@ final class ServerConnection: WireConnectionDelegate {
     private func dispatch(_ frame: Frame) {
         let id = frame.requestID
         guard !draining else {
-            return wire.sendError(requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed")
+            return wire.sendError(
+                requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed")
         }
         guard inFlight[id] == nil else {
             return wire.fail("protocol error: request id \(id) reused while in flight", lastID: lastAcceptedID)
@@ -121,12 +124,16 @@ final class ServerConnection: WireConnectionDelegate {
                 if payload.count + (metadata.isEmpty ? 0 : metadata.encodedSize) > Int(wire.negotiatedMaxFrame) {
                     let error = RPCError(
                         .resourceExhausted,
-                        "response of \(payload.count) bytes exceeds the connection's frame limit \(wire.negotiatedMaxFrame)")
+                        "response of \(payload.count) bytes exceeds the connection's frame limit \(wire.negotiatedMaxFrame)"
+                    )
                     wire.sendError(requestID: call.requestID, methodID: methodID, error.code, error.message)
                     server.record(call, status: error.code)
                     return drainStepIfIdle()
                 }
-                wire.send(Frame(type: .response, requestID: call.requestID, methodID: methodID, metadata: metadata, payload: payload))
+                wire.send(
+                    Frame(
+                        type: .response, requestID: call.requestID, methodID: methodID, metadata: metadata,
+                        payload: payload))
             }
             server.record(call, status: .ok)
         case .failure(let error):

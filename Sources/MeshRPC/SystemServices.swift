@@ -7,7 +7,9 @@ import MeshWire
 public enum SystemServices {
     public static let health = RPCMethod<Alertmesh_V1_HealthCheckRequest, Alertmesh_V1_HealthCheckResponse>(
         service: "_sys.Health", serviceID: 0x0001, name: "Check", methodID: 1, idempotent: true)
-    public static let reflectionList = RPCMethod<Alertmesh_V1_ReflectionListRequest, Alertmesh_V1_ReflectionListResponse>(
+    public static let reflectionList = RPCMethod<
+        Alertmesh_V1_ReflectionListRequest, Alertmesh_V1_ReflectionListResponse
+    >(
         service: "_sys.Reflection", serviceID: 0x0002, name: "List", methodID: 1, idempotent: true)
     public static let stats = RPCMethod<Alertmesh_V1_StatsRequest, Alertmesh_V1_StatsResponse>(
         service: "_sys.Stats", serviceID: 0x0003, name: "Get", methodID: 1, idempotent: true)
@@ -15,24 +17,27 @@ public enum SystemServices {
         service: "_sys.Echo", serviceID: 0x0004, name: "Echo", methodID: 1, idempotent: true)
 }
 
-
 extension RPCServer {
     func registerBuiltins() {
-        registerSync(SystemServices.health, handler: { [unowned self] request, _ throws(RPCError) in
-            guard let status = self.servingStatus(service: request.service) else {
-                throw RPCError(.notFound, "unknown service \"\(request.service)\"")
-            }
-            var r = Alertmesh_V1_HealthCheckResponse()
-            r.status = status == .serving ? .serving : .notServing
-            return r
-        })
+        registerSync(
+            SystemServices.health,
+            handler: { [unowned self] request, _ throws(RPCError) in
+                guard let status = self.servingStatus(service: request.service) else {
+                    throw RPCError(.notFound, "unknown service \"\(request.service)\"")
+                }
+                var r = Alertmesh_V1_HealthCheckResponse()
+                r.status = status == .serving ? .serving : .notServing
+                return r
+            })
         registerSync(SystemServices.reflectionList, handler: { [unowned self] _, _ in self.reflection() })
         registerSync(SystemServices.stats, handler: { [unowned self] _, _ in self.statsSnapshot() })
-        registerSync(SystemServices.echo, handler: { request, _ in
-            var r = Alertmesh_V1_EchoResponse()
-            r.payload = request.payload
-            return r
-        })
+        registerSync(
+            SystemServices.echo,
+            handler: { request, _ in
+                var r = Alertmesh_V1_EchoResponse()
+                r.payload = request.payload
+                return r
+            })
     }
 
     private func reflection() -> Alertmesh_V1_ReflectionListResponse {

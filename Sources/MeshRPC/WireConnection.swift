@@ -190,8 +190,10 @@ final class WireConnection {
         switch event {
         case .preface(let p): tracer(.receivedPreface(p))
         case .frame(let f): tracer(.received(f))
-        case .oversized(let h): tracer(.receivedOther("\(h.type) id=\(h.requestID) body=\(h.bodyLength) B (oversized, skipped)"))
-        case .unknownType(let raw, let id, _): tracer(.receivedOther("unknown type 0x\(String(raw, radix: 16)) id=\(id)"))
+        case .oversized(let h):
+            tracer(.receivedOther("\(h.type) id=\(h.requestID) body=\(h.bodyLength) B (oversized, skipped)"))
+        case .unknownType(let raw, let id, _):
+            tracer(.receivedOther("unknown type 0x\(String(raw, radix: 16)) id=\(id)"))
         case .malformed(let h, let e): tracer(.receivedOther("\(h.type) id=\(h.requestID) malformed: \(e)"))
         }
     }
@@ -232,7 +234,8 @@ final class WireConnection {
     private func startTimer() {
         guard let t = try? LoopTimer(loop: loop) else { return }
         timer = t
-        let period = max(50, min(timeouts.handshakeMs, local.pingIntervalMs == 0 ? 1_000 : UInt64(local.pingIntervalMs) / 2))
+        let period = max(
+            50, min(timeouts.handshakeMs, local.pingIntervalMs == 0 ? 1_000 : UInt64(local.pingIntervalMs) / 2))
         t.start(afterMs: period, repeatMs: period) { [unowned self] in self.tick() }
     }
 

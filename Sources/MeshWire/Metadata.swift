@@ -100,7 +100,9 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequ
         while i < end {
             let keyLength = Int(body[i])
             i += 1
-            guard keyLength > 0, i + keyLength + 2 <= end else { throw .badMetadata("truncated entry at offset \(i - 1)") }
+            guard keyLength > 0, i + keyLength + 2 <= end else {
+                throw .badMetadata("truncated entry at offset \(i - 1)")
+            }
             let key = String(decoding: UnsafeRawBufferPointer(rebasing: body[i..<i + keyLength]), as: UTF8.self)
             guard isValidKey(key) else { throw .badMetadata("invalid key at offset \(i)") }
             i += keyLength

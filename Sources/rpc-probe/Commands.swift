@@ -124,13 +124,16 @@ struct Health: ParsableCommand {
             req.service = service
             let r = try s.call(SystemServices.health, req)
             print(r.status == .serving ? "SERVING" : "NOT_SERVING")
-            if r.status != .serving { throw ProbeFailure(status: 1, "\(service.isEmpty ? "server" : service) is not serving") }
+            if r.status != .serving {
+                throw ProbeFailure(status: 1, "\(service.isEmpty ? "server" : service) is not serving")
+            }
         }
     }
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the server's counters: connections, calls, latency.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the server's counters: connections, calls, latency.")
     @OptionGroup var probe: ProbeOptions
     @Flag(help: "Print the raw stats as JSON.") var json = false
 
@@ -151,7 +154,9 @@ struct Stats: ParsableCommand {
             var rows = [header]
             for m in r.methods {
                 let ok = m.byStatus["OK"] ?? 0
-                let errors = m.byStatus.filter { $0.key != "OK" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                let errors = m.byStatus.filter { $0.key != "OK" }.sorted { $0.key < $1.key }.map {
+                    "\($0.key)=\($0.value)"
+                }
                 rows.append([
                     m.method, "\(m.calls)", "\(ok)", errors.isEmpty ? "-" : errors.joined(separator: ","),
                     String(format: "%.1f", m.latencyP50Ms * 1e3), String(format: "%.1f", m.latencyP90Ms * 1e3),
@@ -184,7 +189,10 @@ struct Ping: ParsableCommand {
                 let rtt = try s.wait { done in s.client.ping(timeoutMs: s.timeoutMs, completion: done) }
                     .mapError(ProbeFailure.init).get()
                 _ = h.record(rtt)
-                if n <= 20 || probe.verbose { print(String(format: "pong from %@: seq=%d time=%.1f µs", "\(s.endpoint)", i + 1, Double(rtt) / 1e3)) }
+                if n <= 20 || probe.verbose {
+                    print(
+                        String(format: "pong from %@: seq=%d time=%.1f µs", "\(s.endpoint)", i + 1, Double(rtt) / 1e3))
+                }
                 if pause > 0 { s.wait { done in sleepOnLoop(s.loop, ms: pause) { done(()) } } }
             }
             print(
@@ -258,19 +266,26 @@ struct Bench: ParsableCommand {
             let rate = Double(n) / seconds
             func us(_ p: Double) -> Double { Double(h.valueAtPercentile(p)) / 1e3 }
             if json {
-                let errorsJSON = errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+                let errorsJSON = errors.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(
+                    separator: ", ")
                 print(
                     String(
-                        format: #"{"method": "%@", "calls": %d, "concurrency": %d, "seconds": %.4f, "calls_per_s": %.1f, "p50_us": %.1f, "p90_us": %.1f, "p99_us": %.1f, "p999_us": %.1f, "max_us": %.1f, "errors": {%@}}"#,
-                        m.fullName, n, c, seconds, rate, us(50), us(90), us(99), us(99.9), Double(h.max) / 1e3, errorsJSON))
+                        format:
+                            #"{"method": "%@", "calls": %d, "concurrency": %d, "seconds": %.4f, "calls_per_s": %.1f, "p50_us": %.1f, "p90_us": %.1f, "p99_us": %.1f, "p999_us": %.1f, "max_us": %.1f, "errors": {%@}}"#,
+                        m.fullName, n, c, seconds, rate, us(50), us(90), us(99), us(99.9), Double(h.max) / 1e3,
+                        errorsJSON))
             } else {
-                print(String(format: "%@: %d calls, %d in flight, %.3f s: %.0f calls/s", m.fullName, n, c, seconds, rate))
+                print(
+                    String(format: "%@: %d calls, %d in flight, %.3f s: %.0f calls/s", m.fullName, n, c, seconds, rate))
                 print(
                     String(
-                        format: "latency µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f", us(50), us(90), us(99),
+                        format: "latency µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f", us(50), us(90),
+                        us(99),
                         us(99.9), Double(h.max) / 1e3))
                 if !errors.isEmpty {
-                    print("errors: " + errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                    print(
+                        "errors: "
+                            + errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
                 }
             }
             if let first = errors.keys.sorted().first, let code = StatusCode(name: first) {
@@ -300,8 +315,12 @@ func printTable(_ rows: [[String]]) {
     var widths = [Int](repeating: 0, count: first.count)
     for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.count) } }
     for r in rows {
-        print(r.enumerated().map { i, cell in i == 0 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            : String(repeating: " ", count: widths[i] - cell.count) + cell }.joined(separator: "  "))
+        print(
+            r.enumerated().map { i, cell in
+                i == 0
+                    ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[i] - cell.count) + cell
+            }.joined(separator: "  "))
     }
 }
 
@@ -326,7 +345,13 @@ enum JSONStream {
             }
             current.append(byte)
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch byte {

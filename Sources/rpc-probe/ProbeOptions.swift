@@ -9,15 +9,17 @@ struct ProbeOptions: ParsableArguments {
     @Argument(help: "The endpoint: unix:/path.sock, /abs/path.sock, tcp://host:port or host:port.")
     var address: String
 
-    @Option(name: [.customLong("timeout"), .customLong("max-time")],
-            help: "Deadline of each call, sent to the server (e.g. 2000, 500ms, 2s; 0 = none).")
+    @Option(
+        name: [.customLong("timeout"), .customLong("max-time")],
+        help: "Deadline of each call, sent to the server (e.g. 2000, 500ms, 2s; 0 = none).")
     var timeout: String = "10s"
 
     @Option(help: "Give up connecting after this long (e.g. 3s).")
     var connectTimeout: String = "5s"
 
-    @Option(name: [.customShort("H"), .customLong("header")],
-            help: "Request metadata 'key: value' (repeatable); ${VAR} is expanded from the environment.")
+    @Option(
+        name: [.customShort("H"), .customLong("header")],
+        help: "Request metadata 'key: value' (repeatable); ${VAR} is expanded from the environment.")
     var headers: [String] = []
 
     @Option(help: "Largest response body accepted, in bytes (announced in HELLO).")
@@ -47,7 +49,9 @@ struct ProbeOptions: ParsableArguments {
                 }
                 let key = h[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
                 let value = expandEnvironment(String(h[h.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
-                guard Metadata.isValidKey(key) else { throw ValidationError("--header: bad key \"\(key)\" (want [a-z0-9-_.])") }
+                guard Metadata.isValidKey(key) else {
+                    throw ValidationError("--header: bad key \"\(key)\" (want [a-z0-9-_.])")
+                }
                 md[key] = value
             }
             return md
@@ -72,7 +76,9 @@ enum Duration {
             if let v = Double(t.dropLast(suffix.count)), v >= 0, v * factor < 1e12 { return UInt64(v * factor) }
             throw ValidationError("\(option): \"\(text)\" is not a duration (e.g. 500ms, 2s)")
         }
-        guard let v = UInt64(t) else { throw ValidationError("\(option): \"\(text)\" is not a duration (e.g. 500ms, 2s)") }
+        guard let v = UInt64(t) else {
+            throw ValidationError("\(option): \"\(text)\" is not a duration (e.g. 500ms, 2s)")
+        }
         return v
     }
 }

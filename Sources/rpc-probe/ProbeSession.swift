@@ -72,7 +72,8 @@ final class ProbeSession {
         case .connected(let ms): return String(format: "connected in %.2f ms", ms)
         case .ready(let s, let ms):
             return String(
-                format: "handshake done in %.2f ms: server \"%@\" build %@, max-frame %u, max-concurrent %u, ping-interval %u ms%@",
+                format:
+                    "handshake done in %.2f ms: server \"%@\" build %@, max-frame %u, max-concurrent %u, ping-interval %u ms%@",
                 ms, s.peer, s.build.isEmpty ? "-" : s.build, s.maxFrame, s.maxConcurrent, s.pingIntervalMs,
                 s.features.isEmpty ? "" : ", features " + s.features.joined(separator: ","))
         case .disconnected(let reason): return "disconnected: \(reason)"
@@ -90,7 +91,9 @@ final class ProbeSession {
 
     /// Calls a typed method and returns its response, or throws a `ProbeFailure`.
     func call<Req, Res>(_ method: RPCMethod<Req, Res>, _ request: Req) throws -> Res {
-        let result = wait { done in client.call(method, request, metadata: metadata, timeoutMs: timeoutMs, completion: done) }
+        let result = wait { done in
+            client.call(method, request, metadata: metadata, timeoutMs: timeoutMs, completion: done)
+        }
         return try result.mapError(ProbeFailure.init).get()
     }
 
@@ -106,7 +109,9 @@ final class ProbeSession {
         let all = try reflection().services.flatMap(\.methods)
         let wanted = name.trimmingCharacters(in: .whitespaces)
         if let m = all.first(where: { $0.fullName == wanted || $0.fullName == dottedToSlash(wanted) }) { return m }
-        if wanted.hasPrefix("#"), let m = all.first(where: { MethodID(rawValue: $0.id).description == wanted }) { return m }
+        if wanted.hasPrefix("#"), let m = all.first(where: { MethodID(rawValue: $0.id).description == wanted }) {
+            return m
+        }
         let bare = all.filter { $0.name == wanted }
         if bare.count == 1 { return bare[0] }
         let known = all.map(\.fullName).joined(separator: ", ")
@@ -129,11 +134,14 @@ final class ProbeSession {
             for e in md { verbose("request metadata: \(e.key): \(String(decoding: e.value, as: UTF8.self))") }
         }
         let result = wait { done in
-            client.call(methodID: method.id, payload: Array(json.utf8), metadata: md, timeoutMs: timeoutMs, completion: done)
+            client.call(
+                methodID: method.id, payload: Array(json.utf8), metadata: md, timeoutMs: timeoutMs, completion: done)
         }
         if options.verbose {
             if case .success(let r) = result {
-                for e in r.metadata { verbose("response metadata: \(e.key): \(String(decoding: e.value, as: UTF8.self))") }
+                for e in r.metadata {
+                    verbose("response metadata: \(e.key): \(String(decoding: e.value, as: UTF8.self))")
+                }
             }
             let status = (try? result.get()) != nil ? "OK" : (result.failureCode?.name ?? "?")
             verbose(String(format: "status %@ after %.3f ms", status, Double(EventLoop.hrtimeNs() - started) / 1e6))
@@ -172,11 +180,15 @@ enum FrameDump {
 
     static func header(_ f: Frame) -> String {
         let h = f.header
-        var s = "\(f.type) id=\(f.requestID) method=\(MethodID(rawValue: f.methodID)) flags=0x\(String(h.flags.rawValue, radix: 16))"
+        var s =
+            "\(f.type) id=\(f.requestID) method=\(MethodID(rawValue: f.methodID)) flags=0x\(String(h.flags.rawValue, radix: 16))"
         s += " aux=\(f.aux) body=\(h.bodyLength)"
         if f.type == .error, let code = StatusCode(rawValue: f.aux) { s += " (\(code.name))" }
         if !f.metadata.isEmpty {
-            s += " metadata={" + f.metadata.map { "\($0.key): \(String(decoding: $0.value, as: UTF8.self))" }.joined(separator: ", ") + "}"
+            s +=
+                " metadata={"
+                + f.metadata.map { "\($0.key): \(String(decoding: $0.value, as: UTF8.self))" }.joined(separator: ", ")
+                + "}"
         }
         return s
     }
@@ -188,7 +200,9 @@ enum FrameDump {
             let row = shown[start..<min(shown.count, start + 16)]
             let hexPart = row.map { String(format: "%02x", $0) }.joined(separator: " ")
             let ascii = String(row.map { $0 >= 0x20 && $0 < 0x7F ? Character(UnicodeScalar($0)) : "." })
-            out += String(format: "  %04x  ", start) + hexPart.padding(toLength: 48, withPad: " ", startingAt: 0) + "  " + ascii + "\n"
+            out +=
+                String(format: "  %04x  ", start) + hexPart.padding(toLength: 48, withPad: " ", startingAt: 0) + "  "
+                + ascii + "\n"
         }
         if bytes.count > limit { out += "  … \(bytes.count - limit) more bytes\n" }
         return out

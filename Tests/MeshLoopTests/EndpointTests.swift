@@ -19,8 +19,10 @@ import Testing
         #expect(try Endpoint(parsing: text) == expected)
     }
 
-    @Test(arguments: ["", "localhost", "host:", "host:99999", "host:12a", ":80", "::1:80", "unix:",
-                      "tcp://", "unix:/" + String(repeating: "x", count: 200)])
+    @Test(arguments: [
+        "", "localhost", "host:", "host:99999", "host:12a", ":80", "::1:80", "unix:",
+        "tcp://", "unix:/" + String(repeating: "x", count: 200),
+    ])
     func rejects(text: String) {
         #expect(throws: Endpoint.ParseError.self) { _ = try Endpoint(parsing: text) }
     }

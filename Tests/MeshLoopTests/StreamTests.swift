@@ -87,7 +87,9 @@ import Testing
             raw.copyBytes(from: Array(path.utf8) + [0])
         }
         _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         close(fd)
         #expect(FileManager.default.fileExists(atPath: path))
@@ -97,8 +99,9 @@ import Testing
         #expect(mode == 0o600)
 
         // A second listener on a live path is refused, and the live one keeps its file.
-        #expect(performing: { _ = try StreamListener(loop: loop, endpoint: .unix(path: path)) { $0.close() } },
-                throws: { ($0 as? UVError)?.description.contains("another process is listening") == true })
+        #expect(
+            performing: { _ = try StreamListener(loop: loop, endpoint: .unix(path: path)) { $0.close() } },
+            throws: { ($0 as? UVError)?.description.contains("another process is listening") == true })
         #expect(FileManager.default.fileExists(atPath: path))
 
         // A regular file at the path is never deleted.
@@ -115,8 +118,10 @@ import Testing
     @Test func tcpPortInUseNamesTheCall() throws {
         let loop = try EventLoop()
         let first = try StreamListener(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0)) { $0.close() }
-        #expect(performing: { _ = try StreamListener(loop: loop, endpoint: first.endpoint) { $0.close() } },
-                throws: { ($0 as? UVError)?.description == "listen \(first.endpoint): EADDRINUSE (address already in use)" })
+        #expect(
+            performing: { _ = try StreamListener(loop: loop, endpoint: first.endpoint) { $0.close() } },
+            throws: { ($0 as? UVError)?.description == "listen \(first.endpoint): EADDRINUSE (address already in use)" }
+        )
         first.close()
         loop.run()
         try loop.close()
@@ -132,7 +137,9 @@ import Testing
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let port = UInt16(bigEndian: addr.sin_port)
 
         let sender = try UDPSender(loop: loop, host: "127.0.0.1", port: port)

@@ -7,14 +7,17 @@ import Testing
 struct SampleService: ParsableCommand {
     @OptionGroup var common: ServiceOptions
     @Option(help: "Calls at once.") var concurrency: Int = 8
-    @Option(name: [.customLong("alert-endpoint")], help: "Where alert-service runs (repeatable).") var alertEndpoints: [String] = []
+    @Option(name: [.customLong("alert-endpoint")], help: "Where alert-service runs (repeatable).") var alertEndpoints:
+        [String] = []
     @Flag(help: "Fsync every write.") var fsyncAlways = false
 }
 
 @Suite struct EnvironmentOptionsTests {
     @Test func optionsAreReadFromHelp() {
-        let names = Dictionary(uniqueKeysWithValues: EnvironmentOptions.options(of: SampleService.self).map { ($0.name, $0) })
-        #expect(Set(names.keys) == ["listen", "data-dir", "log-level", "concurrency", "alert-endpoint", "fsync-always"])
+        let names = Dictionary(
+            uniqueKeysWithValues: EnvironmentOptions.options(of: SampleService.self).map { ($0.name, $0) })
+        #expect(
+            Set(names.keys) == ["listen", "data-dir", "log-level", "concurrency", "alert-endpoint", "fsync-always"])
         #expect(names["listen"]?.repeatable == true)
         #expect(names["alert-endpoint"]?.repeatable == true)
         #expect(names["concurrency"]?.repeatable == false)
@@ -39,9 +42,11 @@ struct SampleService: ParsableCommand {
     }
 
     @Test func badValuesNameTheOption() {
-        #expect(performing: { _ = try SampleService.parse(["--listen", "nowhere"]) },
-                throws: { SampleService.message(for: $0).contains("--listen: \"nowhere\" has no port") })
-        #expect(performing: { _ = try SampleService.parse(["--log-level", "loud"]) },
-                throws: { SampleService.message(for: $0).contains("--log-level: \"loud\" is not one of") })
+        #expect(
+            performing: { _ = try SampleService.parse(["--listen", "nowhere"]) },
+            throws: { SampleService.message(for: $0).contains("--listen: \"nowhere\" has no port") })
+        #expect(
+            performing: { _ = try SampleService.parse(["--log-level", "loud"]) },
+            throws: { SampleService.message(for: $0).contains("--log-level: \"loud\" is not one of") })
     }
 }

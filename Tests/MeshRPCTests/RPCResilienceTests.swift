@@ -3,9 +3,10 @@
 import Foundation
 import MeshLoop
 import MeshProto
-@testable import MeshRPC
 import MeshWire
 import Testing
+
+@testable import MeshRPC
 
 @Suite struct RPCResilienceTests {
     @Test(arguments: ["unix", "tcp"])
@@ -14,7 +15,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let loop = try EventLoop()
         var server = makeServer(loop)
-        let ep = try server.listen(on: transport == "unix" ? .unix(path: dir + "/r.sock") : .tcp(host: "127.0.0.1", port: 0))
+        let ep = try server.listen(
+            on: transport == "unix" ? .unix(path: dir + "/r.sock") : .tcp(host: "127.0.0.1", port: 0))
         let client = makeClient(loop, [ep])
         var first: Bool?
         client.call(TestService.work, TestService.request("a")) { first = (try? $0.get()) != nil }
@@ -144,7 +146,10 @@ import Testing
     // MARK: Peers that do not speak the protocol
 
     @Test(arguments: [
-        ("http", Array("GET /status HTTP/1.1\r\nHost: x\r\n\r\n".utf8), "not an alertmesh endpoint (got HTTP: GET /status HTTP/1.1)"),
+        (
+            "http", Array("GET /status HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            "not an alertmesh endpoint (got HTTP: GET /status HTTP/1.1)"
+        ),
         ("random", [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01], "not an alertmesh peer: bad preface 16"),
         ("old-version", [0x89, 0x52, 0x50, 0x4D, 0x02, 0x00, 0x00, 0x00], "unsupported protocol version 2.0"),
     ])
@@ -179,8 +184,14 @@ import Testing
             (Frame(type: .request, requestID: 2, methodID: 1), nil, "protocol error: request id 2 is not odd"),
             (Frame(type: .hello), nil, "protocol error: unexpected HELLO after the handshake"),
             (Frame(type: .response, requestID: 1), nil, "protocol error: server received RESPONSE"),
-            (nil, [0, 0, 0, 16, 0xB1, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0], "protocol error: bad frame magic 0xb1"),
-            (nil, [0xFF, 0xFF, 0xFF, 0xFF, 0xA1, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0], "protocol error: frame length 4294967295 exceeds"),
+            (
+                nil, [0, 0, 0, 16, 0xB1, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+                "protocol error: bad frame magic 0xb1"
+            ),
+            (
+                nil, [0xFF, 0xFF, 0xFF, 0xFF, 0xA1, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+                "protocol error: frame length 4294967295 exceeds"
+            ),
         ]
         for (frame, raw, reason) in cases {
             let peer = RawPeer(loop: loop, endpoint: ep)
@@ -208,7 +219,9 @@ import Testing
         // An unknown frame type 0x0b with request id 3.
         peer.send(bytes: [0, 0, 0, 19, 0xA1, 0x0B, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3])
         // A request with an undecodable payload.
-        peer.send(Frame(type: .request, requestID: 5, methodID: TestService.work.descriptor.id.rawValue, payload: [0xFF, 0xFF]))
+        peer.send(
+            Frame(
+                type: .request, requestID: 5, methodID: TestService.work.descriptor.id.rawValue, payload: [0xFF, 0xFF]))
         // A request whose metadata block lies about its length.
         peer.send(bytes: [0, 0, 0, 19, 0xA1, 3, 0, 2, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0x00, 0xFF, 1])
         peer.send(Frame(type: .ping, aux: 99))
@@ -249,11 +262,14 @@ import Testing
         }
         let client = makeClient(loop, [http.endpoint])
         var error: RPCError?
-        client.call(SystemServices.health, Alertmesh_V1_HealthCheckRequest()) { if case .failure(let e) = $0 { error = e } }
+        client.call(SystemServices.health, Alertmesh_V1_HealthCheckRequest()) {
+            if case .failure(let e) = $0 { error = e }
+        }
         run(loop) { error != nil }
         #expect(error?.code == .unavailable)
-        #expect(error?.message.contains("not an alertmesh endpoint (got HTTP: HTTP/1.1 400 Bad Request)") == true,
-                "got \(error?.message ?? "-")")
+        #expect(
+            error?.message.contains("not an alertmesh endpoint (got HTTP: HTTP/1.1 400 Bad Request)") == true,
+            "got \(error?.message ?? "-")")
         client.close()
         for c in conns { c.close() }
         http.close()
@@ -304,8 +320,10 @@ import Testing
         let payload = try req.serializedBytes() as [UInt8]
         let n = 400
         for i in 0..<n {
-            peer.send(Frame(type: .request, requestID: UInt32(2 * i + 1), methodID: SystemServices.echo.descriptor.id.rawValue,
-                            payload: payload))
+            peer.send(
+                Frame(
+                    type: .request, requestID: UInt32(2 * i + 1), methodID: SystemServices.echo.descriptor.id.rawValue,
+                    payload: payload))
         }
         spin(loop, ms: 500)
         let served = server.statsSnapshot().methods.first { $0.method == "_sys.Echo/Echo" }?.calls ?? 0
@@ -329,12 +347,16 @@ import Testing
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = listen(fd, 0)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let port = UInt16(bigEndian: addr.sin_port)
         var fillers: [Int32] = []
         for _ in 0..<8 {
             let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, len) } }
+            _ = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, len) }
+            }
             fillers.append(c)
         }
         defer { fillers.forEach { close($0) } }

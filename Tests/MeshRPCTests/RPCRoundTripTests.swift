@@ -3,9 +3,10 @@
 import Foundation
 import MeshLoop
 import MeshProto
-@testable import MeshRPC
 import MeshWire
 import Testing
+
+@testable import MeshRPC
 
 @Suite struct RPCRoundTripTests {
     static let transports = ["unix", "tcp"]
@@ -120,8 +121,10 @@ import Testing
         conn.handshake()
         run(loop) { conn.ready }
         var req = TestService.request("sleep:1000")
-        conn.send(Frame(type: .request, requestID: 1, methodID: TestService.work.descriptor.id.rawValue, aux: 50,
-                        payload: try req.serializedBytes()))
+        conn.send(
+            Frame(
+                type: .request, requestID: 1, methodID: TestService.work.descriptor.id.rawValue, aux: 50,
+                payload: try req.serializedBytes()))
         run(loop) { !conn.frames.isEmpty }
         #expect(conn.frames.first?.type == .error)
         #expect(conn.frames.first?.aux == StatusCode.deadlineExceeded.rawValue)
@@ -145,8 +148,10 @@ import Testing
         let big = [UInt8](repeating: 0x41, count: 200 * 1024)
         conn.send(Frame(type: .request, requestID: 1, methodID: TestService.work.descriptor.id.rawValue, payload: big))
         var small = TestService.request("after")
-        conn.send(Frame(type: .request, requestID: 3, methodID: TestService.work.descriptor.id.rawValue,
-                        payload: try small.serializedBytes()))
+        conn.send(
+            Frame(
+                type: .request, requestID: 3, methodID: TestService.work.descriptor.id.rawValue,
+                payload: try small.serializedBytes()))
         run(loop) { conn.frames.count >= 2 }
         #expect(conn.frames[0].type == .error)
         #expect(conn.frames[0].requestID == 1)

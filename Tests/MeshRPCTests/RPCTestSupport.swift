@@ -4,13 +4,15 @@ import Foundation
 import Logging
 import MeshLoop
 import MeshProto
-@testable import MeshRPC
 import MeshWire
 import Testing
 
+@testable import MeshRPC
+
 /// A fresh temp directory for sockets, removed by `cleanup()`.
 func makeTempDir() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("alertmesh-\(UUID().uuidString.prefix(8))").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("alertmesh-\(UUID().uuidString.prefix(8))")
+        .path
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
@@ -22,7 +24,10 @@ let testLogger: Logger = {
 }()
 
 /// Runs `loop` until `condition` holds; fails the test if `seconds` pass first.
-func run(_ loop: EventLoop, seconds: Double = 10, until condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+func run(
+    _ loop: EventLoop, seconds: Double = 10, until condition: () -> Bool,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let guardTimer = try! LoopTimer(loop: loop)
     var timedOut = false
     guardTimer.start(afterMs: UInt64(seconds * 1000)) { timedOut = true }
@@ -64,7 +69,9 @@ enum TestService {
                     t.close()
                     call.respond(response)
                 }
-            } else if text.hasPrefix("fail:"), let code = UInt32(text.dropFirst(5)), let status = StatusCode(rawValue: code) {
+            } else if text.hasPrefix("fail:"), let code = UInt32(text.dropFirst(5)),
+                let status = StatusCode(rawValue: code)
+            {
                 call.fail(status, "asked to fail")
             } else {
                 call.respond(response)
@@ -87,7 +94,9 @@ func makeServer(_ loop: EventLoop, configure: (inout RPCServer.Configuration) ->
     return server
 }
 
-func makeClient(_ loop: EventLoop, _ endpoints: [Endpoint], configure: (inout RPCClient.Configuration) -> Void = { _ in })
+func makeClient(
+    _ loop: EventLoop, _ endpoints: [Endpoint], configure: (inout RPCClient.Configuration) -> Void = { _ in }
+)
     -> RPCClient
 {
     var config = RPCClient.Configuration(name: "test-client")

@@ -40,12 +40,23 @@ import Testing
         return [
             ("hello", Frame(type: .hello, metadata: hello.metadata)),
             ("hello-ack", Frame(type: .helloAck, metadata: ack.metadata)),
-            ("request-health", Frame(type: .request, requestID: 1, methodID: 0x0001_0001, aux: 2000, payload: [0x0A, 25] + svc)),
-            ("request-metadata", Frame(type: .request, flags: .idempotent, requestID: 3, methodID: 0x0004_0001,
-                                       metadata: ["task-id": "7f3c"], payload: [0x0A, 0x02, 0x68, 0x69])),
+            (
+                "request-health",
+                Frame(type: .request, requestID: 1, methodID: 0x0001_0001, aux: 2000, payload: [0x0A, 25] + svc)
+            ),
+            (
+                "request-metadata",
+                Frame(
+                    type: .request, flags: .idempotent, requestID: 3, methodID: 0x0004_0001,
+                    metadata: ["task-id": "7f3c"], payload: [0x0A, 0x02, 0x68, 0x69])
+            ),
             ("response-health", Frame(type: .response, requestID: 1, methodID: 0x0001_0001, payload: [0x08, 0x01])),
-            ("error-deadline", Frame(type: .error, requestID: 5, methodID: 0x0100_0001, aux: 4,
-                                     payload: ErrorBody(message: "deadline of 100 ms exceeded at the server").bytes)),
+            (
+                "error-deadline",
+                Frame(
+                    type: .error, requestID: 5, methodID: 0x0100_0001, aux: 4,
+                    payload: ErrorBody(message: "deadline of 100 ms exceeded at the server").bytes)
+            ),
             ("cancel", Frame(type: .cancel, requestID: 9, methodID: 0x0100_0001, aux: 4)),
             ("ping", Frame(type: .ping, aux: 7)),
             ("pong", Frame(type: .pong, aux: 7)),
@@ -69,14 +80,16 @@ import Testing
     }
 
     @Test func everyGoldenFileIsCovered() {
-        let covered = Set(Self.goldenFrames.map(\.0) + Self.malformed.map(\.0) + ["preface", "old-version", "http-request"])
+        let covered = Set(
+            Self.goldenFrames.map(\.0) + Self.malformed.map(\.0) + ["preface", "old-version", "http-request"])
         #expect(Set(Golden.allNames).subtracting(covered).isEmpty)
     }
 
     @Test func prefaceThenFrames() throws {
         let bytes = Golden.bytes("preface") + Golden.bytes("ping") + Golden.bytes("pong")
         let events = try decodeBytewise(bytes, expectPreface: true)
-        #expect(events == [.preface(Preface()), .frame(Frame(type: .ping, aux: 7)), .frame(Frame(type: .pong, aux: 7))])
+        #expect(
+            events == [.preface(Preface()), .frame(Frame(type: .ping, aux: 7)), .frame(Frame(type: .pong, aux: 7))])
     }
 
     @Test func roundTripRandomFrames() throws {
@@ -85,8 +98,11 @@ import Testing
         var frames: [Frame] = []
         for i in 0..<300 {
             var md = Metadata()
-            if Bool.random(using: &rng) { md["trace-id"] = String(UInt64.random(in: 0...UInt64.max, using: &rng), radix: 16) }
-            let payload = (0..<Int.random(in: 0...2000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if Bool.random(using: &rng) {
+                md["trace-id"] = String(UInt64.random(in: 0...UInt64.max, using: &rng), radix: 16)
+            }
+            let payload = (0..<Int.random(in: 0...2000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng)
+            }
             let f = Frame(
                 type: FrameType.allCases.randomElement(using: &rng)!, flags: Bool.random() ? .oneway : [],
                 requestID: UInt32(i * 2 + 1), methodID: UInt32.random(in: 0...UInt32.max, using: &rng),
@@ -130,7 +146,9 @@ import Testing
         case "unknownType":
             #expect(try d.next() == .unknownType(rawType: 0x0B, requestID: 11, methodID: 0x0001_0001))
         case "malformed":
-            guard case .malformed(let h, .badMetadata) = try d.next() else { Issue.record("expected malformed"); return }
+            guard case .malformed(let h, .badMetadata) = try d.next() else {
+                Issue.record("expected malformed"); return
+            }
             #expect(h.requestID == 13)
             #expect(try d.next() == nil)  // consumed whole: the stream is still in sync
         default:

@@ -71,10 +71,13 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("rpc-probe")
     let p = Process()
-    p.executableURL = binary.path.hasSuffix(".xctest/rpc-probe") ? binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("rpc-probe") : binary
+    p.executableURL =
+        binary.path.hasSuffix(".xctest/rpc-probe")
+        ? binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("rpc-probe") : binary
     if !FileManager.default.fileExists(atPath: p.executableURL!.path) {
         // swift test runs the bundle from .build/<triple>/debug/
-        p.executableURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/rpc-probe")
+        p.executableURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+            ".build/debug/rpc-probe")
     }
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
@@ -92,17 +95,25 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return ProbeResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return ProbeResult(
+        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }
 
 @Suite(.serialized) struct ProbeTests {
     @Test func listDescribeCallHealthStatsPing() throws {
         let server = ServerThread()
         defer { server.stop() }
-        for addr in [server.unix.description, server.dir + "/p.sock", "\(server.tcp!)", server.tcp.description.replacingOccurrences(of: "tcp://", with: "")] {
+        for addr in [
+            server.unix.description, server.dir + "/p.sock", "\(server.tcp!)",
+            server.tcp.description.replacingOccurrences(of: "tcp://", with: ""),
+        ] {
             let list = try probe([addr, "list"])
             #expect(list.status == 0, "\(addr): \(list.stderr)")
-            #expect(list.stdout.contains("_sys.Health/Check  #0001.0001  alertmesh.v1.HealthCheckRequest → alertmesh.v1.HealthCheckResponse"))
+            #expect(
+                list.stdout.contains(
+                    "_sys.Health/Check  #0001.0001  alertmesh.v1.HealthCheckRequest → alertmesh.v1.HealthCheckResponse")
+            )
         }
         let addr = server.unix.description
 
@@ -120,13 +131,15 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
         let fromFile = try probe([addr, "call", "Check", "-d", "@" + file])
         #expect(fromFile.stdout == "{\"status\":\"SERVING\"}\n")
 
-        let stream = try probe([addr, "call", "_sys.Health/Check", "-d", "@-"],
-                               stdin: "{\"service\": \"\"}\n{\"service\": \"nope\"}{}")
-        #expect(stream.stdout.split(separator: "\n") == [
-            "{\"status\":\"SERVING\"}",
-            "{\"error\": {\"code\": \"NOT_FOUND\", \"message\": \"unknown service \\\"nope\\\"\"}}",
-            "{\"status\":\"SERVING\"}",
-        ])
+        let stream = try probe(
+            [addr, "call", "_sys.Health/Check", "-d", "@-"],
+            stdin: "{\"service\": \"\"}\n{\"service\": \"nope\"}{}")
+        #expect(
+            stream.stdout.split(separator: "\n") == [
+                "{\"status\":\"SERVING\"}",
+                "{\"error\": {\"code\": \"NOT_FOUND\", \"message\": \"unknown service \\\"nope\\\"\"}}",
+                "{\"status\":\"SERVING\"}",
+            ])
         #expect(stream.status == 64 + 5)
 
         let health = try probe([addr, "health"])
@@ -167,7 +180,9 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
 
         let refused = try probe(["unix:" + server.dir + "/nobody.sock", "health"])
         #expect(refused.status == 64 + 14)
-        #expect(refused.stderr.contains("UNAVAILABLE: unix:\(server.dir)/nobody.sock: no such socket file"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("UNAVAILABLE: unix:\(server.dir)/nobody.sock: no such socket file"),
+            "\(refused.stderr)")
 
         let badAddress = try probe(["host:notaport", "list"])
         #expect(badAddress.status == 64)
@@ -200,8 +215,12 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
     @Test func verboseAndFrameDump() throws {
         let server = ServerThread()
         defer { server.stop() }
-        let r = try probe([server.unix.description, "call", "_sys.Health/Check", "-v", "--dump-frames", "-H", "task-id: ${PROBE_TASK}"],
-                          environment: ["PROBE_TASK": "t-42"])
+        let r = try probe(
+            [
+                server.unix.description, "call", "_sys.Health/Check", "-v", "--dump-frames", "-H",
+                "task-id: ${PROBE_TASK}",
+            ],
+            environment: ["PROBE_TASK": "t-42"])
         #expect(r.status == 0)
         #expect(r.stderr.contains("* handshake done in"))
         #expect(r.stderr.contains("server \"probe-test-server\""))
@@ -215,10 +234,12 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
     @Test func environmentSuppliesOptionsAndFlagsWin() throws {
         let server = ServerThread()
         defer { server.stop() }
-        let envTimeout = try probe([server.unix.description, "call", "test.Slow/Wait"], environment: ["ALERTMESH_TIMEOUT": "200ms"])
+        let envTimeout = try probe(
+            [server.unix.description, "call", "test.Slow/Wait"], environment: ["ALERTMESH_TIMEOUT": "200ms"])
         #expect(envTimeout.stderr == "rpc-probe: DEADLINE_EXCEEDED: deadline exceeded after 200 ms\n")
-        let flagWins = try probe([server.unix.description, "call", "test.Slow/Wait", "--timeout", "100ms"],
-                                 environment: ["ALERTMESH_TIMEOUT": "200ms"])
+        let flagWins = try probe(
+            [server.unix.description, "call", "test.Slow/Wait", "--timeout", "100ms"],
+            environment: ["ALERTMESH_TIMEOUT": "200ms"])
         #expect(flagWins.stderr == "rpc-probe: DEADLINE_EXCEEDED: deadline exceeded after 100 ms\n")
         let badEnv = try probe([server.unix.description, "list"], environment: ["ALERTMESH_TIMEOUT": "whenever"])
         #expect(badEnv.status == 64)
@@ -228,7 +249,9 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
     @Test func helpListsEveryOptionWithDefaults() throws {
         let r = try probe(["call", "--help"])
         #expect(r.status == 0)
-        for option in ["--timeout", "--connect-timeout", "--header", "--max-msg", "--verbose", "--dump-frames", "--data"] {
+        for option in [
+            "--timeout", "--connect-timeout", "--header", "--max-msg", "--verbose", "--dump-frames", "--data",
+        ] {
             #expect(r.stdout.contains(option), "\(option) missing from --help")
         }
         #expect(r.stdout.contains("(default: 10s)"))
@@ -248,7 +271,9 @@ struct Socket {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return Socket(fd: fd, port: UInt16(bigEndian: addr.sin_port))
     }
 }
