@@ -79,21 +79,24 @@ let package = Package(
             path: "bench/bench-server",
             swiftSettings: swiftSettings),
 
+        // Helpers shared by the test targets (plain sockets on free loopback ports).
+        .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
+
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",
             dependencies: ["MeshOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRPCTests",
-            dependencies: ["MeshRPC", "MeshWire", "MeshLoop", "MeshProto",
+            dependencies: ["MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshTestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCProbeTests",
             dependencies: [
-                "rpc-probe", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire",
+                "rpc-probe", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire", "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -2,6 +2,7 @@
 
 import Foundation
 import MeshLoop
+import MeshTestSupport
 import Testing
 
 @Suite struct StreamTests {
@@ -129,18 +130,10 @@ import Testing
 
     @Test func udpDatagramsArrive() throws {
         let loop = try EventLoop()
-        // A plain receiving socket on a free loopback port.
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        let port = UInt16(bigEndian: addr.sin_port)
+        let receiver = LoopbackSocket.bindUDP()
+        defer { receiver.close() }
+        let fd = receiver.fd
+        let port = receiver.port
 
         let sender = try UDPSender(loop: loop, host: "127.0.0.1", port: port)
         for i in 0..<10 { #expect(sender.send(Array("line \(i)".utf8))) }

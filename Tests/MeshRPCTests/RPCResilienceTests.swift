@@ -3,6 +3,7 @@
 import Foundation
 import MeshLoop
 import MeshProto
+import MeshTestSupport
 import MeshWire
 import Testing
 
@@ -339,26 +340,10 @@ import Testing
 
     @Test func connectTimeoutFailsTheCallWithAClearMessage() throws {
         // A listener whose accept queue is full: further SYNs are dropped, so connects hang.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = listen(fd, 0)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        let port = UInt16(bigEndian: addr.sin_port)
-        var fillers: [Int32] = []
-        for _ in 0..<8 {
-            let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            _ = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, len) }
-            }
-            fillers.append(c)
-        }
+        let full = LoopbackSocket.listenTCP(backlog: 0)
+        defer { full.close() }
+        let port = full.port
+        let fillers = (0..<8).map { _ in full.connectNonBlocking() }
         defer { fillers.forEach { close($0) } }
         let loop = try EventLoop()
         let client = makeClient(loop, [.tcp(host: "127.0.0.1", port: port)]) { $0.connectTimeoutMs = 300 }

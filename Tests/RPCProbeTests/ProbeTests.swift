@@ -5,6 +5,7 @@ import Logging
 import MeshLoop
 import MeshProto
 import MeshRPC
+import MeshTestSupport
 import MeshWire
 import Testing
 
@@ -195,7 +196,7 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
 
     @Test func notAnAlertmeshEndpoint() throws {
         // A plain TCP server that answers like an HTTP server.
-        let listener = try Socket.listenTCP()
+        let listener = LoopbackSocket.listenTCP()
         let thread = Thread {
             let fd = accept(listener.fd, nil, nil)
             var buf = [UInt8](repeating: 0, count: 256)
@@ -255,25 +256,5 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
             #expect(r.stdout.contains(option), "\(option) missing from --help")
         }
         #expect(r.stdout.contains("(default: 10s)"))
-    }
-}
-
-/// A bare listening TCP socket on a free loopback port.
-struct Socket {
-    var fd: Int32
-    var port: UInt16
-
-    static func listenTCP() throws -> Socket {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Socket(fd: fd, port: UInt16(bigEndian: addr.sin_port))
     }
 }
