@@ -15,7 +15,8 @@ build:
 test: lint
 	@scripts/install-deps test
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	@# A backstop: no test may hang CI (each test also bounds its own waits).
+	timeout --signal=KILL $${TEST_TIMEOUT:-1200} $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 
 ## bench: every benchmark, each next to its baseline measured in the same run
 bench:

@@ -4,6 +4,7 @@
 
 #include <uv.h>
 #include <signal.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -21,6 +22,16 @@ static inline uv_buf_t CLibUV_buf(void *base, size_t len) {
 /// a write to a closed peer then fails with EPIPE instead of killing the process.
 static inline void CLibUV_ignoreSIGPIPE(void) {
     signal(SIGPIPE, SIG_IGN);
+}
+
+/// A process may start with signals blocked (its parent's mask is inherited across exec: test
+/// runners and some supervisors block SIGTERM/SIGINT in their threads). A signal we watch must be
+/// deliverable, so the loop thread unblocks it.
+static inline int CLibUV_unblockSignal(int signum) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 #endif

@@ -58,12 +58,12 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
             portText = rest[rest.index(after: colon)...]
             guard !host.contains(":") else { throw .badHost(text) }  // bare IPv6 needs brackets
         }
-        guard !host.isEmpty, !host.contains("/"), !host.contains(" ") else { throw .badHost(text) }
+        guard !host.contains("/"), !host.contains(" ") else { throw .badHost(text) }
         guard !portText.isEmpty else { throw .missingPort(text) }
         guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(portText) else {
             throw .badPort(text)
         }
-        self = .tcp(host: String(host), port: port)
+        self = .tcp(host: host.isEmpty ? "127.0.0.1" : String(host), port: port)
     }
 
     public var description: String {

@@ -3,6 +3,7 @@
 internal import CLibUV
 
 /// Watches one signal (`uv_signal_t`): the handler runs on the loop, not in signal context.
+/// The signal is unblocked on the loop's thread, since a blocked mask may be inherited from the parent.
 public final class SignalWatcher: LoopHandle {
     private var callback: ((Int32) -> Void)?
 
@@ -19,6 +20,7 @@ public final class SignalWatcher: LoopHandle {
         }
         super.init(loop: loop, handle: s)
         callback = body
+        _ = CLibUV_unblockSignal(signal)
         let started = uv_signal_start(
             s, { h, signum in LoopHandle.owner(h, as: SignalWatcher.self).callback?(signum) }, signal)
         if started < 0 {

@@ -14,13 +14,15 @@ import Testing
         ("[::1]:9000", .tcp(host: "::1", port: 9000)),
         ("tcp://[::1]:9000", .tcp(host: "::1", port: 9000)),
         ("  host:1  ", .tcp(host: "host", port: 1)),
+        (":7001", .tcp(host: "127.0.0.1", port: 7001)),
+        ("tcp://:7001", .tcp(host: "127.0.0.1", port: 7001)),
     ])
     func parses(text: String, expected: Endpoint) throws {
         #expect(try Endpoint(parsing: text) == expected)
     }
 
     @Test(arguments: [
-        "", "localhost", "host:", "host:99999", "host:12a", ":80", "::1:80", "unix:",
+        "", "localhost", "host:", "host:99999", "host:12a", "::1:80", "[::1]", "a b:80", "unix:",
         "tcp://", "unix:/" + String(repeating: "x", count: 200),
     ])
     func rejects(text: String) {

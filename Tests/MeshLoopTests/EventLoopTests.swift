@@ -50,7 +50,7 @@ import Testing
         var got: Int32 = 0
         let watcher = try SignalWatcher(loop: loop, signal: SIGUSR2) { signum in got = signum }
         let kicker = try LoopTimer(loop: loop)
-        kicker.start(afterMs: 1) { kill(getpid(), SIGUSR2) }
+        kicker.start(afterMs: 1) { raise(SIGUSR2) }
         loop.run(until: { got != 0 })
         #expect(got == SIGUSR2)
         watcher.close()

@@ -67,19 +67,19 @@ struct ProbeResult {
     var stderr: String
 }
 
+/// An executable of this package, built next to the test bundle.
+func builtBinary(_ name: String) -> URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if dir.path.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+    let candidate = dir.appendingPathComponent(name)
+    if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/\(name)")
+}
+
 /// Runs the rpc-probe binary built next to this test bundle.
 func probe(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> ProbeResult {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("rpc-probe")
     let p = Process()
-    p.executableURL =
-        binary.path.hasSuffix(".xctest/rpc-probe")
-        ? binary.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("rpc-probe") : binary
-    if !FileManager.default.fileExists(atPath: p.executableURL!.path) {
-        // swift test runs the bundle from .build/<triple>/debug/
-        p.executableURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
-            ".build/debug/rpc-probe")
-    }
+    p.executableURL = builtBinary("rpc-probe")
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
     env.merge(environment) { $1 }
@@ -245,6 +245,31 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
         let badEnv = try probe([server.unix.description, "list"], environment: ["ALERTMESH_TIMEOUT": "whenever"])
         #expect(badEnv.status == 64)
         #expect(badEnv.stderr.contains("--timeout: \"whenever\" is not a duration"))
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aServerProcessDrainsAndExitsZeroOnSignal(signal: Int32) throws {
+        let dir = NSTemporaryDirectory() + "alertmesh-sig-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = dir + "/s.sock"
+        let server = Process()
+        server.executableURL = builtBinary("bench-server")
+        server.arguments = ["--listen", "unix:" + socket, "--log-level", "error"]
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        #expect(try probe(["unix:" + socket, "health"]).stdout == "SERVING\n")
+        kill(server.processIdentifier, signal)
+        for _ in 0..<200 where server.isRunning { usleep(50_000) }
+        if server.isRunning {
+            Issue.record("bench-server ignored signal \(signal) for 10 s")
+            kill(server.processIdentifier, SIGKILL)
+        }
+        server.waitUntilExit()
+        #expect(server.terminationReason == .exit)
+        #expect(server.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: socket), "the socket file must be removed on shutdown")
     }
 
     @Test func helpListsEveryOptionWithDefaults() throws {
