@@ -31,6 +31,8 @@ let package = Package(
 
         // The wire codec: pure, no I/O, the fuzz target.
         .target(name: "MeshWire", swiftSettings: swiftSettings),
+        // Detectors, masking and report rendering: pure domain logic, no I/O.
+        .target(name: "Alerts", swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
         // Generated protobuf messages of proto/alertmesh/v1 (see scripts/gen-proto).
@@ -83,6 +85,7 @@ let package = Package(
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",

@@ -1,0 +1,288 @@
+// Detector: all four detectors in one linear pass over a message's UTF-8 bytes.
+
+/// Compiled rules, ready to scan messages. Immutable and `Sendable`: build it once, share it.
+///
+/// One pass over the bytes finds words (keywords are matched by a trie automaton fed the word's
+/// bytes, accepting only at a word's end), digit runs (tracked lazily: a digit continues the run
+/// only if it directly follows the last digit or one separator after it) and e-mail addresses
+/// (checked only at an `@`: the local part backwards to the previous non-local byte, the domain
+/// forwards to the next non-domain byte, so no byte is looked at more than twice). There is no
+/// backtracking: hostile input costs what ordinary text costs.
+///
+/// ```swift
+/// let detector = Detector(rules: .default)
+/// let result = detector.scan("my secret is hunter2")   // alerts: [personal_data]
+/// ```
+public final class Detector: Sendable {
+    public let rules: Rules
+    /// Keyword automaton: `transitions[state << 8 | byte]`; state 0 is dead, 1 the root.
+    private let transitions: [Int32]
+    /// Alert bits accepted at each state (at a word's end).
+    private let accepting: [UInt8]
+    private let classes: [UInt8]
+
+    static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
+        domain: UInt8 = 32, alpha: UInt8 = 64
+
+    public init(rules: Rules = .default) {
+        self.rules = rules
+        var trans = [Int32](repeating: 0, count: 2 * 256)
+        var accept: [UInt8] = [0, 0]
+        for (code, words) in rules.keywords {
+            for w in words {
+                var state: Int32 = 1
+                for b in w.utf8 {
+                    let folded = Detector.foldASCII(b)
+                    var next = trans[Int(state) << 8 | Int(folded)]
+                    if next == 0 {
+                        next = Int32(accept.count)
+                        accept.append(0)
+                        trans.append(contentsOf: repeatElement(0, count: 256))
+                        trans[Int(state) << 8 | Int(folded)] = next
+                        if folded != b { trans[Int(state) << 8 | Int(b)] = next }
+                    }
+                    // Both ASCII cases lead to the same state.
+                    if folded >= 0x61 && folded <= 0x7A { trans[Int(state) << 8 | Int(folded - 0x20)] = next }
+                    state = next
+                }
+                accept[Int(state)] |= code.bit
+            }
+        }
+        transitions = trans
+        accepting = accept
+        var cls = [UInt8](repeating: 0, count: 128)
+        for b in 0..<128 {
+            let c = UInt8(b)
+            let isAlpha = (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            let isDigit = c >= 0x30 && c <= 0x39
+            var k: UInt8 = 0
+            if isAlpha || isDigit || c == 0x5F { k |= Detector.word }
+            if isDigit { k |= Detector.digit }
+            if isAlpha { k |= Detector.alpha }
+            if c == 0x20 || c == 0x2D { k |= Detector.separator }
+            if c == 0x40 { k |= Detector.at }
+            if isAlpha || isDigit || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D { k |= Detector.local }
+            if isAlpha || isDigit || c == 0x2D { k |= Detector.domain }
+            cls[b] = k
+        }
+        classes = cls
+        _ = WordCharacters.bmp  // build the table now, not during the first call
+    }
+
+    @inline(__always)
+    static func foldASCII(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+    /// Scans `text`.
+    public func scan(_ text: String, maxFindings: Int = 1_000) -> ScanResult {
+        var copy = text
+        return copy.withUTF8 { scan(UnsafeRawBufferPointer($0), maxFindings: maxFindings) }
+    }
+
+    /// Scans UTF-8 bytes (which must be valid UTF-8, as any Swift string or decoded proto string is).
+    public func scan(_ bytes: UnsafeRawBufferPointer, maxFindings: Int = 1_000) -> ScanResult {
+        guard !bytes.isEmpty else { return ScanResult() }
+        var scan = Scan(
+            bytes: bytes, maxFindings: maxFindings, emailEnabled: rules.emailEnabled, cardEnabled: rules.cardEnabled)
+        transitions.withUnsafeBufferPointer { trans in
+            accepting.withUnsafeBufferPointer { accept in
+                classes.withUnsafeBufferPointer { cls in
+                    WordCharacters.bmp.withUnsafeBufferPointer { bmp in
+                        scan.run(trans: trans.baseAddress!, accept: accept.baseAddress!, cls: cls.baseAddress!, bmp: bmp.baseAddress!)
+                    }
+                }
+            }
+        }
+        scan.assignScalarOffsets()
+        return scan.result
+    }
+}
+
+/// The state of one scan.
+struct Scan {
+    let p: UnsafePointer<UInt8>
+    let n: Int
+    let maxFindings: Int
+    let emailEnabled: Bool
+    let cardEnabled: Bool
+    var result = ScanResult()
+
+    // words
+    var inWord = false
+    var wordStart = 0
+    var kw: Int = 0
+    // digit runs
+    var runStart = 0
+    var runDigits = 0
+    var lastDigitEnd = -2
+    var separatorPending = false
+    // e-mail
+    var emailResume = 0
+
+    init(bytes: UnsafeRawBufferPointer, maxFindings: Int, emailEnabled: Bool, cardEnabled: Bool) {
+        p = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        n = bytes.count
+        self.maxFindings = maxFindings
+        self.emailEnabled = emailEnabled
+        self.cardEnabled = cardEnabled
+    }
+
+    mutating func run(trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>) {
+        var i = 0
+        while i < n {
+            let b = p[i]
+            if b < 0x80 {
+                let c = cls[Int(b)]
+                if c & Detector.word != 0 {
+                    if !inWord {
+                        inWord = true
+                        wordStart = i
+                        kw = 1
+                    }
+                    kw = Int(trans[kw << 8 | Int(b)])
+                    if c & Detector.digit != 0 { digit(at: i) }
+                } else {
+                    if inWord { endWord(at: i, accept: accept) }
+                    if c & Detector.separator != 0 {
+                        if i == lastDigitEnd { separatorPending = true }
+                    } else if c & Detector.at != 0 {
+                        email(at: i, cls: cls)
+                    }
+                }
+                i += 1
+                continue
+            }
+            // A multi-byte scalar: decode it and classify it from the table.
+            var v: UInt32
+            var len: Int
+            if b < 0xE0 {
+                v = UInt32(b & 0x1F)
+                len = 2
+            } else if b < 0xF0 {
+                v = UInt32(b & 0x0F)
+                len = 3
+            } else {
+                v = UInt32(b & 0x07)
+                len = 4
+            }
+            if i + len > n { len = n - i }  // truncated input: treat the tail as one separator
+            for k in 1..<max(len, 1) { v = v << 6 | UInt32(p[i + k] & 0x3F) }
+            if WordCharacters.isWord(scalar: v, table: bmp) {
+                if !inWord {
+                    inWord = true
+                    wordStart = i
+                    kw = 1
+                }
+                for k in 0..<len { kw = Int(trans[kw << 8 | Int(p[i + k])]) }
+            } else if inWord {
+                endWord(at: i, accept: accept)
+            }
+            i += max(len, 1)
+        }
+        if inWord { endWord(at: n, accept: accept) }
+        endDigitRun()
+    }
+
+    @inline(__always)
+    mutating func endWord(at end: Int, accept: UnsafePointer<UInt8>) {
+        inWord = false
+        let bits = accept[kw]
+        guard bits != 0 else { return }
+        for code in [AlertCode.personalData, .fraudAttempt] where bits & code.bit != 0 {
+            result.alerts.insert(code)
+            add(code, start: wordStart, end: end) { Masking.keyword($0) }
+        }
+    }
+
+    @inline(__always)
+    mutating func digit(at i: Int) {
+        if runDigits > 0 && (i == lastDigitEnd || (separatorPending && i == lastDigitEnd + 1)) {
+            runDigits += 1
+        } else {
+            endDigitRun()
+            runStart = i
+            runDigits = 1
+        }
+        lastDigitEnd = i + 1
+        separatorPending = false
+    }
+
+    mutating func endDigitRun() {
+        defer { runDigits = 0 }
+        guard cardEnabled, runDigits >= 10 else { return }
+        result.alerts.insert(.cardNumberDetected)
+        let digits = runDigits
+        add(.cardNumberDetected, start: runStart, end: lastDigitEnd, luhn: true) { Masking.card($0, digits: digits) }
+    }
+
+    /// At an `@`: a local part of ≥ 1 byte ends here and a domain `label(.label)*.alpha{2,}` follows.
+    mutating func email(at i: Int, cls: UnsafePointer<UInt8>) {
+        guard emailEnabled else { return }
+        var j = i
+        while j > emailResume && p[j - 1] < 0x80 && cls[Int(p[j - 1])] & Detector.local != 0 { j -= 1 }
+        guard j < i else { return }
+        var k = i + 1
+        var label = 0
+        var end = -1
+        while k < n {
+            let b = p[k]
+            if b < 0x80 && cls[Int(b)] & Detector.domain != 0 {
+                label += 1
+                k += 1
+            } else if b == 0x2E && label > 0 {
+                var t = k + 1
+                while t < n && p[t] < 0x80 && cls[Int(p[t])] & Detector.alpha != 0 { t += 1 }
+                if t - k - 1 >= 2 { end = t }
+                label = 0
+                k += 1
+            } else {
+                break
+            }
+        }
+        guard end > 0 else { return }
+        result.alerts.insert(.emailDetected)
+        emailResume = end
+        let local = UnsafeRawBufferPointer(start: p + j, count: i - j)
+        let domain = UnsafeRawBufferPointer(start: p + i + 1, count: end - i - 1)
+        add(.emailDetected, start: j, end: end) { _ in Masking.email(local: local, domain: domain) }
+    }
+
+    @inline(__always)
+    mutating func add(_ code: AlertCode, start: Int, end: Int, luhn: Bool = false, mask: (UnsafeRawBufferPointer) -> String) {
+        guard result.findings.count < maxFindings else {
+            result.findingsTruncated = true
+            return
+        }
+        let bytes = UnsafeRawBufferPointer(start: p + start, count: end - start)
+        result.findings.append(
+            Finding(
+                code: code, byteOffset: start, byteLength: end - start, masked: mask(bytes),
+                luhnValid: luhn ? Masking.luhn(bytes) : nil))
+    }
+
+    /// Fills `offset`/`length` in Unicode scalars with one forward walk over the bytes.
+    mutating func assignScalarOffsets() {
+        guard !result.findings.isEmpty else { return }
+        result.findings.sort { ($0.byteOffset, $0.code) < ($1.byteOffset, $1.code) }
+        // Positions to translate, ascending: every start and end.
+        var marks: [(byte: Int, finding: Int, isEnd: Bool)] = []
+        marks.reserveCapacity(result.findings.count * 2)
+        for (index, f) in result.findings.enumerated() {
+            marks.append((f.byteOffset, index, false))
+            marks.append((f.byteOffset + f.byteLength, index, true))
+        }
+        marks.sort { $0.byte < $1.byte }
+        var scalars = 0
+        var at = 0
+        for m in marks {
+            while at < m.byte {
+                if p[at] & 0xC0 != 0x80 { scalars += 1 }
+                at += 1
+            }
+            if m.isEnd {
+                result.findings[m.finding].length = scalars - result.findings[m.finding].offset
+            } else {
+                result.findings[m.finding].offset = scalars
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+// ReferenceTests: the engine must agree with a slow, obviously correct reference on random strings.
+
+import Alerts
+import Foundation
+import Testing
+
+/// The contract written as plainly as possible: regular expressions (on short strings only) and
+/// a scalar-by-scalar word split. Positions are Unicode scalar offsets.
+enum Reference {
+    static let email = try! NSRegularExpression(pattern: "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}")
+    static let digitRun = try! NSRegularExpression(pattern: "[0-9]+(?:[ -][0-9]+)*")
+
+    static func isWord(_ s: Unicode.Scalar) -> Bool {
+        if s == "_" { return true }
+        switch s.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+            .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber:
+            return true
+        default: return false
+        }
+    }
+
+    static func asciiLower(_ s: [Unicode.Scalar]) -> String {
+        String(String.UnicodeScalarView(s.map { $0.value >= 65 && $0.value <= 90 ? Unicode.Scalar($0.value + 32)! : $0 }))
+    }
+
+    struct Match: Hashable, Comparable {
+        var code: String
+        var offset: Int
+        var length: Int
+        static func < (a: Match, b: Match) -> Bool { (a.offset, a.code) < (b.offset, b.code) }
+    }
+
+    static func matches(_ text: String) -> [Match] {
+        var out: [Match] = []
+        let scalars = Array(text.unicodeScalars)
+        // Words.
+        var i = 0
+        while i < scalars.count {
+            guard isWord(scalars[i]) else { i += 1; continue }
+            var j = i
+            while j < scalars.count && isWord(scalars[j]) { j += 1 }
+            let w = asciiLower(Array(scalars[i..<j]))
+            if ["password", "secret", "credentials"].contains(w) { out.append(Match(code: "personal_data", offset: i, length: j - i)) }
+            if ["fraud", "scam", "fake"].contains(w) { out.append(Match(code: "fraud_attempt", offset: i, length: j - i)) }
+            i = j
+        }
+        // UTF-16 offset → scalar offset.
+        var scalarAt: [Int: Int] = [:]
+        var u16 = 0
+        for (k, s) in scalars.enumerated() {
+            scalarAt[u16] = k
+            u16 += s.utf16.count
+        }
+        scalarAt[u16] = scalars.count
+        let ns = text as NSString
+        for m in email.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+            let a = scalarAt[m.range.location]!, b = scalarAt[m.range.location + m.range.length]!
+            out.append(Match(code: "email_detected", offset: a, length: b - a))
+        }
+        for m in digitRun.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+            let digits = ns.substring(with: m.range).filter(\.isASCII).filter(\.isNumber).count
+            if digits >= 10 {
+                let a = scalarAt[m.range.location]!, b = scalarAt[m.range.location + m.range.length]!
+                out.append(Match(code: "card_number_detected", offset: a, length: b - a))
+            }
+        }
+        return out.sorted()
+    }
+}
+
+@Suite struct ReferenceTests {
+    static let alphabet: [String] = [
+        "a", "b", "Z", "x", "1", "2", "9", "0", " ", "-", "@", ".", "_", "%", "+", "é", "а", "日", "\u{0301}",
+        "pass", "word", "Password", "secret", "FAKE", "scam", "fraud", "credentials", "com", "io", "x@y.", "12345", "67890",
+        "\u{200B}", "\t", "١",
+    ]
+
+    @Test func engineAgreesWithTheReferenceOnRandomStrings() {
+        var rng = SplitMix64(seed: 0xA1E47)
+        let detector = Detector()
+        var checked = 0
+        var seen: [String: Int] = [:]
+        for _ in 0..<20_000 {
+            let count = Int(rng.next() % 24)
+            let text = (0..<count).map { _ in Self.alphabet[Int(rng.next() % UInt64(Self.alphabet.count))] }.joined()
+            let expected = Reference.matches(text)
+            let got = detector.scan(text).findings.map {
+                Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
+            }.sorted()
+            if got != expected {
+                Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
+                return
+            }
+            checked += 1
+            for m in expected { seen[m.code, default: 0] += 1 }
+        }
+        #expect(checked == 20_000)
+        // The alphabet must exercise every detector, or agreement proves little.
+        for code in ["personal_data", "fraud_attempt", "email_detected", "card_number_detected"] {
+            #expect(seen[code, default: 0] > 200, "only \(seen[code, default: 0]) \(code) matches in the sample")
+        }
+    }
+}
+
+/// A small seedable generator, so a failure reproduces.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
