@@ -84,6 +84,9 @@ let package = Package(
         // Helpers shared by the test targets (plain sockets on free loopback ports).
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
 
+        // The Swift side of bench/run's detector benchmark.
+        .executableTarget(name: "bench-detect", dependencies: ["Alerts"], path: "bench/bench-detect", swiftSettings: swiftSettings),
+
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),

@@ -61,7 +61,9 @@ public final class Detector: Sendable {
             if isAlpha { k |= Detector.alpha }
             if c == 0x20 || c == 0x2D { k |= Detector.separator }
             if c == 0x40 { k |= Detector.at }
-            if isAlpha || isDigit || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D { k |= Detector.local }
+            if isAlpha || isDigit || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D {
+                k |= Detector.local
+            }
             if isAlpha || isDigit || c == 0x2D { k |= Detector.domain }
             cls[b] = k
         }
@@ -87,7 +89,9 @@ public final class Detector: Sendable {
             accepting.withUnsafeBufferPointer { accept in
                 classes.withUnsafeBufferPointer { cls in
                     WordCharacters.bmp.withUnsafeBufferPointer { bmp in
-                        scan.run(trans: trans.baseAddress!, accept: accept.baseAddress!, cls: cls.baseAddress!, bmp: bmp.baseAddress!)
+                        scan.run(
+                            trans: trans.baseAddress!, accept: accept.baseAddress!, cls: cls.baseAddress!,
+                            bmp: bmp.baseAddress!)
                     }
                 }
             }
@@ -106,10 +110,6 @@ struct Scan {
     let cardEnabled: Bool
     var result = ScanResult()
 
-    // words
-    var inWord = false
-    var wordStart = 0
-    var kw: Int = 0
     // digit runs
     var runStart = 0
     var runDigits = 0
@@ -126,25 +126,58 @@ struct Scan {
         self.cardEnabled = cardEnabled
     }
 
-    mutating func run(trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>) {
+    mutating func run(
+        trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>
+    ) {
+        // The word state lives in locals so the hot loop keeps it in registers; matches, digits and
+        // '@' are rare and handled out of line.
+        var inWord = false
+        var wordStart = 0
+        var kw = 0
         var i = 0
+        let p = self.p
+        let n = self.n
+        let wordBit = Detector.word, digitBit = Detector.digit, separatorBit = Detector.separator, atBit = Detector.at
         while i < n {
+            if inWord && kw == 0 {
+                // The common case: inside a word the automaton has already rejected. Only the word's
+                // end (or a digit, which may start a card run) matters, so skip ahead in a tight loop.
+                while i < n {
+                    let b = p[i]
+                    if b < 0x80 {
+                        if cls[Int(b)] & (wordBit | digitBit) != wordBit { break }
+                        i += 1
+                    } else if b >= 0xC2 && b < 0xE0 && i + 1 < n {
+                        let v = UInt32(b & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F)
+                        if bmp[Int(v >> 6)] & (1 << UInt64(v & 63)) == 0 { break }
+                        i += 2
+                    } else {
+                        break
+                    }
+                }
+                if i >= n { break }
+            }
             let b = p[i]
             if b < 0x80 {
                 let c = cls[Int(b)]
-                if c & Detector.word != 0 {
+                if c & wordBit != 0 {
                     if !inWord {
                         inWord = true
                         wordStart = i
                         kw = 1
                     }
-                    kw = Int(trans[kw << 8 | Int(b)])
-                    if c & Detector.digit != 0 { digit(at: i) }
+                    // Most words leave the automaton within a byte or two; after that only the
+                    // word's end matters, so the dependent table load is skipped.
+                    if kw != 0 { kw = Int(trans[kw << 8 | Int(b)]) }
+                    if c & digitBit != 0 { digit(at: i) }
                 } else {
-                    if inWord { endWord(at: i, accept: accept) }
-                    if c & Detector.separator != 0 {
+                    if inWord {
+                        inWord = false
+                        if accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: i) }
+                    }
+                    if c & separatorBit != 0 {
                         if i == lastDigitEnd { separatorPending = true }
-                    } else if c & Detector.at != 0 {
+                    } else if c & atBit != 0 {
                         email(at: i, cls: cls)
                     }
                 }
@@ -152,44 +185,50 @@ struct Scan {
                 continue
             }
             // A multi-byte scalar: decode it and classify it from the table.
+            let len: Int
             var v: UInt32
-            var len: Int
             if b < 0xE0 {
-                v = UInt32(b & 0x1F)
                 len = 2
+                v = UInt32(b & 0x1F) << 6 | UInt32(p[min(i + 1, n - 1)] & 0x3F)
             } else if b < 0xF0 {
-                v = UInt32(b & 0x0F)
                 len = 3
+                v = UInt32(b & 0x0F)
+                for k in 1..<3 { v = v << 6 | UInt32(p[min(i + k, n - 1)] & 0x3F) }
             } else {
-                v = UInt32(b & 0x07)
                 len = 4
+                v = UInt32(b & 0x07)
+                for k in 1..<4 { v = v << 6 | UInt32(p[min(i + k, n - 1)] & 0x3F) }
             }
-            if i + len > n { len = n - i }  // truncated input: treat the tail as one separator
-            for k in 1..<max(len, 1) { v = v << 6 | UInt32(p[i + k] & 0x3F) }
+            let end = min(i + len, n)
             if WordCharacters.isWord(scalar: v, table: bmp) {
                 if !inWord {
                     inWord = true
                     wordStart = i
                     kw = 1
                 }
-                for k in 0..<len { kw = Int(trans[kw << 8 | Int(p[i + k])]) }
+                var k = i
+                while kw != 0 && k < end {
+                    kw = Int(trans[kw << 8 | Int(p[k])])
+                    k += 1
+                }
             } else if inWord {
-                endWord(at: i, accept: accept)
+                inWord = false
+                if accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: i) }
             }
-            i += max(len, 1)
+            i = end
         }
-        if inWord { endWord(at: n, accept: accept) }
+        if inWord && accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: n) }
         endDigitRun()
     }
 
-    @inline(__always)
-    mutating func endWord(at end: Int, accept: UnsafePointer<UInt8>) {
-        inWord = false
-        let bits = accept[kw]
-        guard bits != 0 else { return }
-        for code in [AlertCode.personalData, .fraudAttempt] where bits & code.bit != 0 {
-            result.alerts.insert(code)
-            add(code, start: wordStart, end: end) { Masking.keyword($0) }
+    mutating func keyword(bits: UInt8, start: Int, end: Int) {
+        if bits & AlertCode.personalData.bit != 0 {
+            result.alerts.insert(.personalData)
+            add(.personalData, start: start, end: end) { Masking.keyword($0) }
+        }
+        if bits & AlertCode.fraudAttempt.bit != 0 {
+            result.alerts.insert(.fraudAttempt)
+            add(.fraudAttempt, start: start, end: end) { Masking.keyword($0) }
         }
     }
 
@@ -247,7 +286,9 @@ struct Scan {
     }
 
     @inline(__always)
-    mutating func add(_ code: AlertCode, start: Int, end: Int, luhn: Bool = false, mask: (UnsafeRawBufferPointer) -> String) {
+    mutating func add(
+        _ code: AlertCode, start: Int, end: Int, luhn: Bool = false, mask: (UnsafeRawBufferPointer) -> String
+    ) {
         guard result.findings.count < maxFindings else {
             result.findingsTruncated = true
             return

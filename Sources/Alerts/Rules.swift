@@ -73,12 +73,16 @@ public struct Rules: Sendable, Hashable {
                 let words = value.split { $0 == " " || $0 == "," || $0 == "\t" }.map(String.init)
                 for w in words {
                     guard w.utf8.count <= Rules.maxKeywordBytes else {
-                        throw ParseError(line: line, problem: "keyword \"\(w.prefix(20))…\" is longer than \(Rules.maxKeywordBytes) bytes")
+                        throw ParseError(
+                            line: line,
+                            problem: "keyword \"\(w.prefix(20))…\" is longer than \(Rules.maxKeywordBytes) bytes")
                     }
                     guard w.unicodeScalars.allSatisfy(WordCharacters.isWord) else {
                         throw ParseError(
                             line: line,
-                            problem: "keyword \"\(w)\" has a character that is not a letter, mark, digit or _; it could never match a whole word")
+                            problem:
+                                "keyword \"\(w)\" has a character that is not a letter, mark, digit or _; it could never match a whole word"
+                        )
                     }
                 }
                 keywords[code] = words

@@ -24,7 +24,9 @@ import Testing
         "pass word", "PASSWORDS", "credential",
     ])
     func keywordDoesNotMatch(text: String) {
-        #expect(alerts(text).filter { $0 == "personal_data" || $0 == "fraud_attempt" }.isEmpty, "\(text.debugDescription) must not match")
+        #expect(
+            alerts(text).filter { $0 == "personal_data" || $0 == "fraud_attempt" }.isEmpty,
+            "\(text.debugDescription) must not match")
     }
 
     @Test func formatCharactersSeparateWords() {
@@ -97,7 +99,10 @@ import Testing
 
     @Test func codesAreSortedAndUnique() {
         let r = detector.scan("fake password scam 1234567890 secret a@b.com c@d.org")
-        #expect(r.alerts.sorted.map(\.rawValue) == ["card_number_detected", "email_detected", "fraud_attempt", "personal_data"])
+        #expect(
+            r.alerts.sorted.map(\.rawValue) == [
+                "card_number_detected", "email_detected", "fraud_attempt", "personal_data",
+            ])
         #expect(r.findings.count == 7)
     }
 

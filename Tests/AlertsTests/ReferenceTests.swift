@@ -7,7 +7,8 @@ import Testing
 /// The contract written as plainly as possible: regular expressions (on short strings only) and
 /// a scalar-by-scalar word split. Positions are Unicode scalar offsets.
 enum Reference {
-    static let email = try! NSRegularExpression(pattern: "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}")
+    static let email = try! NSRegularExpression(
+        pattern: "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}")
     static let digitRun = try! NSRegularExpression(pattern: "[0-9]+(?:[ -][0-9]+)*")
 
     static func isWord(_ s: Unicode.Scalar) -> Bool {
@@ -21,7 +22,8 @@ enum Reference {
     }
 
     static func asciiLower(_ s: [Unicode.Scalar]) -> String {
-        String(String.UnicodeScalarView(s.map { $0.value >= 65 && $0.value <= 90 ? Unicode.Scalar($0.value + 32)! : $0 }))
+        String(
+            String.UnicodeScalarView(s.map { $0.value >= 65 && $0.value <= 90 ? Unicode.Scalar($0.value + 32)! : $0 }))
     }
 
     struct Match: Hashable, Comparable {
@@ -41,8 +43,12 @@ enum Reference {
             var j = i
             while j < scalars.count && isWord(scalars[j]) { j += 1 }
             let w = asciiLower(Array(scalars[i..<j]))
-            if ["password", "secret", "credentials"].contains(w) { out.append(Match(code: "personal_data", offset: i, length: j - i)) }
-            if ["fraud", "scam", "fake"].contains(w) { out.append(Match(code: "fraud_attempt", offset: i, length: j - i)) }
+            if ["password", "secret", "credentials"].contains(w) {
+                out.append(Match(code: "personal_data", offset: i, length: j - i))
+            }
+            if ["fraud", "scam", "fake"].contains(w) {
+                out.append(Match(code: "fraud_attempt", offset: i, length: j - i))
+            }
             i = j
         }
         // UTF-16 offset → scalar offset.
@@ -72,7 +78,8 @@ enum Reference {
 @Suite struct ReferenceTests {
     static let alphabet: [String] = [
         "a", "b", "Z", "x", "1", "2", "9", "0", " ", "-", "@", ".", "_", "%", "+", "é", "а", "日", "\u{0301}",
-        "pass", "word", "Password", "secret", "FAKE", "scam", "fraud", "credentials", "com", "io", "x@y.", "12345", "67890",
+        "pass", "word", "Password", "secret", "FAKE", "scam", "fraud", "credentials", "com", "io", "x@y.", "12345",
+        "67890",
         "\u{200B}", "\t", "١",
     ]
 

@@ -1,0 +1,46 @@
+// bench-detect: times the Swift detector on bench/detect_data.py's inputs; one JSON line per input.
+
+import Alerts
+import Foundation
+
+@main
+enum BenchDetect {
+    static func main() throws {
+        guard CommandLine.arguments.count == 2 else {
+            FileHandle.standardError.write(Data("usage: bench-detect DATA_DIR\n".utf8))
+            exit(2)
+        }
+        let dir = CommandLine.arguments[1]
+        let detector = Detector()
+        for name in ["ascii", "cyrillic"] {
+            let text = try String(contentsOfFile: dir + "/\(name).txt", encoding: .utf8)
+            let messages = text.split(separator: "\n").map { Array(String($0).utf8) }
+            let size = messages.reduce(0) { $0 + $1.count }
+            var best = Double.infinity
+            var alerts = 0
+            for _ in 0..<5 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for m in messages { alerts &+= Int(m.withUnsafeBytes { detector.scan($0).alerts.bits }) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            print(
+                #"{"input": "\#(name)", "mb_per_s": \#(Double(size) / best / 1e6), "msgs_per_s": \#(Double(messages.count) / best), "check": \#(alerts)}"#
+            )
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("hostile-") }
+            .sorted()
+        for f in files {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)))
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = bytes.withUnsafeBytes { detector.scan($0) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            let name = String(f.dropFirst(8).dropLast(4))
+            print(
+                #"{"input": "\#(name)", "bytes": \#(bytes.count), "mb_per_s": \#(Double(bytes.count) / best / 1e6), "seconds": \#(best)}"#
+            )
+        }
+    }
+}
