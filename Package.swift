@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "rpc-probe", targets: ["rpc-probe"]),
+        .executable(name: "alert-service", targets: ["alert-service"]),
         .library(name: "MeshRPC", targets: ["MeshRPC"]),
     ],
     dependencies: [
@@ -50,6 +51,14 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
+        // alert-service's logic: the Analyze RPC and the report store (the executable only wires it).
+        .target(
+            name: "AlertService",
+            dependencies: [
+                "Alerts", "MeshRPC", "MeshLoop", "MeshProto", "MeshWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // The command-line conventions every executable shares (ALERTMESH_* environment, common options).
         .target(
             name: "MeshOptions",
@@ -60,6 +69,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .executableTarget(
+            name: "alert-service",
+            dependencies: [
+                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "rpc-probe",
             dependencies: [

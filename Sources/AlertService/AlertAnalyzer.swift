@@ -1,0 +1,120 @@
+// AlertAnalyzer: the Analyze RPC — validate, detect, write the report off the loop, answer.
+
+public import Alerts
+import Foundation
+public import Logging
+import MeshLoop
+public import MeshProto
+public import MeshRPC
+import MeshWire
+
+/// The alert service's methods.
+public enum AlertServiceMethods {
+    public static let analyze = RPCMethod<Alertmesh_V1_AnalyzeRequest, Alertmesh_V1_AnalyzeResponse>(
+        service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Analyze", methodID: 1, idempotent: true)
+}
+
+/// Serves `alertmesh.v1.AlertService/Analyze` on an `RPCServer`.
+///
+/// A call is validated (task id → INVALID_ARGUMENT, size → RESOURCE_EXHAUSTED; undecodable or
+/// non-UTF-8 requests were already refused with INVALID_ARGUMENT by the runtime), scanned on the
+/// loop (linear time, microseconds for chat-sized messages), and, when alerts fired, its report is
+/// written on the thread pool before the answer goes out — so a success means the report is on
+/// disk. A failed write answers UNAVAILABLE with the failing call, which the worker retries.
+public final class AlertAnalyzer {
+    public struct Configuration: Sendable {
+        public var maxMessageBytes = 1 << 20
+        public var maxFindings = 1_000
+        public init() {}
+    }
+
+    let detector: Detector
+    let store: ReportStore
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(detector: Detector, store: ReportStore, configuration: Configuration, logger: Logger) {
+        self.detector = detector
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func register(on server: RPCServer) {
+        server.register(AlertServiceMethods.analyze) { [self] request, call in
+            self.analyze(request, call, loop: server.loop)
+        }
+    }
+
+    func analyze(_ request: Alertmesh_V1_AnalyzeRequest, _ call: ServerCall, loop: EventLoop) {
+        let taskID = request.taskID
+        guard TaskID.isValid(taskID) else {
+            return call.fail(.invalidArgument, "task_id must be \(TaskID.rule)")
+        }
+        var message = request.message
+        let size = message.utf8.count
+        guard size <= configuration.maxMessageBytes else {
+            return call.fail(
+                .resourceExhausted,
+                "message of \(size) bytes exceeds the limit of \(configuration.maxMessageBytes) bytes")
+        }
+        let started = EventLoop.hrtimeNs()
+        let result = message.withUTF8 {
+            detector.scan(UnsafeRawBufferPointer($0), maxFindings: configuration.maxFindings)
+        }
+        var response = Alertmesh_V1_AnalyzeResponse()
+        response.status = "processed"
+        response.alerts = result.alerts.sorted.map(\.rawValue)
+        response.findingsTruncated = result.findingsTruncated
+        response.findings = result.findings.map { f in
+            var p = Alertmesh_V1_Finding()
+            p.code = f.code.rawValue
+            p.offset = UInt32(f.offset)
+            p.length = UInt32(f.length)
+            p.byteOffset = UInt32(f.byteOffset)
+            p.byteLength = UInt32(f.byteLength)
+            p.masked = f.masked
+            if let luhn = f.luhnValid { p.luhnValid = luhn }
+            return p
+        }
+        var log = logger
+        log[metadataKey: "task_id"] = "\(taskID)"
+        log[metadataKey: "bytes"] = "\(size)"
+        log[metadataKey: "alerts"] = "\(response.alerts.joined(separator: ","))"
+        log[metadataKey: "scan_us"] = "\((EventLoop.hrtimeNs() - started) / 1_000)"
+        guard !result.alerts.isEmpty else {
+            log.debug("analyzed")
+            return call.respond(response)
+        }
+        let content = Report.render(taskID: taskID, time: Self.timestamp(), result: result)
+        let store = self.store
+        ThreadPool.run(
+            on: loop,
+            { () -> Result<ReportStore.Outcome, ReportError> in
+                Result { () throws(ReportError) in try store.write(taskID: taskID, content: content) }
+            },
+            then: { outcome in
+                switch outcome {
+                case .success(let written):
+                    response.report = Report.fileName(taskID: taskID)
+                    log.debug("analyzed", metadata: ["report": "\(written == .written ? "written" : "existed")"])
+                    call.respond(response)
+                case .failure(let error):
+                    log.error("report write failed", metadata: ["error": "\(error)"])
+                    call.fail(.unavailable, "cannot write report: \(error)")
+                }
+            })
+    }
+
+    /// RFC 3339 UTC with milliseconds.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var tm = tm()
+        var secs = ts.tv_sec
+        gmtime_r(&secs, &tm)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+            tm.tm_min, tm.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+}
