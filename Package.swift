@@ -106,6 +106,13 @@ let package = Package(
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AlertServiceTests",
+            dependencies: [
+                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshProto", "MeshWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",
@@ -119,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "RPCProbeTests",
             dependencies: [
-                "rpc-probe", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire", "MeshTestSupport",
+                "rpc-probe", "alert-service", "bench-server", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire",
+                "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -66,13 +66,10 @@ public enum EnvironmentOptions {
             if !option.takesValue {
                 if ["1", "true", "yes", "on"].contains(value.lowercased()) { merged.append("--" + option.name) }
             } else if option.repeatable {
-                for part in value.split(separator: ",") {
-                    merged.append("--" + option.name)
-                    merged.append(part.trimmingSpaces())
-                }
+                // `--name=value`, so a value starting with "-" is not taken for an option.
+                for part in value.split(separator: ",") { merged.append("--\(option.name)=\(part.trimmingSpaces())") }
             } else {
-                merged.append("--" + option.name)
-                merged.append(value)
+                merged.append("--\(option.name)=\(value)")
             }
         }
         return merged
