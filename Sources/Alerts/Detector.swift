@@ -13,13 +13,16 @@
 /// let detector = Detector(rules: .default)
 /// let result = detector.scan("my secret is hunter2")   // alerts: [personal_data]
 /// ```
-public final class Detector: Sendable {
+public final class Detector: @unchecked Sendable {
     public let rules: Rules
+    // The tables are written once in init and only read afterwards, from any thread: that is why
+    // the class is `@unchecked Sendable`. They are raw memory so a scan touches no reference counts.
     /// Keyword automaton: `transitions[state << 8 | byte]`; state 0 is dead, 1 the root.
-    private let transitions: [Int32]
+    private let transitions: UnsafeMutableBufferPointer<Int32>
     /// Alert bits accepted at each state (at a word's end).
-    private let accepting: [UInt8]
-    private let classes: [UInt8]
+    private let accepting: UnsafeMutableBufferPointer<UInt8>
+    private let classes: UnsafeMutableBufferPointer<UInt8>
+    private let wordTable: UnsafeMutableBufferPointer<UInt64>
 
     static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
         domain: UInt8 = 32, alpha: UInt8 = 64
@@ -48,8 +51,8 @@ public final class Detector: Sendable {
                 accept[Int(state)] |= code.bit
             }
         }
-        transitions = trans
-        accepting = accept
+        transitions = Detector.copy(trans)
+        accepting = Detector.copy(accept)
         var cls = [UInt8](repeating: 0, count: 128)
         for b in 0..<128 {
             let c = UInt8(b)
@@ -67,8 +70,21 @@ public final class Detector: Sendable {
             if isAlpha || isDigit || c == 0x2D { k |= Detector.domain }
             cls[b] = k
         }
-        classes = cls
-        _ = WordCharacters.bmp  // build the table now, not during the first call
+        classes = Detector.copy(cls)
+        wordTable = Detector.copy(WordCharacters.bmp)
+    }
+
+    deinit {
+        transitions.deallocate()
+        accepting.deallocate()
+        classes.deallocate()
+        wordTable.deallocate()
+    }
+
+    private static func copy<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
+        let b = UnsafeMutableBufferPointer<T>.allocate(capacity: array.count)
+        _ = b.initialize(from: array)
+        return b
     }
 
     @inline(__always)
@@ -85,17 +101,9 @@ public final class Detector: Sendable {
         guard !bytes.isEmpty else { return ScanResult() }
         var scan = Scan(
             bytes: bytes, maxFindings: maxFindings, emailEnabled: rules.emailEnabled, cardEnabled: rules.cardEnabled)
-        transitions.withUnsafeBufferPointer { trans in
-            accepting.withUnsafeBufferPointer { accept in
-                classes.withUnsafeBufferPointer { cls in
-                    WordCharacters.bmp.withUnsafeBufferPointer { bmp in
-                        scan.run(
-                            trans: trans.baseAddress!, accept: accept.baseAddress!, cls: cls.baseAddress!,
-                            bmp: bmp.baseAddress!)
-                    }
-                }
-            }
-        }
+        scan.run(
+            trans: transitions.baseAddress!, accept: accepting.baseAddress!, cls: classes.baseAddress!,
+            bmp: wordTable.baseAddress!)
         scan.assignScalarOffsets()
         return scan.result
     }
