@@ -25,7 +25,7 @@ public final class Detector: @unchecked Sendable {
     private let wordTable: UnsafeMutableBufferPointer<UInt64>
 
     static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
-        domain: UInt8 = 32, alpha: UInt8 = 64
+        domain: UInt8 = 32, alpha: UInt8 = 64, initial: UInt8 = 128
 
     public init(rules: Rules = .default) {
         self.rules = rules
@@ -68,6 +68,7 @@ public final class Detector: @unchecked Sendable {
                 k |= Detector.local
             }
             if isAlpha || isDigit || c == 0x2D { k |= Detector.domain }
+            if trans[1 << 8 | b] != 0 { k |= Detector.initial }  // a keyword can start with this byte
             cls[b] = k
         }
         classes = Detector.copy(cls)
@@ -146,18 +147,42 @@ struct Scan {
         let p = self.p
         let n = self.n
         let wordBit = Detector.word, digitBit = Detector.digit, separatorBit = Detector.separator, atBit = Detector.at
+        let initialBit = Detector.initial
         while i < n {
-            if inWord && kw == 0 {
-                // The common case: inside a word the automaton has already rejected. Only the word's
-                // end (or a digit, which may start a card run) matters, so skip ahead in a tight loop.
+            if kw == 0 && i + 8 <= n {
+                // Eight plain bytes at a time (SWAR): with no digit, '@' or non-ASCII byte among them,
+                // only a word that could begin a keyword needs the byte loop; everything before it is
+                // skipped with the state the byte loop would have left (dead words, no card run).
+                let stop = Scan.plainPrefix(p + i, inWord: inWord, cls: cls)
+                if stop > 0 {
+                    i += stop
+                    inWord = cls[Int(p[i - 1])] & wordBit != 0
+                    kw = 0
+                    if stop == 8 { continue }
+                }
+            }
+            if kw == 0 {
+                // No keyword can be under way: run through bytes that cannot start anything — letters
+                // of rejected words, spaces, punctuation, 2-byte scalars — tracking only whether we
+                // are inside a word. Digits, '@', a possible keyword start, a separator right after a
+                // digit and longer scalars go to the byte loop below.
                 while i < n {
                     let b = p[i]
                     if b < 0x80 {
-                        if cls[Int(b)] & (wordBit | digitBit) != wordBit { break }
+                        let c = cls[Int(b)]
+                        if c & (digitBit | atBit) != 0 { break }
+                        if c & wordBit != 0 {
+                            if !inWord && c & initialBit != 0 { break }
+                            inWord = true
+                        } else {
+                            if i == lastDigitEnd { break }
+                            inWord = false
+                        }
                         i += 1
                     } else if b >= 0xC2 && b < 0xE0 && i + 1 < n {
+                        if !inWord && trans[1 << 8 | Int(b)] != 0 { break }  // a non-ASCII keyword may start
                         let v = UInt32(b & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F)
-                        if bmp[Int(v >> 6)] & (1 << UInt64(v & 63)) == 0 { break }
+                        inWord = bmp[Int(v >> 6)] & (1 << UInt64(v & 63)) != 0
                         i += 2
                     } else {
                         break
@@ -227,6 +252,32 @@ struct Scan {
         }
         if inWord && accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: n) }
         endDigitRun()
+    }
+
+    /// How many of the 8 bytes at `q` the byte loop may skip: 0 when they hold a digit, '@' or a
+    /// non-ASCII byte; otherwise up to the first word start whose letter can begin a keyword (8 if none).
+    @inline(__always)
+    static func plainPrefix(_ q: UnsafePointer<UInt8>, inWord: Bool, cls: UnsafePointer<UInt8>) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let x = UnsafeRawPointer(q).loadUnaligned(as: UInt64.self)
+        guard x & high == 0 else { return 0 }
+        // Per-byte comparisons, valid because every byte is below 0x80 (no carries between bytes).
+        @inline(__always) func atLeast(_ v: UInt64, _ a: UInt64) -> UInt64 { (v &+ (0x80 - a) &* ones) & high }
+        @inline(__always) func atMost(_ v: UInt64, _ z: UInt64) -> UInt64 { ~(v &+ (0x7F - z) &* ones) & high }
+        let digit = atLeast(x, 0x30) & atMost(x, 0x39)
+        let at = atLeast(x, 0x40) & atMost(x, 0x40)
+        guard digit | at == 0 else { return 0 }
+        let lower = x | (0x20 &* ones)
+        let word = (atLeast(lower, 0x61) & atMost(lower, 0x7A)) | (atLeast(x, 0x5F) & atMost(x, 0x5F))
+        let mask = ((word >> 7) &* 0x0102_0408_1020_4080) >> 56  // bit k: byte k is a word character
+        var starts = mask & ~((mask << 1) | (inWord ? 1 : 0)) & 0xFF
+        while starts != 0 {
+            let k = starts.trailingZeroBitCount
+            if cls[Int(q[k])] & Detector.initial != 0 { return k }
+            starts &= starts - 1
+        }
+        return 8
     }
 
     mutating func keyword(bits: UInt8, start: Int, end: Int) {

@@ -110,6 +110,34 @@ enum Reference {
     }
 }
 
+extension ReferenceTests {
+    /// Every pattern at every offset modulo the scanner's 8-byte chunks, after ASCII or Cyrillic text.
+    @Test func matchesAtEveryChunkOffset() {
+        let detector = Detector()
+        let needles = [
+            "password", "Secret", "fake", "a@b.com", "x.y@mail.example.org", "1234 5678 90", "555-123-4567",
+            "scam!", "_fraud", "passwordы", "12345", "credentials",
+        ]
+        for prefix in ["", "ab ", "hello world ", "привет ", "q", "9", "-", "@"] {
+            for pad in 0..<17 {
+                for needle in needles {
+                    for suffix in ["", " ", "x", "0", ".", " tail text here"] {
+                        let text = prefix + String(repeating: "z", count: pad) + " " + needle + suffix
+                        let got = detector.scan(text).findings.map {
+                            Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
+                        }.sorted()
+                        let expected = Reference.matches(text)
+                        if got != expected {
+                            Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A small seedable generator, so a failure reproduces.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
