@@ -126,6 +126,8 @@ struct Scan {
     var separatorPending = false
     // e-mail
     var emailResume = 0
+    /// Whether any byte ≥ 0x80 was seen: if not, scalar offsets equal byte offsets.
+    var sawNonASCII = false
 
     init(bytes: UnsafeRawBufferPointer, maxFindings: Int, emailEnabled: Bool, cardEnabled: Bool) {
         p = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -183,6 +185,7 @@ struct Scan {
                         if !inWord && trans[1 << 8 | Int(b)] != 0 { break }  // a non-ASCII keyword may start
                         let v = UInt32(b & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F)
                         inWord = bmp[Int(v >> 6)] & (1 << UInt64(v & 63)) != 0
+                        sawNonASCII = true
                         i += 2
                     } else {
                         break
@@ -248,6 +251,7 @@ struct Scan {
                 inWord = false
                 if accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: i) }
             }
+            sawNonASCII = true
             i = end
         }
         if inWord && accept[kw] != 0 { keyword(bits: accept[kw], start: wordStart, end: n) }
@@ -362,7 +366,17 @@ struct Scan {
     /// Fills `offset`/`length` in Unicode scalars with one forward walk over the bytes.
     mutating func assignScalarOffsets() {
         guard !result.findings.isEmpty else { return }
-        result.findings.sort { ($0.byteOffset, $0.code) < ($1.byteOffset, $1.code) }
+        let inOrder = zip(result.findings, result.findings.dropFirst()).allSatisfy {
+            ($0.byteOffset, $0.code) < ($1.byteOffset, $1.code)
+        }
+        if !inOrder { result.findings.sort { ($0.byteOffset, $0.code) < ($1.byteOffset, $1.code) } }
+        if !sawNonASCII {
+            for k in result.findings.indices {
+                result.findings[k].offset = result.findings[k].byteOffset
+                result.findings[k].length = result.findings[k].byteLength
+            }
+            return
+        }
         // Positions to translate, ascending: every start and end.
         var marks: [(byte: Int, finding: Int, isEnd: Bool)] = []
         marks.reserveCapacity(result.findings.count * 2)

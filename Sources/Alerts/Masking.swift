@@ -6,6 +6,11 @@ enum Masking {
 
     /// `password` → `p*******`.
     static func keyword(_ bytes: UnsafeRawBufferPointer) -> String {
+        if bytes.allSatisfy({ $0 < 0x80 }), let first = bytes.first {
+            var out = [first]
+            out.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: min(bytes.count - 1, maxExcerpt)))
+            return String(decoding: out, as: UTF8.self)
+        }
         let text = String(decoding: bytes, as: UTF8.self)
         guard let first = text.unicodeScalars.first else { return "" }
         let rest = text.unicodeScalars.count - 1
