@@ -149,7 +149,7 @@ struct Scan {
         let p = self.p
         let n = self.n
         let wordBit = Detector.word, digitBit = Detector.digit, separatorBit = Detector.separator, atBit = Detector.at
-        let initialBit = Detector.initial
+        let initialBit = Detector.initial, localBit = Detector.local
         while i < n {
             if kw == 0 && i + 8 <= n {
                 // Eight plain bytes at a time (SWAR): with no digit, '@' or non-ASCII byte among them,
@@ -205,7 +205,19 @@ struct Scan {
                     // Most words leave the automaton within a byte or two; after that only the
                     // word's end matters, so the dependent table load is skipped.
                     if kw != 0 { kw = Int(trans[kw << 8 | Int(b)]) }
-                    if c & digitBit != 0 { digit(at: i) }
+                    if c & digitBit != 0 {
+                        digit(at: i)
+                        if kw == 0 {
+                            // The rest of a digit run in one go (a hostile all-digits message stays fast).
+                            var j = i + 1
+                            while j < n && p[j] &- 0x30 < 10 { j += 1 }
+                            if j > i + 1 {
+                                runDigits += j - i - 1
+                                lastDigitEnd = j
+                                i = j - 1
+                            }
+                        }
+                    }
                 } else {
                     if inWord {
                         inWord = false
@@ -214,7 +226,10 @@ struct Scan {
                     if c & separatorBit != 0 {
                         if i == lastDigitEnd { separatorPending = true }
                     } else if c & atBit != 0 {
-                        email(at: i, cls: cls)
+                        // Only an '@' right after a local-part byte can start an address.
+                        if i > emailResume && p[i - 1] < 0x80 && cls[Int(p[i - 1])] & localBit != 0 {
+                            email(at: i, cls: cls)
+                        }
                     }
                 }
                 i += 1
