@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Alerts", swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // hiredis's async API on the service's libuv loop: connection, commands, replies.
+        .target(name: "MeshRedis", dependencies: ["CHiredis", "MeshLoop"], swiftSettings: swiftSettings),
         // Generated protobuf messages of proto/alertmesh/v1 (see scripts/gen-proto).
         .target(
             name: "MeshProto",
@@ -106,6 +108,8 @@ let package = Package(
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AlertServiceTests",
             dependencies: [

@@ -4,13 +4,10 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
-/// hiredis 0.14's variadic redisAsyncCommand cannot be called from Swift; every command goes
-/// through redisAsyncCommandArgv. The adapter's redisLibuvAttach is a static function in the
-/// header, so this wrapper gives Swift one stable symbol to call.
-static inline int CHiredis_attach(redisAsyncContext *ac, uv_loop_t *loop) {
-    return redisLibuvAttach(ac, loop);
-}
+/* hiredis 0.14's variadic redisAsyncCommand cannot be called from Swift; every command goes
+ * through redisAsyncCommandArgv. hiredis's own libuv adapter (adapters/libuv.h) is not used: it
+ * ignores poll errors, so a refused connect hangs (see MeshRedis.HiredisLoopAdapter, which drives
+ * the context from MeshLoop instead). */
 
 #endif

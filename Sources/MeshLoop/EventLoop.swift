@@ -76,6 +76,9 @@ public final class EventLoop {
         return count
     }
 
+    /// The `uv_loop_t` itself, for C libraries with a libuv adapter (hiredis). Loop thread only.
+    public var unsafeUVLoop: UnsafeMutableRawPointer { UnsafeMutableRawPointer(uv) }
+
     /// The loop's cached clock in milliseconds (updated at the start of each iteration).
     public var nowMs: UInt64 { uv_now(uv) }
 

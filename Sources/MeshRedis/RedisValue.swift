@@ -1,0 +1,45 @@
+// RedisValue: a Redis reply copied out of hiredis, so it outlives the callback.
+
+/// A reply (RESP2). Error replies are values too: a command's failure is Redis's answer, not ours.
+public enum RedisValue: Sendable, Hashable, CustomStringConvertible {
+    case status(String)
+    case error(String)
+    case integer(Int64)
+    /// A bulk string; nil is Redis's null bulk.
+    case bulk([UInt8]?)
+    /// An array; nil is Redis's null array (a BLOCK that timed out).
+    case array([RedisValue]?)
+
+    /// The bulk or status text, if this is one.
+    public var string: String? {
+        switch self {
+        case .status(let s): s
+        case .bulk(let b?): String(decoding: b, as: UTF8.self)
+        default: nil
+        }
+    }
+
+    public var isNull: Bool {
+        switch self {
+        case .bulk(nil), .array(nil): true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .status(let s): "+\(s)"
+        case .error(let e): "-\(e)"
+        case .integer(let i): ":\(i)"
+        case .bulk(let b): b.map { "\"\(String(decoding: $0, as: UTF8.self))\"" } ?? "(nil)"
+        case .array(let a): a.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "(nil array)"
+        }
+    }
+}
+
+/// Why a command got no reply: the connection failed or closed. Names the hiredis call or reason.
+public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

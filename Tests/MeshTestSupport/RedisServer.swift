@@ -1,0 +1,54 @@
+// RedisServer: a real redis-server for tests — a temp dir, a Unix socket and a free TCP port.
+
+import Foundation
+
+/// Starts `redis-server` (Debian's package) privately: its own temp directory, a Unix socket, a
+/// free loopback port, no persistence unless asked. `stop()` kills it and removes the directory.
+public final class RedisServer: @unchecked Sendable {
+    public let directory: String
+    public let socketPath: String
+    public let port: UInt16
+    private let process = Process()
+
+    public init(appendOnly: Bool = false) throws {
+        directory = NSTemporaryDirectory() + "alertmesh-redis-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socketPath = directory + "/redis.sock"
+        // A free port: bind port 0, read it back, release it for redis (a short race, retried below).
+        let probe = LoopbackSocket.listenTCP()
+        port = probe.port
+        probe.close()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = [
+            "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", socketPath, "--unixsocketperm", "700",
+            "--dir", directory, "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--daemonize", "no",
+            "--logfile", directory + "/redis.log",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if FileManager.default.fileExists(atPath: socketPath) { return }
+            if !process.isRunning { break }
+            usleep(25_000)
+        }
+        let log = (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? ""
+        stop()
+        throw NSError(
+            domain: "RedisServer", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "redis-server did not start: \(log.suffix(500))"])
+    }
+
+    /// Kills the server (SIGKILL: as a crash would) and waits for it.
+    public func kill() {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    public func stop() {
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
