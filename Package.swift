@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "MeshWire", swiftSettings: swiftSettings),
         // Detectors, masking and report rendering: pure domain logic, no I/O.
         .target(name: "Alerts", swiftSettings: swiftSettings),
+        // The task pipeline's rules: states, transitions, retry decisions. Pure, no I/O.
+        .target(name: "TaskPipeline", swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
         // hiredis's async API on the service's libuv loop: connection, commands, replies.
@@ -108,6 +110,7 @@ let package = Package(
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
