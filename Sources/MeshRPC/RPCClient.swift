@@ -37,7 +37,10 @@ public final class RPCClient {
     let helloSettings: HelloSettings
     private var endpoints: [ClientEndpoint] = []
     private var roundRobin = 0
+    /// Calls waiting for a connection or for room under a server's `max-concurrent`, oldest first
+    /// (a FIFO: `waiting[waitingHead...]`).
     private var waiting: [ClientCall] = []
+    private var waitingHead = 0
     private var deadlines = DeadlineQueue<ClientCall>()
     private var deadlineTimer: LoopTimer?
     private var closed = false
@@ -139,7 +142,7 @@ public final class RPCClient {
         }
         for ep in endpoints { ep.connectIfIdle() }
         if endpoints.contains(where: { $0.isTrying || $0.state == .ready }) {
-            guard waiting.count < configuration.maxQueuedCalls else {
+            guard waiting.count - waitingHead < configuration.maxQueuedCalls else {
                 return finish(call, .failure(RPCError(.resourceExhausted, "too many calls waiting for a connection")))
             }
             waiting.append(call)
@@ -162,21 +165,39 @@ public final class RPCClient {
         if endpoints.contains(where: { $0.canTakeCall }) { return flushWaiting() }
         if endpoints.contains(where: { $0.isTrying }) { return }
         // Nobody is up or trying: fail fast rather than hold calls through the backoff.
-        let calls = waiting
-        waiting.removeAll()
+        let calls = takeWaiting()
         let message = unavailableMessage()
         for call in calls where !call.isDone { finish(call, .failure(RPCError(.unavailable, message))) }
     }
 
+    /// Sends waiting calls, oldest first, while some endpoint has room; the rest keep their order.
     private func flushWaiting() {
-        let calls = waiting
-        waiting.removeAll()
-        for call in calls where !call.isDone { dispatch(call) }
+        while waitingHead < waiting.count, endpoints.contains(where: { $0.canTakeCall }) {
+            let call = waiting[waitingHead]
+            waitingHead += 1
+            if !call.isDone { dispatch(call) }
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        } else if waitingHead > 1_024 && waitingHead * 2 > waiting.count {
+            waiting.removeFirst(waitingHead)
+            waitingHead = 0
+        }
+    }
+
+    private func takeWaiting() -> ArraySlice<ClientCall> {
+        let calls = waiting[waitingHead...]
+        waiting = []
+        waitingHead = 0
+        return calls
     }
 
     func finish(_ call: ClientCall, _ result: Result<RawResponse, RPCError>) {
         deadlines.remove(call)
         call.complete(result)
+        // A finished call may have freed room under a server's max-concurrent.
+        if waitingHead < waiting.count { flushWaiting() }
     }
 
     // MARK: Deadlines
@@ -190,6 +211,7 @@ public final class RPCClient {
                 call.endpoint?.abandon(call, reason: .deadlineExceeded)
                 call.complete(.failure(.deadlineExceeded(afterMs: call.timeoutMs)))
             }
+            if self.waitingHead < self.waiting.count { self.flushWaiting() }
             self.armDeadlineTimer()
         }
     }
@@ -211,9 +233,7 @@ public final class RPCClient {
     public func close() {
         guard !closed else { return }
         closed = true
-        let calls = waiting
-        waiting.removeAll()
-        for call in calls { finish(call, .failure(RPCError(.cancelled, "client closed"))) }
+        for call in takeWaiting() { finish(call, .failure(RPCError(.cancelled, "client closed"))) }
         for ep in endpoints { ep.close() }
         deadlineTimer?.close()
         deadlineTimer = nil

@@ -173,3 +173,32 @@ import Testing
         finish(loop)
     }
 }
+
+@Suite struct RPCConcurrencyLimitTests {
+    @Test func callsBeyondTheServersMaxConcurrentWaitTheirTurn() throws {
+        let dir = makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let loop = try EventLoop()
+        let server = makeServer(loop) { $0.maxConcurrentCallsPerConnection = 2 }
+        let ep = try server.listen(on: .unix(path: dir + "/c.sock"))
+        let client = makeClient(loop, [ep])
+        var ok = 0
+        var failed: [RPCError] = []
+        for _ in 0..<20 {
+            client.call(TestService.work, TestService.request("sleep:10")) { result in
+                switch result {
+                case .success: ok += 1
+                case .failure(let e): failed.append(e)
+                }
+            }
+        }
+        run(loop) { ok + failed.count == 20 }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(ok == 20)
+        // The server never saw more than its limit: nothing was refused.
+        #expect(server.statsSnapshot().methods.first { $0.method == "test.Work/Do" }?.byStatus["UNAVAILABLE"] == nil)
+        client.close()
+        server.shutdown()
+        finish(loop)
+    }
+}
