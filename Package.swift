@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Alerts", swiftSettings: swiftSettings),
         // The task pipeline's rules: states, transitions, retry decisions. Pure, no I/O.
         .target(name: "TaskPipeline", swiftSettings: swiftSettings),
+        // Logging: InfluxDB line protocol and datagram batching (the log handler comes with issue 5).
+        .target(name: "MeshLog", swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
         // hiredis's async API on the service's libuv loop: connection, commands, replies.
@@ -110,6 +112,7 @@ let package = Package(
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshLogTests", dependencies: ["MeshLog"], swiftSettings: swiftSettings),
         .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),

@@ -1,0 +1,73 @@
+// LineProtocolTests: the escaping cases that cost whole datagrams in influxd 1.6, and batching.
+
+import MeshLog
+import Testing
+
+@Suite struct LineProtocolTests {
+    func line(_ m: String, _ tags: [(String, String)], _ fields: [(String, FieldValue)], _ ts: UInt64 = 1) -> String {
+        var out: [UInt8] = []
+        LineProtocol.append(measurement: m, tags: tags, fields: fields, timestampNs: ts, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func theReferenceExamples() {
+        // The verified examples of the reference (§6.4), same tags, same values.
+        #expect(
+            line(
+                "rpc log,x", [("svc name", "api,gw"), ("k=ey", "v=al")], [("msg", .string(#"said "hi" C:\dir\"#))],
+                1_700_000_000_000_000_000)
+                == #"rpc\ log\,x,k\=ey=v\=al,svc\ name=api\,gw msg="said \"hi\" C:\\dir\\" 1700000000000000000"# + "\n")
+        #expect(
+            line("rpc_log", [("svc", "a")], [("msg", .string(#"ends with \"#))])
+                == #"rpc_log,svc=a msg="ends with \\" 1"# + "\n")
+        #expect(line("rpc_log", [("svc", "b")], [("msg", .string("héllo ✓"))]) == "rpc_log,svc=b msg=\"héllo ✓\" 1\n")
+    }
+
+    @Test func newlinesNeverReachTheWire() {
+        let l = line("log_event", [("service", "x\ny")], [("message", .string("a\nb\r\tc"))])
+        #expect(l == #"log_event,service=x_y message="a\nb\r\tc" 1"# + "\n")
+        #expect(l.filter { $0 == "\n" }.count == 1)
+        #expect(!l.contains("\r"))
+    }
+
+    @Test func typesAndTagRules() {
+        let l = line(
+            "m", [("b", "2"), ("a", "1"), ("empty", ""), ("path", #"C:\"#)],
+            [("n", .integer(-5)), ("d", .float(1.5)), ("ok", .boolean(true)), ("s", .string(""))])
+        #expect(l == #"m,a=1,b=2,path=C:/ n=-5i,d=1.5,ok=true,s="" 1"# + "\n")
+    }
+
+    @Test func aPointWithoutFieldsIsNotWritten() {
+        var out: [UInt8] = []
+        #expect(!LineProtocol.append(measurement: "m", tags: [], fields: [], timestampNs: 1, to: &out))
+        #expect(out.isEmpty)
+    }
+
+    @Test func longStringsAreCutBelowTheLimit() {
+        for text in [
+            String(repeating: "\"", count: 70_000), String(repeating: "é", count: 70_000),
+            String(repeating: "x", count: 70_000),
+        ] {
+            let l = line("m", [], [("message", .string(text))])
+            #expect(l.utf8.count <= LineProtocol.maxStringFieldBytes + 16)
+            #expect(l.utf8.count < DatagramBatcher.udpLimit)
+            // Cut between escapes and characters: the value still ends in a complete escape or character.
+            let value = l.dropFirst(#"m message=""#.count).dropLast(#"" 1"#.count + 1)
+            #expect(value.utf8.count % (text.hasPrefix("\"") || text.hasPrefix("é") ? 2 : 1) == 0)
+        }
+    }
+
+    @Test func batchingPacksWholeLines() {
+        var b = DatagramBatcher(maxBytes: 100)
+        let l30 = [UInt8](repeating: 0x61, count: 29) + [0x0A]
+        var sent: [[UInt8]] = []
+        for _ in 0..<7 { sent += b.add(l30) }
+        #expect(sent.map(\.count) == [90, 90])
+        #expect(b.flush()?.count == 30)
+        #expect(b.flush() == nil)
+        let big = [UInt8](repeating: 0x62, count: 500) + [0x0A]
+        #expect(b.add(big).map(\.count) == [501])
+        #expect(b.add([UInt8](repeating: 0, count: 70_000)).isEmpty)
+        #expect(b.droppedOversized == 1)
+    }
+}
