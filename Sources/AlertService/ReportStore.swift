@@ -52,17 +52,16 @@ public struct ReportStore: Sendable {
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw ReportError(call: "open", path: temp, errno: Glibc.errno) }
         var failure: ReportError?
-        var bytes = Array(content.utf8)
+        let bytes = Array(content.utf8)
         var offset = 0
         while offset < bytes.count && failure == nil {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if Glibc.errno != EINTR { failure = ReportError(call: "write", path: temp, errno: Glibc.errno) }
             } else {
                 offset += n
             }
         }
-        bytes = []
         if failure == nil && fsync(fd) != 0 { failure = ReportError(call: "fsync", path: temp, errno: Glibc.errno) }
         if close(fd) != 0 && failure == nil { failure = ReportError(call: "close", path: temp, errno: Glibc.errno) }
         if let failure {

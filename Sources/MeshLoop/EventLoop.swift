@@ -82,9 +82,6 @@ public final class EventLoop {
     /// The loop's cached clock in milliseconds (updated at the start of each iteration).
     public var nowMs: UInt64 { uv_now(uv) }
 
-    /// Refreshes the cached clock (`uv_update_time`).
-    public func updateTime() { uv_update_time(uv) }
-
     /// A monotonic clock in nanoseconds (`uv_hrtime`).
     public static func hrtimeNs() -> UInt64 { uv_hrtime() }
 

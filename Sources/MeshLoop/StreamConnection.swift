@@ -94,7 +94,7 @@ public final class StreamConnection: LoopHandle {
                     uv_tcp_nodelay(tcp, 1)
                     let rc = address.withSockaddr { sa in uv_tcp_connect(req, tcp, sa) { ConnectRequest.finish($0, $1) }
                     }
-                    if rc < 0 { ConnectRequest.abandon(req, rc) }
+                    if rc < 0 { ConnectRequest.finish(req, rc) }  // report it as the callback would have
                 }
             }
             return conn
@@ -326,10 +326,5 @@ private final class ConnectRequest {
         } else {
             request.completion(.success(()))
         }
-    }
-
-    /// The connect call itself failed: report it as the callback would have.
-    static func abandon(_ req: UnsafeMutablePointer<uv_connect_t>, _ status: Int32) {
-        finish(req, status)
     }
 }

@@ -49,7 +49,6 @@ final class ClientEndpoint: WireConnectionDelegate {
     }
 
     var isTrying: Bool { state == .connecting || state == .handshaking }
-    var serverSettings: HelloSettings? { wire?.remote }
     var negotiatedMaxFrame: UInt32? { wire?.negotiatedMaxFrame }
 
     // MARK: Connecting

@@ -8,8 +8,6 @@ public class DeadlineEntry {
     var heapIndex = -1
 
     public init() {}
-
-    public var isQueued: Bool { heapIndex >= 0 }
 }
 
 /// A min-heap keyed on `deadlineMs` whose entries know their index, so completed calls leave at

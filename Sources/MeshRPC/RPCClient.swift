@@ -223,9 +223,6 @@ public final class RPCClient {
     /// Whether any endpoint is connected and ready.
     public var isConnected: Bool { endpoints.contains { $0.state == .ready } }
 
-    /// The server settings of the first ready endpoint (after a call or ping succeeded).
-    public var serverSettings: HelloSettings? { endpoints.first { $0.state == .ready }?.serverSettings }
-
     /// Calls in flight on the wire, all endpoints together.
     public var inFlightCount: Int { endpoints.reduce(0) { $0 + $1.inFlight.count } }
 
