@@ -34,7 +34,7 @@ proto:
 
 ## lint: swift-format over our code (generated protobuf code excluded)
 lint:
-	$(SWIFT) format lint --strict -r Sources/MeshWire Sources/MeshLoop Sources/MeshRPC Sources/MeshOptions \
+	$(SWIFT) format lint --strict -r Sources/MeshWire Sources/MeshLoop Sources/MeshHTTP Sources/MeshRPC Sources/MeshOptions \
 		Sources/rpc-probe Tests bench/bench-server
 
 clean:

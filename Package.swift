@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(
             name: "CHiredis", pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]),
+        // Node's http-parser 2.9 (Debian ships no pkg-config file: the modulemap links it by name).
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
         // The wire codec: pure, no I/O, the fuzz target.
         .target(name: "MeshWire", swiftSettings: swiftSettings),
@@ -40,6 +42,8 @@ let package = Package(
         .target(name: "MeshLog", swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
+        // HTTP/1.1 server on MeshLoop around http-parser: keep-alive, pipelining, limits, timeouts.
+        .target(name: "MeshHTTP", dependencies: ["CHTTPParser", "MeshLoop"], swiftSettings: swiftSettings),
         // hiredis's async API on the service's libuv loop: connection, commands, replies.
         .target(name: "MeshRedis", dependencies: ["CHiredis", "MeshLoop"], swiftSettings: swiftSettings),
         // Generated protobuf messages of proto/alertmesh/v1 (see scripts/gen-proto).
@@ -123,6 +127,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",

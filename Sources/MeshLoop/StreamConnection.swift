@@ -27,6 +27,9 @@ public final class StreamConnection: LoopHandle {
 
     /// Called when every queued byte has been handed to the kernel (after writes had queued up).
     public var onWritesDrained: (() -> Void)?
+    /// When set, the peer's EOF (a half-close) stops reading and calls this instead of closing, so
+    /// the owner can still answer (HTTP: a client that shut down its side after the request).
+    public var onEOF: (() -> Void)?
 
     private var readBuffer: UnsafeMutableRawPointer?
     private var outbound: [UInt8] = []
@@ -152,7 +155,12 @@ public final class StreamConnection: LoopHandle {
         } else if nread < 0 {
             if Int32(nread) == UVError.eof {
                 sawEOF = true
-                close()
+                if let onEOF {
+                    uv_read_stop(stream)
+                    onEOF()
+                } else {
+                    close()
+                }
             } else {
                 fail(UVError(code: Int32(nread), operation: "read"))
             }
@@ -271,6 +279,7 @@ public final class StreamConnection: LoopHandle {
     override func willClose() {
         onRead = nil
         onWritesDrained = nil
+        onEOF = nil
     }
 
     override func didClose() {

@@ -1,0 +1,79 @@
+// HTTPRequest: one parsed HTTP/1.x request, copied out of the parser.
+
+/// Header fields in arrival order, looked up without regard to case.
+public struct HTTPHeaders: Sendable, Sequence {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+
+    public mutating func add(name: String, value: String) { fields.append((name, value)) }
+
+    /// The first value of `name`, if present.
+    public subscript(name: String) -> String? {
+        fields.first { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// Every value of `name`.
+    public func values(_ name: String) -> [String] {
+        let lower = name.lowercased()
+        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+    }
+
+    public var count: Int { fields.count }
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+}
+
+/// A complete request: request line, headers and the whole (de-chunked) body.
+public struct HTTPRequest: Sendable {
+    /// The method as sent (`GET`, `POST`, …).
+    public var method: String
+    /// The request target as sent (`/status/abc?x=1`).
+    public var target: String
+    public var versionMajor: Int
+    public var versionMinor: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// Whether the connection may carry another request after this one (HTTP/1.1 default, or
+    /// HTTP/1.0 with `Connection: keep-alive`), as http-parser decides.
+    public var keepAlive: Bool
+
+    public init(
+        method: String, target: String, versionMajor: Int = 1, versionMinor: Int = 1,
+        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], keepAlive: Bool = true
+    ) {
+        self.method = method
+        self.target = target
+        self.versionMajor = versionMajor
+        self.versionMinor = versionMinor
+        self.headers = headers
+        self.body = body
+        self.keepAlive = keepAlive
+    }
+
+    /// The target's path, without the query string.
+    public var path: Substring {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    /// The target's query string, if any.
+    public var query: Substring? {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.count == 2 ? parts[1] : nil
+    }
+
+    /// The media type of the body without parameters, lower-cased (`application/json`).
+    public var mediaType: String? {
+        guard let value = headers["Content-Type"] else { return nil }
+        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
+        return type.trimmingSpaces().lowercased()
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}

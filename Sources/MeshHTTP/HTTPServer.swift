@@ -1,0 +1,360 @@
+// HTTPServer: HTTP/1.1 on MeshLoop — keep-alive, pipelining, limits, timeouts, a connection cap.
+
+public import MeshLoop
+
+/// An HTTP/1.1 server on a MeshLoop `EventLoop`.
+///
+/// Requests are parsed by http-parser (`HTTPRequestParser`) and handed to `handler` one at a time
+/// per connection; pipelined requests wait in the connection's buffer and are answered in order.
+/// Slow clients are cut off: a request must arrive whole within `requestTimeoutMs` of its first
+/// byte (408), and an idle keep-alive connection is closed after `idleTimeoutMs`. Past
+/// `maxConnections` a new connection gets a 503 and is closed.
+///
+/// ```swift
+/// let server = try HTTPServer(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 8080)) { request, responder in
+///     responder.respond(.json(200, Array(#"{"ok":true}"#.utf8)))
+/// }
+/// ```
+public final class HTTPServer {
+    public struct Configuration: Sendable {
+        public var maxConnections = 4096
+        /// Request line plus headers (431 past it).
+        public var maxHeaderBytes = 16 << 10
+        /// A request body (413 past it).
+        public var maxBodyBytes = 1 << 20
+        /// From a request's first byte until it is complete (408 past it).
+        public var requestTimeoutMs: UInt64 = 10_000
+        /// How long a keep-alive connection may sit with no request.
+        public var idleTimeoutMs: UInt64 = 60_000
+        /// Output a client has not read yet; past it the server stops reading from that client.
+        public var maxPendingOutputBytes = 1 << 20
+
+        public init() {}
+    }
+
+    public struct Stats: Sendable {
+        public var accepted: UInt64 = 0
+        public var rejected: UInt64 = 0
+        public var requests: UInt64 = 0
+        public var malformed: UInt64 = 0
+        public var timedOut: UInt64 = 0
+        public var open = 0
+    }
+
+    public typealias Handler = (HTTPRequest, HTTPResponder) -> Void
+
+    public let loop: EventLoop
+    public let configuration: Configuration
+    public private(set) var stats = Stats()
+    /// The bound address (with the real port when 0 was asked for).
+    public var endpoint: Endpoint { listener?.endpoint ?? boundEndpoint }
+    /// Called for problems the server handled itself (accept errors); for logs.
+    public var onProblem: ((String) -> Void)?
+
+    private var boundEndpoint: Endpoint
+    private var listener: StreamListener?
+    private let handler: Handler
+    private var connections: [ObjectIdentifier: HTTPServerConnection] = [:]
+    private var closing = false
+    var date = HTTPDate()
+
+    public init(
+        loop: EventLoop, endpoint: Endpoint, configuration: Configuration = Configuration(),
+        handler: @escaping Handler
+    ) throws(UVError) {
+        self.loop = loop
+        self.configuration = configuration
+        self.handler = handler
+        self.boundEndpoint = endpoint
+        listener = try StreamListener(loop: loop, endpoint: endpoint) { [unowned self] stream in
+            self.accept(stream)
+        }
+        boundEndpoint = listener!.endpoint
+        listener?.onAcceptError = { [unowned self] error in self.onProblem?("accept: \(error)") }
+    }
+
+    private func accept(_ stream: StreamConnection) {
+        if closing || connections.count >= configuration.maxConnections {
+            stats.rejected += 1
+            var out: [UInt8] = []
+            HTTPResponse.error(503, "too many connections", headers: [("Retry-After", "1")])
+                .serialize(into: &out, close: true, date: date.now())
+            stream.write(out)
+            stream.closeAfterFlush()
+            return
+        }
+        stats.accepted += 1
+        do {
+            let connection = try HTTPServerConnection(server: self, stream: stream)
+            connections[ObjectIdentifier(connection)] = connection
+            stats.open = connections.count
+            connection.start()
+        } catch {
+            onProblem?("connection setup: \(error)")
+            stream.close()
+        }
+    }
+
+    func connectionClosed(_ connection: HTTPServerConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        stats.open = connections.count
+    }
+
+    func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        stats.requests += 1
+        handler(request, responder)
+    }
+
+    func countMalformed() { stats.malformed += 1 }
+    func countTimeout() { stats.timedOut += 1 }
+    var isClosing: Bool { closing }
+
+    /// Stops accepting; idle connections close now, busy ones right after their current response.
+    public func close() {
+        guard !closing else { return }
+        closing = true
+        listener?.close()
+        listener = nil
+        for connection in Array(connections.values) { connection.shutdown() }
+    }
+
+    /// Whether every connection has closed (after `close()`).
+    public var isDrained: Bool { connections.isEmpty }
+}
+
+/// Answers one request. Call `respond` exactly once, on the loop; later calls are ignored.
+public final class HTTPResponder {
+    /// When the request was complete (`EventLoop.hrtimeNs()`), for latency figures.
+    public let receivedAtNs: UInt64
+    private weak var connection: HTTPServerConnection?
+    private let generation: UInt64
+    private var answered = false
+
+    init(connection: HTTPServerConnection, generation: UInt64) {
+        self.connection = connection
+        self.generation = generation
+        receivedAtNs = EventLoop.hrtimeNs()
+    }
+
+    public func respond(_ response: HTTPResponse) {
+        guard !answered else { return }
+        answered = true
+        connection?.send(response, generation: generation)
+    }
+
+    /// Whether the client is still there to read an answer.
+    public var isConnectionOpen: Bool { connection?.isOpen ?? false }
+}
+
+/// One client connection: reads, parses one request at a time, writes answers in order.
+final class HTTPServerConnection {
+    private enum State {
+        /// Between requests (keep-alive).
+        case idle
+        /// Part of a request has arrived.
+        case reading
+        /// The handler has a request; further input waits in `buffer`.
+        case responding
+        case closed
+    }
+
+    private unowned let server: HTTPServer
+    private let stream: StreamConnection
+    private let parser: HTTPRequestParser
+    private let timer: LoopTimer
+    private var state = State.idle
+    private var buffer: [UInt8] = []
+    private var peerDone = false
+    private var closeAfterResponse = false
+    private var readingStopped = false
+    private var generation: UInt64 = 0
+    private var inInputLoop = false
+
+    init(server: HTTPServer, stream: StreamConnection) throws(UVError) {
+        self.server = server
+        self.stream = stream
+        parser = HTTPRequestParser(
+            maxHeaderBytes: server.configuration.maxHeaderBytes, maxBodyBytes: server.configuration.maxBodyBytes)
+        timer = try LoopTimer(loop: stream.loop)
+    }
+
+    var isOpen: Bool { state != .closed }
+
+    func start() {
+        stream.onRead = { [unowned self] bytes in self.didRead(bytes) }
+        stream.onEOF = { [unowned self] in self.didReadEOF() }
+        stream.onWritesDrained = { [unowned self] in self.didDrain() }
+        stream.onClose { [self] in self.didClose() }
+        stream.startReading()
+        armIdleTimer()
+    }
+
+    /// Server shutdown: close when not in the middle of answering.
+    func shutdown() {
+        closeAfterResponse = true
+        if state != .responding { closeNow() }
+    }
+
+    // MARK: Input
+
+    private func didRead(_ bytes: UnsafeRawBufferPointer) {
+        if state == .responding || !buffer.isEmpty || inInputLoop {
+            buffer.append(contentsOf: bytes)
+            if buffer.count > server.configuration.maxHeaderBytes + server.configuration.maxBodyBytes {
+                stopReading()
+            }
+            if state != .responding && !inInputLoop { processBuffer() }
+            return
+        }
+        // The common case: parse straight from the read buffer, keep only an unparsed rest.
+        inInputLoop = true
+        var offset = 0
+        while offset < bytes.count, state == .reading || state == .idle {
+            beginRequestIfIdle()
+            let (used, event) = parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            offset += used
+            if !handle(event) || event == nil { break }
+        }
+        inInputLoop = false
+        if offset < bytes.count, state == .responding {
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        }
+    }
+
+    private func beginRequestIfIdle() {
+        guard state == .idle else { return }
+        state = .reading
+        armRequestTimer()
+    }
+
+    /// Parses what waits in `buffer` (pipelined requests that arrived during an answer). Handlers
+    /// that answer at once do not recurse into here: the loop goes on instead.
+    private func processBuffer() {
+        guard !inInputLoop else { return }
+        inInputLoop = true
+        while !buffer.isEmpty, state == .reading || state == .idle {
+            beginRequestIfIdle()
+            let (used, event) = buffer.withUnsafeBytes { parser.parse($0) }
+            buffer.removeFirst(used)
+            if !handle(event) || event == nil { break }
+        }
+        inInputLoop = false
+        if buffer.isEmpty, state == .idle, peerDone { return closeNow() }
+        if readingStopped, state != .closed, buffer.count < server.configuration.maxHeaderBytes, !peerDone,
+            stream.pendingWriteBytes <= server.configuration.maxPendingOutputBytes
+        {
+            readingStopped = false
+            stream.startReading()
+        }
+    }
+
+    /// Acts on a parser event; false when the connection is done with input.
+    private func handle(_ event: HTTPRequestParser.Event?) -> Bool {
+        switch event {
+        case nil:
+            return true
+        case .continueExpected:
+            stream.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            return true
+        case .failure(let error):
+            server.countMalformed()
+            fail(status: error.status, detail: error.detail)
+            return false
+        case .request(let request):
+            state = .responding
+            timer.stop()
+            if !request.keepAlive || server.isClosing { closeAfterResponse = true }
+            generation += 1
+            server.dispatch(request, HTTPResponder(connection: self, generation: generation))
+            return state != .closed
+        }
+    }
+
+    private func didReadEOF() {
+        peerDone = true
+        switch state {
+        case .idle:
+            if buffer.isEmpty { closeNow() }
+        case .reading:
+            if buffer.isEmpty, case .failure(let error)? = parser.parseEOF() {
+                server.countMalformed()
+                fail(status: error.status, detail: error.detail)
+            } else if buffer.isEmpty {
+                closeNow()
+            }
+        case .responding, .closed:
+            break
+        }
+    }
+
+    // MARK: Output
+
+    func send(_ response: HTTPResponse, generation: UInt64) {
+        guard state == .responding, generation == self.generation else { return }
+        var out: [UInt8] = []
+        out.reserveCapacity(response.body.count + 256)
+        let close = closeAfterResponse || (peerDone && buffer.isEmpty)
+        response.serialize(into: &out, close: close, date: server.date.now())
+        stream.write(out)
+        if close {
+            state = .closed
+            timer.stop()
+            stream.closeAfterFlush()
+            return
+        }
+        state = .idle
+        armIdleTimer()
+        if stream.pendingWriteBytes > server.configuration.maxPendingOutputBytes {
+            stopReading()  // the client is not reading its answers; wait for didDrain
+            return
+        }
+        processBuffer()
+    }
+
+    private func didDrain() {
+        guard state == .idle || state == .reading else { return }
+        processBuffer()
+    }
+
+    /// Answers an unusable request with its error and closes.
+    private func fail(status: Int, detail: String) {
+        var out: [UInt8] = []
+        HTTPResponse.error(status, detail).serialize(into: &out, close: true, date: server.date.now())
+        stream.write(out)
+        state = .closed
+        timer.stop()
+        stream.closeAfterFlush()
+    }
+
+    // MARK: Timers and closing
+
+    private func armIdleTimer() {
+        timer.start(afterMs: server.configuration.idleTimeoutMs) { [unowned self] in self.closeNow() }
+    }
+
+    private func armRequestTimer() {
+        timer.start(afterMs: server.configuration.requestTimeoutMs) { [unowned self] in
+            self.server.countTimeout()
+            self.fail(
+                status: 408,
+                detail: "the request did not arrive within \(self.server.configuration.requestTimeoutMs) ms")
+        }
+    }
+
+    private func stopReading() {
+        guard !readingStopped else { return }
+        readingStopped = true
+        stream.stopReading()
+    }
+
+    private func closeNow() {
+        state = .closed
+        stream.close()
+    }
+
+    private func didClose() {
+        state = .closed
+        timer.close()
+        server.connectionClosed(self)
+    }
+}
