@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "rpc-probe", targets: ["rpc-probe"]),
         .executable(name: "alert-service", targets: ["alert-service"]),
+        .executable(name: "api-service", targets: ["api-service"]),
+        .executable(name: "worker", targets: ["worker"]),
         .library(name: "MeshRPC", targets: ["MeshRPC"]),
     ],
     dependencies: [
@@ -46,6 +48,9 @@ let package = Package(
         .target(name: "MeshHTTP", dependencies: ["CHTTPParser", "MeshLoop"], swiftSettings: swiftSettings),
         // hiredis's async API on the service's libuv loop: connection, commands, replies.
         .target(name: "MeshRedis", dependencies: ["CHiredis", "MeshLoop"], swiftSettings: swiftSettings),
+        // The pipeline in Redis: key layout, atomic Lua state changes, submit/status, the stream consumer.
+        .target(
+            name: "TaskQueue", dependencies: ["MeshRedis", "MeshLoop", "TaskPipeline"], swiftSettings: swiftSettings),
         // Generated protobuf messages of proto/alertmesh/v1 (see scripts/gen-proto).
         .target(
             name: "MeshProto",
@@ -69,6 +74,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // api-service's logic: routes, JSON answers, submit/status over TaskQueue.
+        .target(
+            name: "APIService",
+            dependencies: [
+                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        // worker's logic: an attempt is an Analyze call; the consumer does the rest.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "TaskQueue", "TaskPipeline", "MeshRPC", "MeshProto", "MeshWire", "AlertService",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // The command-line conventions every executable shares (ALERTMESH_* environment, common options).
         .target(
             name: "MeshOptions",
@@ -83,6 +104,22 @@ let package = Package(
             name: "alert-service",
             dependencies: [
                 "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "api-service",
+            dependencies: [
+                "APIService", "MeshHTTP", "MeshLoop", "MeshOptions", "MeshRedis", "TaskQueue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "worker",
+            dependencies: [
+                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -118,6 +155,9 @@ let package = Package(
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLogTests", dependencies: ["MeshLog"], swiftSettings: swiftSettings),
         .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskPipeline", "MeshRedis", "MeshLoop", "MeshTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,0 +1,278 @@
+// APIService: the public HTTP API — POST /submit, GET /status/{id}, /healthz, /readyz.
+
+import Alerts
+import FoundationEssentials
+public import Logging
+public import MeshHTTP
+import MeshRedis
+public import TaskQueue
+
+/// Routes requests to the queue and shapes every answer (JSON bodies, JSON errors).
+///
+/// A task is acknowledged (202) only after Redis confirmed storing it; with Redis away the answer
+/// is 503 with `Retry-After`, never a 202 for a task that was not stored.
+///
+/// ```swift
+/// let api = APIService(queue: queue, logger: logger)
+/// let server = try HTTPServer(loop: loop, endpoint: endpoint, handler: api.handle)
+/// ```
+public final class APIService {
+    public struct Configuration: Sendable {
+        /// Seconds a client should wait before trying again after a 503.
+        public var retryAfterSeconds = 1
+        public init() {}
+    }
+
+    public struct Stats: Sendable {
+        public var submitted: UInt64 = 0
+        public var replayed: UInt64 = 0
+        public var redisErrors: UInt64 = 0
+        /// Answers by route and status, as `"POST /submit 202"`.
+        public var responses: [String: UInt64] = [:]
+    }
+
+    public let queue: TaskQueue
+    public let configuration: Configuration
+    public private(set) var stats = Stats()
+    private let logger: Logger
+
+    public init(queue: TaskQueue, configuration: Configuration = Configuration(), logger: Logger) {
+        self.queue = queue
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The route a request matched, for counters (`/status/{task_id}`, not the id itself).
+    enum Route: String {
+        case submit = "/submit"
+        case status = "/status/{task_id}"
+        case healthz = "/healthz"
+        case readyz = "/readyz"
+        case unknown = "unknown"
+
+        var allow: String {
+            switch self {
+            case .submit: "POST"
+            case .status, .healthz, .readyz: "GET, HEAD"
+            case .unknown: ""
+            }
+        }
+    }
+
+    /// Handles one request (the `HTTPServer` handler).
+    public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let path = request.path
+        let route: Route
+        var taskID: Substring = ""
+        if path == "/submit" {
+            route = .submit
+        } else if path.hasPrefix("/status/") {
+            route = .status
+            taskID = path.dropFirst("/status/".count)
+        } else if path == "/healthz" {
+            route = .healthz
+        } else if path == "/readyz" {
+            route = .readyz
+        } else {
+            route = .unknown
+        }
+        let respond = { [weak self] (response: HTTPResponse) in
+            self?.count(request.method, route, response.status)
+            responder.respond(request.method == "HEAD" ? HTTPResponse(status: response.status, headers: response.headers) : response)
+        }
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        switch route {
+        case .unknown:
+            respond(.error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
+        case .submit where request.method == "POST":
+            submit(request, respond)
+        case .status where isRead:
+            status(String(taskID), respond)
+        case .healthz where isRead:
+            respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        case .readyz where isRead:
+            ready(respond)
+        default:
+            respond(.error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
+        }
+    }
+
+    private func count(_ method: String, _ route: Route, _ status: Int) {
+        stats.responses["\(method) \(route.rawValue) \(status)", default: 0] += 1
+    }
+
+    private var unavailableHeaders: [(name: String, value: String)] {
+        [("Retry-After", String(configuration.retryAfterSeconds))]
+    }
+
+    // MARK: POST /submit
+
+    struct SubmitBody: Decodable {
+        var message: String
+    }
+
+    private func submit(_ request: HTTPRequest, _ respond: @escaping (HTTPResponse) -> Void) {
+        if let type = request.mediaType, type != "application/json", !type.hasSuffix("+json") {
+            return respond(.error(415, "Content-Type must be application/json, not \(type)"))
+        }
+        let message: String
+        switch Self.decodeSubmit(request.body) {
+        case .success(let m): message = m
+        case .failure(let error): return respond(.error(error.status, error.detail))
+        }
+        let key = request.headers["Idempotency-Key"]
+        if let key, !Self.isValidIdempotencyKey(key) {
+            return respond(.error(400, "Idempotency-Key must be 1-255 printable ASCII characters"))
+        }
+        let id = UUID().uuidString.lowercased()
+        queue.submit(id: id, message: message, idempotencyKey: key) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(.created(let id)):
+                self.stats.submitted += 1
+                self.logger.debug("task submitted", metadata: ["task_id": "\(id)", "bytes": "\(message.utf8.count)"])
+                respond(Self.accepted(id, replayed: false))
+            case .success(.existing(let id)):
+                self.stats.replayed += 1
+                respond(Self.accepted(id, replayed: true))
+            case .success(.conflict(let id)):
+                respond(.error(422, "this Idempotency-Key was already used for a different message (task \(id))"))
+            case .failure(let error):
+                self.stats.redisErrors += 1
+                self.logger.warning("submit failed: task not stored", metadata: ["error": "\(error)"])
+                respond(.error(503, "the task could not be stored: \(error)", headers: self.unavailableHeaders))
+            }
+        }
+    }
+
+    struct RequestError: Error {
+        var status: Int
+        var detail: String
+    }
+
+    /// Reads `{"message": "<string>"}`: malformed JSON is 400, a missing or non-string message 422.
+    static func decodeSubmit(_ body: [UInt8]) -> Result<String, RequestError> {
+        guard !body.isEmpty else { return .failure(RequestError(status: 400, detail: "empty body; send {\"message\": \"...\"}")) }
+        do {
+            return .success(try JSONDecoder().decode(SubmitBody.self, from: Data(body)).message)
+        } catch DecodingError.keyNotFound {
+            return .failure(RequestError(status: 422, detail: "\"message\" is missing"))
+        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
+            return .failure(RequestError(status: 422, detail: "the body must be a JSON object with a \"message\" string"))
+        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
+            return .failure(RequestError(status: 422, detail: "\"message\" must be a string"))
+        } catch {
+            return .failure(RequestError(status: 400, detail: "malformed JSON"))
+        }
+    }
+
+    static func isValidIdempotencyKey(_ key: String) -> Bool {
+        let u = key.utf8
+        return !u.isEmpty && u.count <= 255 && u.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
+    }
+
+    static func accepted(_ id: String, replayed: Bool) -> HTTPResponse {
+        var body: [UInt8] = Array(#"{"task_id":"#.utf8)
+        JSONText.appendString(id, to: &body)
+        body += Array(#","status":"submitted","status_url":"#.utf8)
+        JSONText.appendString("/status/\(id)", to: &body)
+        body.append(UInt8(ascii: "}"))
+        var headers: [(name: String, value: String)] = [("Location", "/status/\(id)")]
+        if replayed { headers.append(("Idempotent-Replayed", "true")) }
+        return .json(202, body, headers: headers)
+    }
+
+    // MARK: GET /status/{task_id}
+
+    private func status(_ id: String, _ respond: @escaping (HTTPResponse) -> Void) {
+        guard TaskID.isValid(id) else {
+            return respond(.error(400, "malformed task id: must be \(TaskID.rule)"))
+        }
+        queue.status(id: id) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(nil):
+                respond(.error(404, "no task \(id): unknown, or expired after its retention"))
+            case .success(let record?):
+                var headers: [(name: String, value: String)] = []
+                if !record.state.isTerminal { headers.append(("Retry-After", "1")) }
+                headers.append(("Cache-Control", "no-store"))
+                respond(.json(200, Self.statusBody(record), headers: headers))
+            case .failure(let error):
+                self.stats.redisErrors += 1
+                respond(.error(503, "task state unavailable: \(error)", headers: self.unavailableHeaders))
+            }
+        }
+    }
+
+    /// `{"task_id", "state", "result"?, "error"?, "attempts", "created_at", "updated_at", "retry_at"?}`.
+    static func statusBody(_ r: TaskRecord) -> [UInt8] {
+        var b: [UInt8] = Array(#"{"task_id":"#.utf8)
+        JSONText.appendString(r.id, to: &b)
+        b += Array(#","state":"#.utf8)
+        JSONText.appendString(r.state.rawValue, to: &b)
+        if let result = r.result {
+            b += Array(#","result":"#.utf8)
+            b += result
+        }
+        if let error = r.error {
+            b += Array(#","error":"#.utf8)
+            JSONText.appendString(error, to: &b)
+        }
+        b += Array(#","attempts":\#(r.attempts),"created_at":"#.utf8)
+        JSONText.appendString(Timestamp.rfc3339(ms: r.createdAtMs), to: &b)
+        b += Array(#","updated_at":"#.utf8)
+        JSONText.appendString(Timestamp.rfc3339(ms: r.updatedAtMs), to: &b)
+        if let retryAt = r.retryAtMs {
+            b += Array(#","retry_at":"#.utf8)
+            JSONText.appendString(Timestamp.rfc3339(ms: retryAt), to: &b)
+        }
+        b.append(UInt8(ascii: "}"))
+        return b
+    }
+
+    // MARK: GET /readyz
+
+    private func ready(_ respond: @escaping (HTTPResponse) -> Void) {
+        guard queue.redis.isConnected else {
+            let why = queue.redis.lastError.map { "\($0)" } ?? "connecting"
+            return respond(.error(503, "redis unreachable: \(why)", headers: unavailableHeaders))
+        }
+        queue.depth { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let d):
+                let body = #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)}"#
+                respond(.json(200, Array(body.utf8)))
+            case .failure(let error):
+                respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))
+            }
+        }
+    }
+}
+
+/// RFC 3339 timestamps (UTC, milliseconds) from milliseconds since the epoch.
+enum Timestamp {
+    static func rfc3339(ms: Int64) -> String {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let millis = ms - seconds * 1000
+        // Civil-from-days (Howard Hinnant's algorithm): no locale, no time zone database.
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+    }
+}

@@ -1,0 +1,477 @@
+// TaskConsumer: the worker's side of the pipeline — reads, leases, reclaims, retries, finishes.
+
+public import MeshLoop
+public import MeshRedis
+public import TaskPipeline
+
+/// One attempt's end, as the processor reports it.
+public enum AttemptResult: Sendable, Hashable {
+    /// Done: the result JSON to store.
+    case success(result: [UInt8])
+    /// May pass on retry (UNAVAILABLE, DEADLINE_EXCEEDED, connection loss, report-disk errors).
+    case transient(String)
+    /// Will not pass (INVALID_ARGUMENT …): fail at once.
+    case permanent(String)
+
+    var outcome: AttemptOutcome {
+        switch self {
+        case .success: .success
+        case .transient(let e): .transient(e)
+        case .permanent(let e): .permanent(e)
+        }
+    }
+}
+
+/// A task handed to the processor.
+public struct Delivery: Sendable, Hashable {
+    /// The stream entry id.
+    public var entry: String
+    public var taskID: String
+    public var message: String
+    /// 1-based, counting attempts whose worker died.
+    public var attempt: Int
+}
+
+/// What happened to a task, for logs and counters.
+public enum ConsumerEvent: Sendable {
+    case started(Delivery)
+    case succeeded(Delivery)
+    case retrying(Delivery, delayMs: UInt64, error: String)
+    case failed(Delivery, error: String)
+    /// Failed and dead-lettered without running (delivered too often, or out of attempts after crashes).
+    case poisoned(taskID: String, entry: String, error: String)
+    /// Another worker finished it first, or it was gone: nothing changed.
+    case skipped(taskID: String, entry: String, reason: String)
+    /// Entries taken over from workers whose lease ran out.
+    case reclaimed(count: Int)
+    /// A Redis command failed; the consumer goes on (the entry stays pending and is reclaimed).
+    case redisProblem(String)
+}
+
+/// Consumes the work stream with `XREADGROUP` in the consumer group, at most `concurrency` tasks
+/// at a time, and drives each through the `TaskScripts`.
+///
+/// - Reads never run ahead of capacity: `COUNT` is the number of free slots, and no read is
+///   outstanding while none is free. The blocking read has its own connection.
+/// - Leases: every in-flight entry's idle time is reset every `leaseMs / 3` while this consumer
+///   still holds it; every `reclaimIntervalMs`, entries idle past `leaseMs` (their worker died) are
+///   taken over with `XAUTOCLAIM` and run again — which counts as an attempt.
+/// - Retries wait in a sorted set, not in the pending list; due ones go back on the stream every
+///   `promoteIntervalMs` (any worker may move them; the script is atomic).
+///
+/// ```swift
+/// let consumer = TaskConsumer(loop: loop, commands: redis, reader: blockingRedis, configuration: .init(name: "w1")) {
+///     delivery, done in done(.success(result: Array("{}".utf8)))
+/// }
+/// consumer.start()
+/// ```
+public final class TaskConsumer {
+    public struct Configuration: Sendable {
+        /// This consumer's name in the group (unique per process).
+        public var name: String
+        public var concurrency = 16
+        public var blockMs: UInt64 = 2_000
+        public var leaseMs: UInt64 = 60_000
+        public var reclaimIntervalMs: UInt64 = 5_000
+        public var promoteIntervalMs: UInt64 = 250
+        /// How long a finished task stays readable.
+        public var resultTTLSeconds = 86_400
+        public var deadLetterCap = 10_000
+        public var policy = RetryPolicy()
+
+        public init(name: String) { self.name = name }
+    }
+
+    public struct Stats: Sendable {
+        public var started: UInt64 = 0
+        public var succeeded: UInt64 = 0
+        public var retried: UInt64 = 0
+        public var failed: UInt64 = 0
+        public var poisoned: UInt64 = 0
+        public var skipped: UInt64 = 0
+        public var reclaimed: UInt64 = 0
+        public var redisProblems: UInt64 = 0
+    }
+
+    public typealias Processor = (Delivery, @escaping (AttemptResult) -> Void) -> Void
+
+    public let loop: EventLoop
+    public let keys: TaskKeys
+    public let configuration: Configuration
+    public var onEvent: ((ConsumerEvent) -> Void)?
+    public private(set) var stats = Stats()
+
+    private let commands: RedisClient
+    private let reader: RedisClient
+    private let processor: Processor
+    private let startScript = TaskScripts.start()
+    private let succeedScript = TaskScripts.succeed()
+    private let retryScript = TaskScripts.retry()
+    private let failScript = TaskScripts.fail()
+    private let promoteScript = TaskScripts.promote()
+    private let renewScript = TaskScripts.renew()
+
+    /// Entries this consumer is working on → task id.
+    private var inFlight: [String: String] = [:]
+    private var running = false
+    private var readOutstanding = false
+    private var reclaimOutstanding = false
+    private var reclaimCursor = "0-0"
+    private var pumpTimer: LoopTimer?
+    private var reclaimTimer: LoopTimer?
+    private var renewTimer: LoopTimer?
+    private var promoteTimer: LoopTimer?
+    private var stopCompletion: (() -> Void)?
+
+    /// - Parameters:
+    ///   - commands: the connection for scripts and claims.
+    ///   - reader: a connection of its own for the blocking `XREADGROUP`.
+    public init(
+        loop: EventLoop, commands: RedisClient, reader: RedisClient, keys: TaskKeys = TaskKeys(),
+        configuration: Configuration, processor: @escaping Processor
+    ) {
+        self.loop = loop
+        self.commands = commands
+        self.reader = reader
+        self.keys = keys
+        self.configuration = configuration
+        self.processor = processor
+        for script in [startScript, succeedScript, retryScript, failScript, promoteScript, renewScript] {
+            commands.register(script)
+        }
+    }
+
+    public var inFlightCount: Int { inFlight.count }
+    public var isRunning: Bool { running }
+
+    /// Starts consuming (and the Redis clients, if they are not started yet).
+    public func start() throws(UVError) {
+        guard !running else { return }
+        running = true
+        pumpTimer = try LoopTimer(loop: loop)
+        reclaimTimer = try LoopTimer(loop: loop)
+        renewTimer = try LoopTimer(loop: loop)
+        promoteTimer = try LoopTimer(loop: loop)
+        commands.onConnect = { [weak self] in self?.commandsConnected() }
+        reader.onConnect = { [weak self] in self?.pump() }
+        commands.start()
+        reader.start()
+        if commands.isConnected { commandsConnected() }
+        reclaimTimer?.start(afterMs: configuration.reclaimIntervalMs, repeatMs: configuration.reclaimIntervalMs) {
+            [weak self] in self?.reclaim()
+        }
+        let renewEvery = max(100, configuration.leaseMs / 3)
+        renewTimer?.start(afterMs: renewEvery, repeatMs: renewEvery) { [weak self] in self?.renew() }
+        promoteTimer?.start(afterMs: configuration.promoteIntervalMs, repeatMs: configuration.promoteIntervalMs) {
+            [weak self] in self?.promote()
+        }
+        pump()
+    }
+
+    private func commandsConnected() {
+        TaskQueue.ensureGroup(redis: commands, keys: keys) { [weak self] result in
+            if case .failure(let e) = result { self?.problem("cannot create the consumer group: \(e)") }
+            self?.pump()
+            self?.reclaim()
+        }
+    }
+
+    // MARK: Reading
+
+    private var freeSlots: Int { configuration.concurrency - inFlight.count }
+
+    /// Reads as many new entries as there are free slots, when none is being read.
+    private func pump() {
+        guard running, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
+        readOutstanding = true
+        let command = [
+            "XREADGROUP", "GROUP", keys.group, configuration.name, "COUNT", String(freeSlots), "BLOCK",
+            String(configuration.blockMs), "STREAMS", keys.stream, ">",
+        ]
+        reader.send(command, timeoutMs: configuration.blockMs + commands.configuration.commandTimeoutMs) {
+            [weak self] result in
+            guard let self else { return }
+            self.readOutstanding = false
+            switch result {
+            case .success(.array(let streams?)):
+                for stream in streams {
+                    guard case .array(let pair?) = stream, pair.count == 2, case .array(let entries?) = pair[1] else {
+                        continue
+                    }
+                    for (entry, taskID) in Self.entries(entries) { self.deliver(entry: entry, taskID: taskID) }
+                }
+                self.pump()
+            case .success(.array(nil)), .success(.bulk(nil)):
+                self.pump()  // BLOCK ran out: read again
+            case .success(.error(let e)):
+                self.problem("XREADGROUP: \(e)")
+                if e.hasPrefix("NOGROUP") { self.commandsConnected() }
+                self.pumpLater()
+            case .success(let other):
+                self.problem("XREADGROUP: unexpected reply \(other)")
+                self.pumpLater()
+            case .failure:
+                break  // the reader reconnects; its onConnect pumps again
+            }
+        }
+    }
+
+    private func pumpLater() {
+        pumpTimer?.start(afterMs: 500) { [weak self] in self?.pump() }
+    }
+
+    /// (entry id, task id) pairs of a stream reply's entries; entries without a task id (or
+    /// deleted ones, nil in an `XAUTOCLAIM` reply) are skipped.
+    static func entries(_ items: [RedisValue]) -> [(String, String)] {
+        items.compactMap { item in
+            guard case .array(let e?) = item, e.count == 2, let id = e[0].string, case .array(let f?) = e[1] else {
+                return nil
+            }
+            var i = 0
+            while i + 1 < f.count {
+                if f[i].string == "task_id", let task = f[i + 1].string { return (id, task) }
+                i += 2
+            }
+            return (id, "")
+        }
+    }
+
+    // MARK: One task
+
+    private func deliver(entry: String, taskID: String) {
+        guard inFlight[entry] == nil else { return }
+        inFlight[entry] = taskID
+        let c = configuration
+        commands.eval(
+            startScript, keys: [keys.task(taskID), keys.stream, keys.dead],
+            arguments: [
+                keys.group, entry, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
+                String(c.resultTTLSeconds), taskID, String(c.deadLetterCap),
+            ].map { Array($0.utf8) }
+        ) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(.array(let items?)) where items.first?.string == "run" && items.count == 3:
+                let delivery = Delivery(
+                    entry: entry, taskID: taskID, message: items[1].string ?? "",
+                    attempt: Int(items[2].string ?? "") ?? 1)
+                self.stats.started += 1
+                self.onEvent?(.started(delivery))
+                self.processor(delivery) { [weak self] outcome in self?.finish(delivery, outcome) }
+            case .success(.array(let items?)) where items.first?.string == "poison":
+                self.stats.poisoned += 1
+                self.onEvent?(.poisoned(taskID: taskID, entry: entry, error: items.last?.string ?? ""))
+                self.release(entry)
+            case .success(.array(let items?)) where !items.isEmpty:
+                self.stats.skipped += 1
+                let reason = items.compactMap(\.string).joined(separator: " ")
+                self.onEvent?(.skipped(taskID: taskID, entry: entry, reason: reason))
+                self.release(entry)
+            case .success(let other):
+                self.problem("start script answered \(other)")
+                self.release(entry)
+            case .failure(let e):
+                // The entry stays pending under our name and is reclaimed after its lease.
+                self.problem("start \(taskID): \(e)")
+                self.release(entry)
+            }
+        }
+    }
+
+    private func finish(_ delivery: Delivery, _ result: AttemptResult, tries: Int = 0) {
+        guard inFlight[delivery.entry] != nil else { return }
+        let c = configuration
+        let decision = c.policy.decide(after: result.outcome, attempt: delivery.attempt)
+        let script: RedisScript
+        let scriptKeys: [String]
+        var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(delivery.entry.utf8)]
+        switch decision {
+        case .succeed:
+            guard case .success(let json) = result else { return }
+            script = succeedScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream]
+            arguments += [json, Array(String(c.resultTTLSeconds).utf8)]
+        case .retry(let delayMs):
+            script = retryScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed]
+            arguments += [Self.errorText(result), String(delayMs), delivery.taskID].map { Array($0.utf8) }
+        case .fail(let error, _):
+            script = failScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead]
+            arguments += [error, String(c.resultTTLSeconds), delivery.taskID, String(c.deadLetterCap)].map {
+                Array($0.utf8)
+            }
+        }
+        commands.eval(script, keys: scriptKeys, arguments: arguments) { [weak self] reply in
+            guard let self else { return }
+            switch reply {
+            case .success(let value) where value.string == "ok":
+                switch decision {
+                case .succeed:
+                    self.stats.succeeded += 1
+                    self.onEvent?(.succeeded(delivery))
+                case .retry(let delayMs):
+                    self.stats.retried += 1
+                    self.onEvent?(.retrying(delivery, delayMs: delayMs, error: Self.errorText(result)))
+                case .fail(let error, _):
+                    self.stats.failed += 1
+                    self.onEvent?(.failed(delivery, error: error))
+                }
+                self.release(delivery.entry)
+            case .success(let value) where value.string != nil:
+                self.stats.skipped += 1
+                self.onEvent?(
+                    .skipped(taskID: delivery.taskID, entry: delivery.entry, reason: value.string ?? ""))
+                self.release(delivery.entry)
+            case .success(let other):
+                self.problem("\(script.name) script answered \(other)")
+                self.release(delivery.entry)
+            case .failure(let e):
+                // Redis is away: keep the result and try again while the lease lasts; past that the
+                // entry is reclaimed and run again (its report is written once whatever happens).
+                self.problem("\(script.name) \(delivery.taskID): \(e)")
+                let maxTries = Int(max(1, c.leaseMs / 2_000))
+                guard self.running || self.stopCompletion != nil, tries < maxTries else {
+                    return self.release(delivery.entry)
+                }
+                let timer = try? LoopTimer(loop: self.loop)
+                timer?.start(afterMs: 1_000) { [weak self] in
+                    timer?.close()
+                    self?.finish(delivery, result, tries: tries + 1)
+                }
+                if timer == nil { self.release(delivery.entry) }
+            }
+        }
+    }
+
+    static func errorText(_ result: AttemptResult) -> String {
+        switch result {
+        case .success: ""
+        case .transient(let e), .permanent(let e): e
+        }
+    }
+
+    private func release(_ entry: String) {
+        inFlight[entry] = nil
+        if running {
+            pump()
+        } else if inFlight.isEmpty, let completion = stopCompletion {
+            stopCompletion = nil
+            closeAll()
+            completion()
+        }
+    }
+
+    private func problem(_ text: String) {
+        stats.redisProblems += 1
+        onEvent?(.redisProblem(text))
+    }
+
+    // MARK: Leases, reclaiming, delayed retries
+
+    /// Takes over entries whose worker stopped renewing their lease.
+    private func reclaim() {
+        guard running, !reclaimOutstanding, commands.isConnected, freeSlots > 0 else { return }
+        reclaimOutstanding = true
+        let command = [
+            "XAUTOCLAIM", keys.stream, keys.group, configuration.name, String(configuration.leaseMs), reclaimCursor,
+            "COUNT", String(freeSlots),
+        ]
+        commands.send(command) { [weak self] result in
+            guard let self else { return }
+            self.reclaimOutstanding = false
+            guard case .success(.array(let parts?)) = result, parts.count >= 2, let cursor = parts[0].string,
+                case .array(let claimed?) = parts[1]
+            else {
+                if case .success(.error(let e)) = result {
+                    self.problem("XAUTOCLAIM: \(e)")
+                    if e.hasPrefix("NOGROUP") { self.commandsConnected() }
+                }
+                return
+            }
+            self.reclaimCursor = cursor
+            let entries = Self.entries(claimed)
+            if !entries.isEmpty {
+                self.stats.reclaimed += UInt64(entries.count)
+                self.onEvent?(.reclaimed(count: entries.count))
+            }
+            for (entry, taskID) in entries { self.deliver(entry: entry, taskID: taskID) }
+        }
+    }
+
+    /// Resets the idle time of every entry still held, so no other worker reclaims a slow task.
+    private func renew() {
+        guard !inFlight.isEmpty, commands.isConnected else { return }
+        let entries = Array(inFlight.keys)
+        commands.eval(
+            renewScript, keys: [keys.stream],
+            arguments: ([keys.group, configuration.name] + entries).map { Array($0.utf8) }
+        ) { [weak self] result in
+            if case .success(.error(let e)) = result { self?.problem("renew: \(e)") }
+        }
+    }
+
+    /// Moves due retries back onto the stream.
+    private func promote() {
+        guard running, commands.isConnected else { return }
+        let batch = 200
+        commands.eval(
+            promoteScript, keys: [keys.delayed, keys.stream],
+            arguments: [Array(String(batch).utf8), Array(keys.taskPrefix.utf8)]
+        ) { [weak self] result in
+            switch result {
+            case .success(.integer(let n)) where n >= batch: self?.promote()
+            case .success(.error(let e)): self?.problem("promote: \(e)")
+            default: break
+            }
+        }
+    }
+
+    // MARK: Stopping
+
+    /// Stops reading; tasks in flight get `graceMs` to finish. Those still running then are handed
+    /// back (made claimable at once) and `completion` runs.
+    public func stop(graceMs: UInt64, completion: @escaping () -> Void) {
+        guard running else { return completion() }
+        running = false
+        reader.close()
+        reclaimTimer?.stop()
+        promoteTimer?.stop()
+        pumpTimer?.stop()
+        if inFlight.isEmpty {
+            closeAll()
+            return completion()
+        }
+        stopCompletion = completion
+        pumpTimer?.start(afterMs: graceMs) { [weak self] in self?.handBack() }
+    }
+
+    /// Gives the entries still running back to the group: `XCLAIM … IDLE <lease>` makes them
+    /// idle past the lease, so the next `XAUTOCLAIM` of any worker takes them.
+    private func handBack() {
+        guard let completion = stopCompletion else { return }
+        stopCompletion = nil
+        let entries = Array(inFlight.keys)
+        inFlight.removeAll()
+        let done = { [weak self] in
+            self?.closeAll()
+            completion()
+        }
+        guard !entries.isEmpty, commands.isConnected else { return done() }
+        commands.send(
+            ["XCLAIM", keys.stream, keys.group, configuration.name, "0"] + entries + [
+                "IDLE", String(configuration.leaseMs), "JUSTID",
+            ]
+        ) { _ in done() }
+    }
+
+    private func closeAll() {
+        for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer] { timer?.close() }
+        pumpTimer = nil
+        reclaimTimer = nil
+        renewTimer = nil
+        promoteTimer = nil
+        reader.close()
+        commands.close()
+    }
+}

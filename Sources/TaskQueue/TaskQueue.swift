@@ -1,0 +1,209 @@
+// TaskQueue: the api-service's side of the pipeline — submit, look up, readiness, queue figures.
+
+public import MeshRedis
+public import TaskPipeline
+
+/// A task as stored in its hash.
+public struct TaskRecord: Sendable, Hashable {
+    public var id: String
+    public var state: TaskState
+    public var attempts: Int
+    /// Milliseconds since the epoch (Redis's clock).
+    public var createdAtMs: Int64
+    public var updatedAtMs: Int64
+    /// The result JSON, on SUCCESS.
+    public var result: [UInt8]?
+    /// The last error (RETRY, FAILURE).
+    public var error: String?
+    /// When a RETRY is due (ms since the epoch).
+    public var retryAtMs: Int64?
+
+    /// Reads an `HGETALL` reply; nil when the hash does not exist (or makes no sense).
+    public init?(id: String, hash: RedisValue) {
+        guard case .array(let items?) = hash, !items.isEmpty, items.count % 2 == 0 else { return nil }
+        var fields: [String: [UInt8]] = [:]
+        var i = 0
+        while i < items.count {
+            guard let name = items[i].string, case .bulk(let value?) = items[i + 1] else { return nil }
+            fields[name] = value
+            i += 2
+        }
+        func text(_ name: String) -> String? { fields[name].map { String(decoding: $0, as: UTF8.self) } }
+        guard let stateText = text("state"), let state = TaskState(rawValue: stateText) else { return nil }
+        self.id = id
+        self.state = state
+        attempts = text("attempts").flatMap { Int($0) } ?? 0
+        createdAtMs = text("created_at").flatMap { Int64($0) } ?? 0
+        updatedAtMs = text("updated_at").flatMap { Int64($0) } ?? createdAtMs
+        result = state == .success ? fields["result"] : nil
+        error = text("error")
+        retryAtMs = state == .retry ? text("retry_at").flatMap { Int64($0) } : nil
+    }
+}
+
+/// How a submit ended.
+public enum SubmitOutcome: Sendable, Hashable {
+    /// Stored: the task hash and its stream entry exist.
+    case created(id: String)
+    /// The Idempotency-Key was seen before with the same message: its task.
+    case existing(id: String)
+    /// The Idempotency-Key was used before for a different message.
+    case conflict(id: String)
+}
+
+/// Errors of the queue's Redis calls, worded for an HTTP 503's detail.
+public struct QueueError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The api-service's handle on the queue: writes tasks, reads them back.
+///
+/// ```swift
+/// let queue = TaskQueue(redis: client)
+/// queue.submit(id: id, message: text, idempotencyKey: nil) { print($0) }
+/// ```
+public final class TaskQueue {
+    public let redis: RedisClient
+    public let keys: TaskKeys
+    /// How long an Idempotency-Key maps to its task.
+    public var idempotencyTTLSeconds = 86_400
+    private let submitScript = TaskScripts.submit()
+    /// Whether the consumer group was seen (created or already there) since the last connect.
+    public private(set) var groupReady = false
+
+    public init(redis: RedisClient, keys: TaskKeys = TaskKeys()) {
+        self.redis = redis
+        self.keys = keys
+        redis.register(submitScript)
+    }
+
+    /// Creates the stream and its consumer group if missing (`XGROUP CREATE … 0 MKSTREAM`; from
+    /// id 0, so tasks written before the group existed are not skipped).
+    public func ensureGroup(_ completion: @escaping (Result<Void, QueueError>) -> Void = { _ in }) {
+        TaskQueue.ensureGroup(redis: redis, keys: keys) { [weak self] result in
+            self?.groupReady = (try? result.get()) != nil
+            completion(result)
+        }
+    }
+
+    static func ensureGroup(
+        redis: RedisClient, keys: TaskKeys, _ completion: @escaping (Result<Void, QueueError>) -> Void
+    ) {
+        redis.send(["XGROUP", "CREATE", keys.stream, keys.group, "0", "MKSTREAM"]) { result in
+            switch result {
+            case .success(.error(let e)) where e.hasPrefix("BUSYGROUP"): completion(.success(()))
+            case .success(.error(let e)): completion(.failure(QueueError("XGROUP CREATE: \(e)")))
+            case .success: completion(.success(()))
+            case .failure(let e): completion(.failure(QueueError("\(e)")))
+            }
+        }
+    }
+
+    /// Stores a task (hash + stream entry, atomically). The completion's success means Redis has
+    /// confirmed the write.
+    public func submit(
+        id: String, message: String, idempotencyKey: String?,
+        completion: @escaping (Result<SubmitOutcome, QueueError>) -> Void
+    ) {
+        redis.eval(
+            submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey ?? "")],
+            arguments: [
+                Array(id.utf8), Array(message.utf8), Array((idempotencyKey == nil ? "0" : "1").utf8),
+                Array(String(idempotencyTTLSeconds).utf8),
+            ]
+        ) { result in
+            switch result {
+            case .failure(let e): completion(.failure(QueueError("\(e)")))
+            case .success(.array(let items?)) where items.count >= 2 && items[1].string != nil:
+                let taskID = items[1].string!
+                switch items[0].string {
+                case "created": completion(.success(.created(id: taskID)))
+                case "existing": completion(.success(.existing(id: taskID)))
+                default: completion(.success(.conflict(id: taskID)))
+                }
+            case .success(let other): completion(.failure(QueueError("submit script answered \(other)")))
+            }
+        }
+    }
+
+    /// Reads a task; nil when there is none (never existed, or expired).
+    public func status(id: String, completion: @escaping (Result<TaskRecord?, QueueError>) -> Void) {
+        redis.send(["HGETALL", keys.task(id)]) { result in
+            switch result {
+            case .failure(let e): completion(.failure(QueueError("\(e)")))
+            case .success(.error(let e)): completion(.failure(QueueError("HGETALL: \(e)")))
+            case .success(let value): completion(.success(TaskRecord(id: id, hash: value)))
+            }
+        }
+    }
+
+    /// Figures of the queue for readiness and metrics.
+    public struct Depth: Sendable, Hashable {
+        /// Entries in the stream (waiting + being worked on).
+        public var length: Int64 = 0
+        /// Entries delivered to a worker and not yet acknowledged.
+        public var pending: Int64 = 0
+        /// Entries not yet delivered to any worker (Redis 7's consumer-group lag).
+        public var lag: Int64 = 0
+        /// Tasks waiting for a retry.
+        public var delayed: Int64 = 0
+        /// Entries in the dead-letter stream.
+        public var dead: Int64 = 0
+        public var consumers: Int64 = 0
+    }
+
+    /// Reads the queue's depth; fails when the group is missing (`XINFO GROUPS` shows none).
+    public func depth(_ completion: @escaping (Result<Depth, QueueError>) -> Void) {
+        var depth = Depth()
+        var problem: QueueError?
+        var remaining = 4
+        func done() {
+            remaining -= 1
+            guard remaining == 0 else { return }
+            completion(problem.map { .failure($0) } ?? .success(depth))
+        }
+        redis.send(["XINFO", "GROUPS", keys.stream]) { [keys] result in
+            switch result {
+            case .success(.array(let groups?)):
+                let group = groups.compactMap(Self.fields).first { $0["name"]?.string == keys.group }
+                if let group {
+                    if case .integer(let n)? = group["pending"] { depth.pending = n }
+                    if case .integer(let n)? = group["lag"] { depth.lag = n }
+                    if case .integer(let n)? = group["consumers"] { depth.consumers = n }
+                } else {
+                    problem = QueueError("consumer group \(keys.group) of \(keys.stream) is missing")
+                }
+            case .success(.error(let e)): problem = QueueError("XINFO GROUPS: \(e)")
+            case .success: problem = QueueError("XINFO GROUPS: unexpected reply")
+            case .failure(let e): problem = QueueError("\(e)")
+            }
+            done()
+        }
+        for (command, key) in [("XLEN", keys.stream), ("ZCARD", keys.delayed), ("XLEN", keys.dead)] {
+            redis.send([command, key]) { [keys] result in
+                if case .success(.integer(let n)) = result {
+                    switch key {
+                    case keys.stream: depth.length = n
+                    case keys.delayed: depth.delayed = n
+                    default: depth.dead = n
+                    }
+                } else if problem == nil {
+                    problem = QueueError("\(command) \(key): \(result)")
+                }
+                done()
+            }
+        }
+    }
+
+    /// An `XINFO` reply's flat name/value list as a dictionary.
+    static func fields(_ value: RedisValue) -> [String: RedisValue]? {
+        guard case .array(let items?) = value, items.count % 2 == 0 else { return nil }
+        var out: [String: RedisValue] = [:]
+        for i in stride(from: 0, to: items.count, by: 2) {
+            if let name = items[i].string { out[name] = items[i + 1] }
+        }
+        return out
+    }
+}

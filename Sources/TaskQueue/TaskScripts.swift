@@ -1,0 +1,207 @@
+// TaskScripts: every state change of a task, as one atomic Lua script each.
+
+public import MeshRedis
+
+/// The Lua scripts that move tasks. Each runs atomically in Redis, reads the task's state first
+/// and never leaves a terminal state (SUCCESS, FAILURE): stickiness is enforced by the server, so
+/// a slow or duplicate worker cannot undo a result. Times come from Redis's own clock (`TIME`), so
+/// workers with skewed clocks agree.
+public enum TaskScripts {
+    static let prelude = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local function terminal(state) return state == 'SUCCESS' or state == 'FAILURE' end
+        """
+
+    /// Creates a task: the hash and the stream entry together, or the existing task of an
+    /// Idempotency-Key.
+    ///
+    /// KEYS: task, stream, idem. ARGV: id, message, use-idem ("1"/"0"), idem TTL s.
+    /// Returns `{"created", id, now}`, `{"existing", id}` or `{"conflict", id}` (the key was used
+    /// for another message).
+    public static func submit() -> RedisScript {
+        RedisScript(
+            name: "submit",
+            source: prelude + """
+
+                local digest = redis.sha1hex(ARGV[2])
+                if ARGV[3] == '1' then
+                  local existing = redis.call('GET', KEYS[3])
+                  if existing then
+                    local sp = string.find(existing, ' ', 1, true)
+                    local id = string.sub(existing, 1, sp - 1)
+                    if string.sub(existing, sp + 1) ~= digest then return {'conflict', id} end
+                    return {'existing', id}
+                  end
+                  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. digest, 'EX', ARGV[4])
+                end
+                local entry = redis.call('XADD', KEYS[2], '*', 'task_id', ARGV[1])
+                redis.call('HSET', KEYS[1], 'state', 'PENDING', 'message', ARGV[2], 'attempts', '0',
+                  'created_at', now, 'updated_at', now, 'entry', entry)
+                return {'created', ARGV[1], tostring(now)}
+                """)
+    }
+
+    /// Starts an attempt of a delivered entry, if this consumer still holds it.
+    ///
+    /// KEYS: task, stream, dead. ARGV: group, entry, consumer, max deliveries, max attempts,
+    /// result TTL s, task id, dead-letter cap.
+    /// Returns `{"run", message, attempts}`; `{"lost"}` (another consumer holds it now);
+    /// `{"gone"}` (no such task: entry dropped); `{"done", state}` (already terminal: entry
+    /// dropped); `{"poison", error}` (delivered too often, or its last attempt died with its
+    /// worker: failed and dead-lettered).
+    public static func start() -> RedisScript {
+        RedisScript(
+            name: "start",
+            source: prelude + """
+
+                local function drop()
+                  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+                  redis.call('XDEL', KEYS[2], ARGV[2])
+                end
+                local p = redis.call('XPENDING', KEYS[2], ARGV[1], ARGV[2], ARGV[2], 1)
+                if #p == 0 or p[1][2] ~= ARGV[3] then return {'lost'} end
+                local state = redis.call('HGET', KEYS[1], 'state')
+                if not state then drop() return {'gone'} end
+                if terminal(state) then drop() return {'done', state} end
+                local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+                local deliveries = tonumber(p[1][4])
+                local err = nil
+                if deliveries > tonumber(ARGV[4]) then
+                  err = 'poison: delivered ' .. deliveries .. ' times without finishing'
+                elseif attempts >= tonumber(ARGV[5]) then
+                  err = 'the worker running attempt ' .. attempts .. ' of ' .. ARGV[5] .. ' died; no attempts left'
+                end
+                if err then
+                  local message = redis.call('HGET', KEYS[1], 'message') or ''
+                  redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', err, 'updated_at', now)
+                  redis.call('HDEL', KEYS[1], 'message')
+                  redis.call('EXPIRE', KEYS[1], ARGV[6])
+                  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'task_id', ARGV[7], 'error', err,
+                    'attempts', attempts, 'message', message)
+                  drop()
+                  return {'poison', err}
+                end
+                attempts = attempts + 1
+                redis.call('HSET', KEYS[1], 'state', 'STARTED', 'attempts', attempts, 'updated_at', now,
+                  'worker', ARGV[3])
+                return {'run', redis.call('HGET', KEYS[1], 'message') or '', tostring(attempts)}
+                """)
+    }
+
+    /// Stores the result, sets SUCCESS, acknowledges and deletes the entry — one step.
+    ///
+    /// KEYS: task, stream. ARGV: group, entry, result JSON, result TTL s.
+    /// Returns `"ok"`, `"duplicate"` (already terminal: nothing changed) or `"gone"`.
+    public static func succeed() -> RedisScript {
+        RedisScript(
+            name: "succeed",
+            source: prelude + """
+
+                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+                redis.call('XDEL', KEYS[2], ARGV[2])
+                local state = redis.call('HGET', KEYS[1], 'state')
+                if not state then return 'gone' end
+                if terminal(state) then return 'duplicate' end
+                redis.call('HSET', KEYS[1], 'state', 'SUCCESS', 'result', ARGV[3], 'updated_at', now)
+                redis.call('HDEL', KEYS[1], 'message', 'error', 'retry_at')
+                redis.call('EXPIRE', KEYS[1], ARGV[4])
+                return 'ok'
+                """)
+    }
+
+    /// Schedules a retry: RETRY, the error, a due time in the delayed set; the entry leaves the
+    /// pending list (a delayed retry never sits there).
+    ///
+    /// KEYS: task, stream, delayed. ARGV: group, entry, error, delay ms, task id.
+    /// Returns `"ok"`, `"duplicate"` or `"gone"`.
+    public static func retry() -> RedisScript {
+        RedisScript(
+            name: "retry",
+            source: prelude + """
+
+                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+                redis.call('XDEL', KEYS[2], ARGV[2])
+                local state = redis.call('HGET', KEYS[1], 'state')
+                if not state then return 'gone' end
+                if terminal(state) then return 'duplicate' end
+                local due = now + tonumber(ARGV[4])
+                redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', now, 'retry_at', due)
+                redis.call('ZADD', KEYS[3], due, ARGV[5])
+                return 'ok'
+                """)
+    }
+
+    /// Fails a task for good: FAILURE with the error, a copy (with its message) in the capped
+    /// dead-letter stream, the entry acknowledged and deleted.
+    ///
+    /// KEYS: task, stream, dead. ARGV: group, entry, error, result TTL s, task id, dead-letter cap.
+    /// Returns `"ok"`, `"duplicate"` or `"gone"`.
+    public static func fail() -> RedisScript {
+        RedisScript(
+            name: "fail",
+            source: prelude + """
+
+                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+                redis.call('XDEL', KEYS[2], ARGV[2])
+                local state = redis.call('HGET', KEYS[1], 'state')
+                if not state then return 'gone' end
+                if terminal(state) then return 'duplicate' end
+                local message = redis.call('HGET', KEYS[1], 'message') or ''
+                local attempts = redis.call('HGET', KEYS[1], 'attempts') or '0'
+                redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', ARGV[3], 'updated_at', now)
+                redis.call('HDEL', KEYS[1], 'message', 'retry_at')
+                redis.call('EXPIRE', KEYS[1], ARGV[4])
+                redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'task_id', ARGV[5], 'error', ARGV[3],
+                  'attempts', attempts, 'message', message)
+                return 'ok'
+                """)
+    }
+
+    /// Moves retries that are due from the delayed set back onto the stream.
+    ///
+    /// KEYS: delayed, stream. ARGV: at most this many, task key prefix.
+    /// Returns how many ids were due (moved, or dropped when no longer in RETRY).
+    ///
+    /// The task hashes are reached through the prefix rather than declared keys; they share the
+    /// hash tag, so they live in the script's slot on a cluster too.
+    public static func promote() -> RedisScript {
+        RedisScript(
+            name: "promote",
+            source: prelude + """
+
+                local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+                for _, id in ipairs(due) do
+                  redis.call('ZREM', KEYS[1], id)
+                  local key = ARGV[2] .. id
+                  if redis.call('HGET', key, 'state') == 'RETRY' then
+                    local entry = redis.call('XADD', KEYS[2], '*', 'task_id', id)
+                    redis.call('HSET', key, 'entry', entry)
+                  end
+                end
+                return #due
+                """)
+    }
+
+    /// Renews the lease on entries this consumer still holds (resets their idle time without
+    /// counting a delivery); never takes back an entry another consumer has claimed.
+    ///
+    /// KEYS: stream. ARGV: group, consumer, entry ids…
+    /// Returns the entries no longer held.
+    public static func renew() -> RedisScript {
+        RedisScript(
+            name: "renew",
+            source: """
+                local lost = {}
+                for i = 3, #ARGV do
+                  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+                  if #p == 1 and p[1][2] == ARGV[2] then
+                    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+                  else
+                    table.insert(lost, ARGV[i])
+                  end
+                end
+                return lost
+                """)
+    }
+}

@@ -1,0 +1,30 @@
+// WorkerLog: one log line per thing that happens to a task (never its message text).
+
+public import Logging
+public import TaskQueue
+
+public enum WorkerLog {
+    public static func log(_ event: ConsumerEvent, _ logger: Logger) {
+        switch event {
+        case .started(let d):
+            logger.debug("task started", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)"])
+        case .succeeded(let d):
+            logger.info("task succeeded", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)"])
+        case .retrying(let d, let delayMs, let error):
+            logger.warning(
+                "task will be retried",
+                metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "delay_ms": "\(delayMs)", "error": "\(error)"])
+        case .failed(let d, let error):
+            logger.error(
+                "task failed; dead-lettered", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "error": "\(error)"])
+        case .poisoned(let taskID, let entry, let error):
+            logger.error("task dead-lettered without running", metadata: ["task_id": "\(taskID)", "entry": "\(entry)", "error": "\(error)"])
+        case .skipped(let taskID, let entry, let reason):
+            logger.info("task skipped", metadata: ["task_id": "\(taskID)", "entry": "\(entry)", "reason": "\(reason)"])
+        case .reclaimed(let count):
+            logger.notice("took over tasks of a worker that stopped renewing its lease", metadata: ["count": "\(count)"])
+        case .redisProblem(let text):
+            logger.warning("redis: \(text)")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+// api-service: the public HTTP API of alertmesh (thin: options + wiring).
+
+import APIService
+import ArgumentParser
+import Logging
+import MeshHTTP
+import MeshLoop
+import MeshOptions
+import MeshRedis
+import TaskQueue
+
+@main
+struct APIServiceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api-service",
+        abstract: "Accept messages over HTTP (POST /submit), queue them in Redis, answer GET /status/{task_id}.",
+        discussion: """
+            A 202 means Redis has stored the task; with Redis away, submits get 503 and Retry-After. \
+            Every option can also be set as ALERTMESH_<OPTION>; a flag beats the environment.
+            """)
+
+    @Option(help: ArgumentHelp("Where to serve HTTP.", valueName: "host:port"))
+    var http: String = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp("Redis: host:port or unix:/path.", valueName: "addr"))
+    var redis: String = "127.0.0.1:6379"
+
+    @Option(help: "Prefix (with its hash tag) of every Redis key.")
+    var redisPrefix: String = "{alertmesh}"
+
+    @Option(help: "Deadline of a Redis command, in ms (past it: 503).")
+    var redisTimeoutMs: UInt64 = 2_000
+
+    @Option(help: "Largest request body, in bytes (413 past it).")
+    var maxBodyBytes: Int = 1 << 20
+
+    @Option(help: "Largest request line plus headers, in bytes (431 past it).")
+    var maxHeaderBytes: Int = 16 << 10
+
+    @Option(help: "Most open client connections (503 past it).")
+    var maxConnections: Int = 4_096
+
+    @Option(help: "A request must arrive whole within this many ms of its first byte (408 past it).")
+    var requestTimeoutMs: UInt64 = 10_000
+
+    @Option(help: "Idle keep-alive connections are closed after this many ms.")
+    var idleTimeoutMs: UInt64 = 60_000
+
+    @Option(help: "How long an Idempotency-Key maps to its task, in seconds.")
+    var idempotencyTtl: Int = 86_400
+
+    @Option(help: "On SIGTERM/SIGINT, how long requests in flight may take to finish, in ms.")
+    var shutdownGraceMs: UInt64 = 5_000
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    static func main() { mainWithEnvironment() }
+
+    func validate() throws {
+        do {
+            guard case .tcp = try Endpoint(parsing: http) else { throw ValidationError("--http: must be host:port") }
+        } catch let error as Endpoint.ParseError {
+            throw ValidationError("--http: \(error)")
+        }
+        do {
+            _ = try RedisEndpoint(parsing: redis)
+        } catch {
+            throw ValidationError("--redis: \(error)")
+        }
+        guard maxBodyBytes > 0, maxBodyBytes <= 64 << 20 else {
+            throw ValidationError("--max-body-bytes: must be between 1 and 67108864")
+        }
+        guard maxHeaderBytes >= 1024 else { throw ValidationError("--max-header-bytes: must be at least 1024") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections: must be positive") }
+        guard requestTimeoutMs > 0, idleTimeoutMs > 0, redisTimeoutMs > 0 else {
+            throw ValidationError("timeouts must be positive")
+        }
+        guard idempotencyTtl > 0 else { throw ValidationError("--idempotency-ttl: must be positive") }
+        guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ValidationError("--log-level: \"\(logLevel)\" is not a level")
+        }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "api-service")
+        logger.logLevel = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        let loop = try EventLoop()
+
+        var redisConfig = RedisClient.Configuration()
+        redisConfig.commandTimeoutMs = redisTimeoutMs
+        let redisClient = RedisClient(loop: loop, endpoint: try RedisEndpoint(parsing: redis), configuration: redisConfig)
+        let queue = TaskQueue(redis: redisClient, keys: TaskKeys(prefix: redisPrefix))
+        queue.idempotencyTTLSeconds = idempotencyTtl
+        redisClient.onConnect = {
+            logger.notice("redis connected", metadata: ["redis": "\(redisClient.endpoint)"])
+            queue.ensureGroup { result in
+                if case .failure(let e) = result { logger.error("cannot create the consumer group", metadata: ["error": "\(e)"]) }
+            }
+        }
+        redisClient.onDisconnect = { error in
+            logger.warning("redis connection lost; reconnecting", metadata: ["error": "\(error)"])
+        }
+        redisClient.start()
+
+        let api = APIService(queue: queue, logger: logger)
+        var httpConfig = HTTPServer.Configuration()
+        httpConfig.maxBodyBytes = maxBodyBytes
+        httpConfig.maxHeaderBytes = maxHeaderBytes
+        httpConfig.maxConnections = maxConnections
+        httpConfig.requestTimeoutMs = requestTimeoutMs
+        httpConfig.idleTimeoutMs = idleTimeoutMs
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(loop: loop, endpoint: try Endpoint(parsing: http), configuration: httpConfig) {
+                api.handle($0, $1)
+            }
+        } catch {
+            throw ValidationError("--http: \(error)")
+        }
+        server.onProblem = { logger.warning("http: \($0)") }
+
+        var stopping = false
+        let stop = { (signal: Int32) in
+            guard !stopping else { return }
+            stopping = true
+            logger.notice("stopping", metadata: ["signal": "\(signal)"])
+            server.close()
+            let poll = try? LoopTimer(loop: loop)
+            let deadline = loop.nowMs + shutdownGraceMs
+            poll?.start(afterMs: 10, repeatMs: 10) {
+                guard server.isDrained || loop.nowMs >= deadline else { return }
+                poll?.close()
+                redisClient.close()
+                loop.stop()
+            }
+        }
+        let signals = try [SignalWatcher.terminate, SignalWatcher.interrupt].map {
+            try SignalWatcher(loop: loop, signal: $0, stop)
+        }
+        var url = "http://\(http)"
+        if case .tcp(let host, let port) = server.endpoint { url = "http://\(host):\(port)" }
+        logger.notice("api-service ready", metadata: ["http": "\(url)", "redis": "\(redisClient.endpoint)"])
+        loop.run()
+        signals.forEach { $0.close() }
+        for _ in 0..<10 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        logger.notice("stopped")
+    }
+}

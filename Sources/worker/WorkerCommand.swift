@@ -1,0 +1,174 @@
+// worker: consumes the task stream and runs each task through an alert-service (thin: options + wiring).
+
+import ArgumentParser
+import Foundation
+import Logging
+import MeshLoop
+import MeshOptions
+import MeshRPC
+import MeshRedis
+import TaskPipeline
+import TaskQueue
+import Worker
+
+@main
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run queued tasks: read the Redis stream as a consumer group, call alert-service, store results.",
+        discussion: """
+            Start several to scale out: each gets a unique consumer name. Tasks of a worker that dies \
+            are taken over by the others once their lease runs out. With --listen the worker also \
+            serves _sys health and stats over RPC. Every option can also be set as ALERTMESH_<OPTION>.
+            """)
+
+    @OptionGroup var common: ServiceOptions
+
+    @Option(help: ArgumentHelp("Redis: host:port or unix:/path.", valueName: "addr"))
+    var redis: String = "127.0.0.1:6379"
+
+    @Option(help: "Prefix (with its hash tag) of every Redis key.")
+    var redisPrefix: String = "{alertmesh}"
+
+    @Option(
+        help: ArgumentHelp(
+            "An alert-service to call: unix:/path.sock or tcp://host:port (repeatable; default unix:DATA_DIR/alert-service.sock).",
+            valueName: "addr"))
+    var alertEndpoint: [String] = []
+
+    @Option(help: "Tasks in flight at once.")
+    var concurrency: Int = 16
+
+    @Option(help: "Deadline of one Analyze call, in ms.")
+    var attemptTimeoutMs: UInt64 = 10_000
+
+    @Option(help: "Attempts per task in all (a crashed attempt counts).")
+    var maxAttempts: Int = 5
+
+    @Option(help: "First retry delay ceiling, in ms (full jitter).")
+    var retryBaseMs: UInt64 = 1_000
+
+    @Option(help: "Growth of the retry delay ceiling per attempt.")
+    var retryMultiplier: Double = 2
+
+    @Option(help: "Largest retry delay, in ms.")
+    var retryMaxMs: UInt64 = 30_000
+
+    @Option(help: "Deliveries after which a task is dead-lettered without running (poison cap).")
+    var maxDeliveries: Int = 10
+
+    @Option(help: "A task idle this long (its worker died) is taken over, in ms.")
+    var leaseMs: UInt64 = 60_000
+
+    @Option(help: "How often to look for tasks to take over, in ms.")
+    var reclaimIntervalMs: UInt64 = 5_000
+
+    @Option(help: "How long finished tasks stay readable, in seconds.")
+    var resultTtl: Int = 86_400
+
+    @Option(help: "Entries kept in the dead-letter stream (approximately).")
+    var deadLetterCap: Int = 10_000
+
+    @Option(help: "On SIGTERM/SIGINT, how long tasks in flight may take to finish, in ms.")
+    var shutdownGraceMs: UInt64 = 10_000
+
+    static func main() { mainWithEnvironment() }
+
+    func validate() throws {
+        do {
+            _ = try RedisEndpoint(parsing: redis)
+        } catch {
+            throw ValidationError("--redis: \(error)")
+        }
+        for a in alertEndpoint {
+            do {
+                _ = try Endpoint(parsing: a)
+            } catch {
+                throw ValidationError("--alert-endpoint: \(error)")
+            }
+        }
+        guard concurrency > 0, concurrency <= 10_000 else { throw ValidationError("--concurrency: 1...10000") }
+        guard maxAttempts > 0 else { throw ValidationError("--max-attempts: must be positive") }
+        guard maxDeliveries >= maxAttempts else {
+            throw ValidationError("--max-deliveries: must be at least --max-attempts")
+        }
+        guard retryMultiplier >= 1, retryMultiplier.isFinite else { throw ValidationError("--retry-multiplier: >= 1") }
+        guard retryMaxMs >= retryBaseMs else { throw ValidationError("--retry-max-ms: must be >= --retry-base-ms") }
+        guard leaseMs >= 1_000 else { throw ValidationError("--lease-ms: at least 1000") }
+        guard attemptTimeoutMs > 0, reclaimIntervalMs > 0 else { throw ValidationError("timeouts must be positive") }
+        guard resultTtl > 0, deadLetterCap > 0 else { throw ValidationError("--result-ttl, --dead-letter-cap: positive") }
+        guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "worker")
+        logger.logLevel = common.level
+        let loop = try EventLoop()
+        let redisEndpoint = try RedisEndpoint(parsing: redis)
+        let commands = RedisClient(loop: loop, endpoint: redisEndpoint)
+        let reader = RedisClient(loop: loop, endpoint: redisEndpoint)
+        commands.onDisconnect = { logger.warning("redis connection lost; reconnecting", metadata: ["error": "\($0)"]) }
+
+        let endpoints =
+            try alertEndpoint.isEmpty
+            ? [Endpoint.unix(path: common.dataDir + "/alert-service.sock")] : alertEndpoint.map { try Endpoint(parsing: $0) }
+        let host = ProcessInfo.processInfo.hostName
+        let name = "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        let client = RPCClient(loop: loop, endpoints: endpoints, configuration: .init(name: "worker \(name)"))
+        let processor = AnalyzeProcessor(client: client, attemptTimeoutMs: attemptTimeoutMs)
+
+        var config = TaskConsumer.Configuration(name: name)
+        config.concurrency = concurrency
+        config.leaseMs = leaseMs
+        config.reclaimIntervalMs = reclaimIntervalMs
+        config.resultTTLSeconds = resultTtl
+        config.deadLetterCap = deadLetterCap
+        config.policy.maxAttempts = maxAttempts
+        config.policy.baseDelayMs = retryBaseMs
+        config.policy.multiplier = retryMultiplier
+        config.policy.maxDelayMs = retryMaxMs
+        config.policy.maxDeliveries = maxDeliveries
+        let consumer = TaskConsumer(
+            loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redisPrefix), configuration: config
+        ) { processor.process($0, $1) }
+        consumer.onEvent = { WorkerLog.log($0, logger) }
+
+        // Health and stats over RPC (rpc-probe ADDR health|stats).
+        let server = try RPCServer(loop: loop, configuration: .init(name: "worker"), logger: logger)
+        for endpoint in common.endpoints {
+            do {
+                try server.listen(on: endpoint)
+            } catch {
+                throw ValidationError("--listen: \(error)")
+            }
+        }
+
+        var stopping = false
+        let stop = { (signal: Int32) in
+            guard !stopping else { return }
+            stopping = true
+            logger.notice(
+                "stopping: finishing tasks in flight",
+                metadata: ["signal": "\(signal)", "in_flight": "\(consumer.inFlightCount)"])
+            consumer.stop(graceMs: shutdownGraceMs) {
+                client.close()
+                server.shutdownNow()
+                logger.notice("stopped", metadata: ["succeeded": "\(consumer.stats.succeeded)"])
+                loop.stop()
+            }
+        }
+        let signals = try [SignalWatcher.terminate, SignalWatcher.interrupt].map {
+            try SignalWatcher(loop: loop, signal: $0, stop)
+        }
+        try consumer.start()
+        logger.notice(
+            "worker ready",
+            metadata: [
+                "consumer": "\(name)", "redis": "\(redisEndpoint)", "alert_endpoints": "\(endpoints.map(\.description))",
+                "concurrency": "\(concurrency)",
+            ])
+        loop.run()
+        signals.forEach { $0.close() }
+        for _ in 0..<10 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+    }
+}
