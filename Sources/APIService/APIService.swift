@@ -78,12 +78,14 @@ public final class APIService {
         }
         let respond = { [weak self] (response: HTTPResponse) in
             self?.count(request.method, route, response.status)
-            responder.respond(request.method == "HEAD" ? HTTPResponse(status: response.status, headers: response.headers) : response)
+            responder.respond(
+                request.method == "HEAD" ? HTTPResponse(status: response.status, headers: response.headers) : response)
         }
         let isRead = request.method == "GET" || request.method == "HEAD"
         switch route {
         case .unknown:
-            respond(.error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
+            respond(
+                .error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
         case .submit where request.method == "POST":
             submit(request, respond)
         case .status where isRead:
@@ -93,7 +95,8 @@ public final class APIService {
         case .readyz where isRead:
             ready(respond)
         default:
-            respond(.error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
+            respond(
+                .error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
         }
     }
 
@@ -152,13 +155,16 @@ public final class APIService {
 
     /// Reads `{"message": "<string>"}`: malformed JSON is 400, a missing or non-string message 422.
     static func decodeSubmit(_ body: [UInt8]) -> Result<String, RequestError> {
-        guard !body.isEmpty else { return .failure(RequestError(status: 400, detail: "empty body; send {\"message\": \"...\"}")) }
+        guard !body.isEmpty else {
+            return .failure(RequestError(status: 400, detail: "empty body; send {\"message\": \"...\"}"))
+        }
         do {
             return .success(try JSONDecoder().decode(SubmitBody.self, from: Data(body)).message)
         } catch DecodingError.keyNotFound {
             return .failure(RequestError(status: 422, detail: "\"message\" is missing"))
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
-            return .failure(RequestError(status: 422, detail: "the body must be a JSON object with a \"message\" string"))
+            return .failure(
+                RequestError(status: 422, detail: "the body must be a JSON object with a \"message\" string"))
         } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
             return .failure(RequestError(status: 422, detail: "\"message\" must be a string"))
         } catch {
@@ -242,7 +248,8 @@ public final class APIService {
             guard let self else { return }
             switch result {
             case .success(let d):
-                let body = #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)}"#
+                let body =
+                    #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)}"#
                 respond(.json(200, Array(body.utf8)))
             case .failure(let error):
                 respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))

@@ -186,14 +186,16 @@ public final class RedisClient {
     ) {
         let tail = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments
         guard let sha = script.sha else {
-            return send([Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion)
+            return send(
+                [Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion)
         }
         send([Array("EVALSHA".utf8), Array(sha.utf8)] + tail, timeoutMs: timeoutMs) { [weak self] result in
             if case .success(.error(let e)) = result, e.hasPrefix("NOSCRIPT"), let self {
                 script.sha = nil
                 self.load(script)
                 return self.send(
-                    [Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion)
+                    [Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion
+                )
             }
             completion(result)
         }

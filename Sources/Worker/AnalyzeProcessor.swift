@@ -1,8 +1,8 @@
 // AnalyzeProcessor: one attempt of a task = one Analyze call to an alert-service.
 
 import AlertService
-public import MeshRPC
 import MeshProto
+public import MeshRPC
 import MeshWire
 import TaskPipeline
 public import TaskQueue

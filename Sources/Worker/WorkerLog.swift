@@ -13,16 +13,22 @@ public enum WorkerLog {
         case .retrying(let d, let delayMs, let error):
             logger.warning(
                 "task will be retried",
-                metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "delay_ms": "\(delayMs)", "error": "\(error)"])
+                metadata: [
+                    "task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "delay_ms": "\(delayMs)", "error": "\(error)",
+                ])
         case .failed(let d, let error):
             logger.error(
-                "task failed; dead-lettered", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "error": "\(error)"])
+                "task failed; dead-lettered",
+                metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "error": "\(error)"])
         case .poisoned(let taskID, let entry, let error):
-            logger.error("task dead-lettered without running", metadata: ["task_id": "\(taskID)", "entry": "\(entry)", "error": "\(error)"])
+            logger.error(
+                "task dead-lettered without running",
+                metadata: ["task_id": "\(taskID)", "entry": "\(entry)", "error": "\(error)"])
         case .skipped(let taskID, let entry, let reason):
             logger.info("task skipped", metadata: ["task_id": "\(taskID)", "entry": "\(entry)", "reason": "\(reason)"])
         case .reclaimed(let count):
-            logger.notice("took over tasks of a worker that stopped renewing its lease", metadata: ["count": "\(count)"])
+            logger.notice(
+                "took over tasks of a worker that stopped renewing its lease", metadata: ["count": "\(count)"])
         case .redisProblem(let text):
             logger.warning("redis: \(text)")
         }

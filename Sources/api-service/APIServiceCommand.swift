@@ -90,13 +90,16 @@ struct APIServiceCommand: ParsableCommand {
 
         var redisConfig = RedisClient.Configuration()
         redisConfig.commandTimeoutMs = redisTimeoutMs
-        let redisClient = RedisClient(loop: loop, endpoint: try RedisEndpoint(parsing: redis), configuration: redisConfig)
+        let redisClient = RedisClient(
+            loop: loop, endpoint: try RedisEndpoint(parsing: redis), configuration: redisConfig)
         let queue = TaskQueue(redis: redisClient, keys: TaskKeys(prefix: redisPrefix))
         queue.idempotencyTTLSeconds = idempotencyTtl
         redisClient.onConnect = {
             logger.notice("redis connected", metadata: ["redis": "\(redisClient.endpoint)"])
             queue.ensureGroup { result in
-                if case .failure(let e) = result { logger.error("cannot create the consumer group", metadata: ["error": "\(e)"]) }
+                if case .failure(let e) = result {
+                    logger.error("cannot create the consumer group", metadata: ["error": "\(e)"])
+                }
             }
         }
         redisClient.onDisconnect = { error in

@@ -96,7 +96,9 @@ struct WorkerCommand: ParsableCommand {
         guard retryMaxMs >= retryBaseMs else { throw ValidationError("--retry-max-ms: must be >= --retry-base-ms") }
         guard leaseMs >= 1_000 else { throw ValidationError("--lease-ms: at least 1000") }
         guard attemptTimeoutMs > 0, reclaimIntervalMs > 0 else { throw ValidationError("timeouts must be positive") }
-        guard resultTtl > 0, deadLetterCap > 0 else { throw ValidationError("--result-ttl, --dead-letter-cap: positive") }
+        guard resultTtl > 0, deadLetterCap > 0 else {
+            throw ValidationError("--result-ttl, --dead-letter-cap: positive")
+        }
         guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
     }
 
@@ -111,7 +113,8 @@ struct WorkerCommand: ParsableCommand {
 
         let endpoints =
             try alertEndpoint.isEmpty
-            ? [Endpoint.unix(path: common.dataDir + "/alert-service.sock")] : alertEndpoint.map { try Endpoint(parsing: $0) }
+            ? [Endpoint.unix(path: common.dataDir + "/alert-service.sock")]
+            : alertEndpoint.map { try Endpoint(parsing: $0) }
         let host = ProcessInfo.processInfo.hostName
         let name = "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let client = RPCClient(loop: loop, endpoints: endpoints, configuration: .init(name: "worker \(name)"))
@@ -164,7 +167,8 @@ struct WorkerCommand: ParsableCommand {
         logger.notice(
             "worker ready",
             metadata: [
-                "consumer": "\(name)", "redis": "\(redisEndpoint)", "alert_endpoints": "\(endpoints.map(\.description))",
+                "consumer": "\(name)", "redis": "\(redisEndpoint)",
+                "alert_endpoints": "\(endpoints.map(\.description))",
                 "concurrency": "\(concurrency)",
             ])
         loop.run()

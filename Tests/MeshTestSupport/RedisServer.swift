@@ -8,9 +8,14 @@ public final class RedisServer: @unchecked Sendable {
     public let directory: String
     public let socketPath: String
     public let port: UInt16
-    private let process = Process()
+    private var process = Process()
+    private var arguments: [String] = []
 
-    public init(appendOnly: Bool = false) throws {
+    /// - Parameters:
+    ///   - appendOnly: AOF on (appendfsync everysec), so `restart()` after `kill()` finds the data.
+    ///   - configFile: a redis.conf read first (the project's own, say); the test's port, socket
+    ///     and directory are given after it.
+    public init(appendOnly: Bool = false, configFile: String? = nil) throws {
         directory = NSTemporaryDirectory() + "alertmesh-redis-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/redis.sock"
@@ -18,14 +23,29 @@ public final class RedisServer: @unchecked Sendable {
         let probe = LoopbackSocket.listenTCP()
         port = probe.port
         probe.close()
+        arguments =
+            (configFile.map { [$0] } ?? []) + [
+                "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", socketPath, "--unixsocketperm", "700",
+                "--dir", directory, "--daemonize", "no",
+                "--logfile", directory + "/redis.log",
+            ] + (configFile == nil ? ["--save", "", "--appendonly", appendOnly ? "yes" : "no"] : [])
+        try launch()
+    }
+
+    /// Starts (again) with the same port, socket and directory: after `kill()`, a restart that
+    /// finds its AOF.
+    public func restart() throws {
+        kill()
+        try launch()
+    }
+
+    private func launch() throws {
+        process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", socketPath, "--unixsocketperm", "700",
-            "--dir", directory, "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--daemonize", "no",
-            "--logfile", directory + "/redis.log",
-        ]
+        process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        try? FileManager.default.removeItem(atPath: socketPath)
         try process.run()
         for _ in 0..<200 {
             if FileManager.default.fileExists(atPath: socketPath) { return }

@@ -1,0 +1,131 @@
+// QueueTestSupport: a loop, a real redis-server and clients for the TaskQueue tests.
+
+import Foundation
+import MeshLoop
+import MeshRedis
+import MeshTestSupport
+import TaskPipeline
+import TaskQueue
+import Testing
+
+/// One test's world: its own loop and redis-server.
+final class QueueWorld {
+    let loop: EventLoop
+    let server: RedisServer
+    let redis: RedisClient
+    let queue: TaskQueue
+    let keys = TaskKeys()
+    private var extraClients: [RedisClient] = []
+
+    init() throws {
+        server = try RedisServer()
+        loop = try EventLoop()
+        redis = RedisClient(loop: loop, endpoint: .unix(path: server.socketPath))
+        queue = TaskQueue(redis: redis)
+        redis.start()
+        run(until: { self.redis.isConnected })
+        var ready = false
+        queue.ensureGroup { _ in ready = true }
+        run(until: { ready })
+    }
+
+    func client() -> RedisClient {
+        let c = RedisClient(loop: loop, endpoint: .unix(path: server.socketPath))
+        extraClients.append(c)
+        return c
+    }
+
+    func run(seconds: Double = 20, until condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        let guardTimer = try! LoopTimer(loop: loop)
+        var timedOut = false
+        guardTimer.start(afterMs: UInt64(seconds * 1000)) { timedOut = true }
+        guardTimer.unref()
+        let poll = try! LoopTimer(loop: loop)
+        poll.start(afterMs: 5, repeatMs: 5) {}
+        loop.run(until: { condition() || timedOut })
+        guardTimer.close()
+        poll.close()
+        #expect(!timedOut, "timed out after \(seconds) s", sourceLocation: sourceLocation)
+    }
+
+    func wait(ms: UInt64) {
+        let start = loop.nowMs
+        run(until: { self.loop.nowMs >= start + ms })
+    }
+
+    @discardableResult
+    func send(_ args: [String]) -> RedisValue {
+        var reply: Result<RedisValue, RedisError>?
+        redis.send(args) { reply = $0 }
+        run(until: { reply != nil })
+        return (try? reply!.get()) ?? .error("no reply")
+    }
+
+    func eval(_ script: RedisScript, keys: [String], _ args: [String]) -> RedisValue {
+        var reply: Result<RedisValue, RedisError>?
+        redis.eval(script, keys: keys, arguments: args.map { Array($0.utf8) }) { reply = $0 }
+        run(until: { reply != nil })
+        return (try? reply!.get()) ?? .error("no reply")
+    }
+
+    func submit(_ message: String, id: String = UUID().uuidString.lowercased(), key: String? = nil) -> SubmitOutcome? {
+        var outcome: Result<SubmitOutcome, QueueError>?
+        queue.submit(id: id, message: message, idempotencyKey: key) { outcome = $0 }
+        run(until: { outcome != nil })
+        return try? outcome!.get()
+    }
+
+    func record(_ id: String) -> TaskRecord? {
+        var r: Result<TaskRecord?, QueueError>?
+        queue.status(id: id) { r = $0 }
+        run(until: { r != nil })
+        return (try? r!.get()) ?? nil
+    }
+
+    /// Entries delivered and not acknowledged.
+    func pendingCount() -> Int64 {
+        if case .array(let p?) = send(["XPENDING", keys.stream, keys.group]), case .integer(let n) = p.first {
+            return n
+        }
+        return -1
+    }
+
+    func integer(_ args: [String]) -> Int64 {
+        if case .integer(let n) = send(args) { return n }
+        return -1
+    }
+
+    /// A consumer on its own pair of connections.
+    func consumer(
+        name: String, configure: (inout TaskConsumer.Configuration) -> Void = { _ in },
+        processor: @escaping TaskConsumer.Processor
+    ) -> TaskConsumer {
+        var config = TaskConsumer.Configuration(name: name)
+        config.promoteIntervalMs = 20
+        config.reclaimIntervalMs = 100
+        config.blockMs = 200
+        configure(&config)
+        return TaskConsumer(
+            loop: loop, commands: client(), reader: client(), configuration: config, processor: processor)
+    }
+
+    func finish(_ consumers: [TaskConsumer] = []) {
+        var stopped = 0
+        for c in consumers { c.stop(graceMs: 0) { stopped += 1 } }
+        run(until: { stopped == consumers.count })
+        for c in extraClients { c.close() }
+        redis.close()
+        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        #expect(loop.openHandleCount == 0)
+        #expect(throws: Never.self) { try loop.close() }
+        server.stop()
+    }
+}
+
+extension SubmitOutcome {
+    var id: String {
+        switch self {
+        case .created(let id), .existing(let id), .conflict(let id): id
+        }
+    }
+}

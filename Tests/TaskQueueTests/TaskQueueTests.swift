@@ -1,0 +1,261 @@
+// TaskQueueTests: submit, status and every state change against a real redis-server.
+
+import Foundation
+import MeshLoop
+import MeshRedis
+import TaskPipeline
+import TaskQueue
+import Testing
+
+@Suite struct TaskQueueTests {
+    @Test func submitStoresTheHashAndTheEntryTogether() throws {
+        let w = try QueueWorld()
+        guard case .created(let id)? = w.submit("hello") else { Issue.record("not created"); return w.finish() }
+        let r = try #require(w.record(id))
+        #expect(r.state == .pending && r.attempts == 0 && r.createdAtMs > 1_700_000_000_000 && r.result == nil)
+        #expect(w.integer(["XLEN", w.keys.stream]) == 1)
+        #expect(w.send(["HGET", w.keys.task(id), "message"]).string == "hello")
+        #expect(w.integer(["TTL", w.keys.task(id)]) == -1, "a live task never expires")
+        #expect(w.record("no-such-task") == nil)
+        w.finish()
+    }
+
+    @Test func anIdempotencyKeyReturnsTheSameTaskOnce() throws {
+        let w = try QueueWorld()
+        let first = try #require(w.submit("pay me", key: "k-1"))
+        let again = try #require(w.submit("pay me", key: "k-1"))
+        let other = try #require(w.submit("something else", key: "k-1"))
+        guard case .created(let id) = first, case .existing(let sameID) = again, case .conflict(let conflictID) = other
+        else { Issue.record("\(first) \(again) \(other)"); return w.finish() }
+        #expect(id == sameID && id == conflictID)
+        #expect(w.integer(["XLEN", w.keys.stream]) == 1, "one task, however often the key comes")
+        #expect(w.integer(["TTL", w.keys.idempotency("k-1")]) > 86_000)
+        w.finish()
+    }
+
+    @Test func aConsumerRunsATaskToSuccessInOneAtomicStep() throws {
+        let w = try QueueWorld()
+        var seen: [Delivery] = []
+        let c = w.consumer(name: "c1") { delivery, done in
+            seen.append(delivery)
+            done(.success(result: Array(#"{"status":"processed","alerts":[]}"#.utf8)))
+        }
+        try c.start()
+        let id = try #require(w.submit("my secret")?.id)
+        w.run(until: { w.record(id)?.state == .success })
+        let r = try #require(w.record(id))
+        #expect(r.attempts == 1 && r.result == Array(#"{"status":"processed","alerts":[]}"#.utf8))
+        #expect(seen.map(\.message) == ["my secret"] && seen.first?.attempt == 1)
+        #expect(w.integer(["XLEN", w.keys.stream]) == 0, "the entry is deleted")
+        #expect(w.pendingCount() == 0)
+        #expect(w.send(["HEXISTS", w.keys.task(id), "message"]) == .integer(0), "the raw message is gone once done")
+        let ttl = w.integer(["TTL", w.keys.task(id)])
+        #expect(ttl > 86_000 && ttl <= 86_400)
+        w.finish([c])
+    }
+
+    @Test func terminalStatesAreStickyInRedis() throws {
+        let w = try QueueWorld()
+        let id = try #require(w.submit("x")?.id)
+        _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "c", "COUNT", "1", "STREAMS", w.keys.stream, ">"])
+        let entry = try #require(w.send(["HGET", w.keys.task(id), "entry"]).string)
+        let succeed = TaskScripts.succeed()
+        let fail = TaskScripts.fail()
+        let retry = TaskScripts.retry()
+        #expect(
+            w.eval(succeed, keys: [w.keys.task(id), w.keys.stream], [w.keys.group, entry, "{}", "60"]).string == "ok")
+        #expect(
+            w.eval(succeed, keys: [w.keys.task(id), w.keys.stream], [w.keys.group, entry, "{\"x\":1}", "60"]).string
+                == "duplicate")
+        #expect(
+            w.eval(
+                fail, keys: [w.keys.task(id), w.keys.stream, w.keys.dead],
+                [w.keys.group, entry, "late", "60", id, "100"]
+            )
+            .string == "duplicate")
+        #expect(
+            w.eval(
+                retry, keys: [w.keys.task(id), w.keys.stream, w.keys.delayed], [w.keys.group, entry, "late", "10", id]
+            )
+            .string == "duplicate")
+        let r = try #require(w.record(id))
+        #expect(r.state == .success && r.result == Array("{}".utf8) && r.error == nil)
+        #expect(w.integer(["XLEN", w.keys.dead]) == 0 && w.integer(["ZCARD", w.keys.delayed]) == 0)
+        w.finish()
+    }
+
+    @Test func transientFailuresRetryWithBackoffOutsideThePendingList() throws {
+        let w = try QueueWorld()
+        var attempts: [Int] = []
+        var pendingWhileWaiting: [Int64] = []
+        let c = w.consumer(name: "c1", configure: { $0.policy.baseDelayMs = 150 }) { delivery, done in
+            attempts.append(delivery.attempt)
+            done(
+                delivery.attempt < 3
+                    ? .transient("UNAVAILABLE: alert-service down") : .success(result: Array("{}".utf8)))
+        }
+        try c.start()
+        let id = try #require(w.submit("retry me")?.id)
+        var states: Set<TaskState> = []
+        w.run(until: {
+            if let r = w.record(id) {
+                states.insert(r.state)
+                if r.state == .retry {
+                    #expect(r.error?.contains("UNAVAILABLE") == true && r.retryAtMs != nil)
+                    // Atomically: while the task waits in the delayed set, nothing is pending.
+                    var replies: [RedisValue] = []
+                    for command in [
+                        ["MULTI"], ["ZSCORE", w.keys.delayed, id], ["XPENDING", w.keys.stream, w.keys.group], ["EXEC"],
+                    ] {
+                        w.redis.send(command) { replies.append((try? $0.get()) ?? .error("no reply")) }
+                    }
+                    w.run(until: { replies.count == 4 })
+                    if case .array(let results?) = replies[3], results.count == 2, !results[0].isNull,
+                        case .array(let p?) = results[1], case .integer(let n) = p[0]
+                    {
+                        pendingWhileWaiting.append(n)
+                    }
+                }
+                return r.state == .success
+            }
+            return false
+        })
+        #expect(attempts == [1, 2, 3])
+        #expect(states.contains(.retry))
+        #expect(pendingWhileWaiting.allSatisfy { $0 == 0 }, "a delayed retry never sits in the pending list")
+        #expect(w.record(id)?.attempts == 3)
+        #expect(w.integer(["ZCARD", w.keys.delayed]) == 0)
+        w.finish([c])
+    }
+
+    @Test func permanentFailuresFailAtOnceAndAreDeadLettered() throws {
+        let w = try QueueWorld()
+        var calls = 0
+        let c = w.consumer(name: "c1") { _, done in
+            calls += 1
+            done(.permanent("INVALID_ARGUMENT: task_id must be ..."))
+        }
+        try c.start()
+        let id = try #require(w.submit("bad")?.id)
+        w.run(until: { w.record(id)?.state == .failure })
+        #expect(calls == 1 && w.record(id)?.attempts == 1)
+        #expect(w.record(id)?.error?.hasPrefix("INVALID_ARGUMENT") == true)
+        let dead = w.send(["XRANGE", w.keys.dead, "-", "+"])
+        #expect("\(dead)".contains(id) && "\(dead)".contains("\"bad\""), "the dead letter keeps the message for replay")
+        w.finish([c])
+    }
+
+    @Test func theLastTransientFailureIsFinal() throws {
+        let w = try QueueWorld()
+        let c = w.consumer(
+            name: "c1",
+            configure: {
+                $0.policy.maxAttempts = 3
+                $0.policy.baseDelayMs = 20
+            }
+        ) { _, done in done(.transient("DEADLINE_EXCEEDED")) }
+        try c.start()
+        let id = try #require(w.submit("never works")?.id)
+        w.run(until: { w.record(id)?.state == .failure })
+        let r = try #require(w.record(id))
+        #expect(r.attempts == 3 && r.error?.contains("gave up after 3 attempts") == true)
+        #expect(w.integer(["XLEN", w.keys.dead]) == 1)
+        #expect(c.stats.retried == 2 && c.stats.failed == 1)
+        w.finish([c])
+    }
+
+    @Test func aDeadWorkersTaskIsTakenOverAndCountsAsAnAttempt() throws {
+        let w = try QueueWorld()
+        // c1 takes the task and "dies": it never finishes, and its connections go away.
+        var c1Got = 0
+        let c1 = w.consumer(name: "c1", configure: { $0.leaseMs = 1_000 }) { _, _ in c1Got += 1 }
+        try c1.start()
+        let id = try #require(w.submit("survive")?.id)
+        w.run(until: { c1Got == 1 })
+        var c1Stopped = false
+        c1.stop(graceMs: 0) { c1Stopped = true }  // no hand-back wait: the lease must run out
+        w.run(until: { c1Stopped })
+        let c2 = w.consumer(name: "c2", configure: { $0.leaseMs = 1_000 }) { d, done in
+            done(.success(result: Array("{\"attempt\":\(d.attempt)}".utf8)))
+        }
+        try c2.start()
+        w.run(until: { w.record(id)?.state == .success })
+        #expect(w.record(id)?.attempts == 2)
+        #expect(c2.stats.reclaimed >= 1)
+        w.finish([c2])
+    }
+
+    @Test func aRenewedLeaseIsNotTakenOver() throws {
+        let w = try QueueWorld()
+        var timer: LoopTimerBox?
+        let c1 = w.consumer(name: "c1", configure: { $0.leaseMs = 1_000 }) { _, done in
+            timer = LoopTimerBox(loop: w.loop, ms: 2_500) { done(.success(result: Array("{}".utf8))) }
+        }
+        var stolen = 0
+        let c2 = w.consumer(name: "c2", configure: { $0.leaseMs = 1_000 }) { _, done in
+            stolen += 1
+            done(.success(result: Array("{}".utf8)))
+        }
+        try c1.start()
+        let id = try #require(w.submit("slow")?.id)
+        w.run(until: { w.record(id)?.state == .started })
+        try c2.start()
+        w.run(until: { w.record(id)?.state == .success })
+        #expect(stolen == 0 && w.record(id)?.attempts == 1)
+        _ = timer
+        w.finish([c1, c2])
+    }
+
+    @Test func poisonTasksAreDeadLetteredWithoutRunning() throws {
+        let w = try QueueWorld()
+        let id = try #require(w.submit("poison")?.id)
+        let start = TaskScripts.start()
+        _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "a", "COUNT", "1", "STREAMS", w.keys.stream, ">"])
+        let entry = try #require(w.send(["HGET", w.keys.task(id), "entry"]).string)
+        func startAs(_ consumer: String) -> RedisValue {
+            w.eval(
+                start, keys: [w.keys.task(id), w.keys.stream, w.keys.dead],
+                [w.keys.group, entry, consumer, "10", "2", "60", id, "100"])
+        }
+        #expect(startAs("b") == .array([.bulk(Array("lost".utf8))]), "only the holder may start it")
+        guard case .array(let first?) = startAs("a") else { Issue.record(); return w.finish() }
+        #expect(first.first?.string == "run" && first.last?.string == "1")
+        // a dies; b takes over (a delivery), runs attempt 2 and dies too; c takes over.
+        _ = w.send(["XCLAIM", w.keys.stream, w.keys.group, "b", "0", entry])
+        guard case .array(let second?) = startAs("b") else { Issue.record(); return w.finish() }
+        #expect(second.last?.string == "2")
+        _ = w.send(["XCLAIM", w.keys.stream, w.keys.group, "c", "0", entry])
+        guard case .array(let third?) = startAs("c") else { Issue.record(); return w.finish() }
+        #expect(third.first?.string == "poison")
+        let r = try #require(w.record(id))
+        #expect(r.state == .failure && r.error?.contains("died") == true)
+        #expect(w.integer(["XLEN", w.keys.dead]) == 1 && w.integer(["XLEN", w.keys.stream]) == 0)
+        w.finish()
+    }
+
+    @Test func statusRecordParsesOnlyWhatMakesSense() {
+        #expect(TaskRecord(id: "a", hash: .array([])) == nil)
+        #expect(TaskRecord(id: "a", hash: .array([.bulk(Array("state".utf8)), .bulk(Array("WHAT".utf8))])) == nil)
+        #expect(TaskRecord(id: "a", hash: .error("WRONGTYPE")) == nil)
+        let r = TaskRecord(
+            id: "a",
+            hash: .array(
+                ["state", "RETRY", "attempts", "2", "created_at", "1000", "updated_at", "2000", "retry_at", "3000"].map
+                {
+                    .bulk(Array($0.utf8))
+                }))
+        #expect(r?.state == .retry && r?.attempts == 2 && r?.retryAtMs == 3000 && r?.updatedAtMs == 2000)
+    }
+}
+
+/// A one-shot timer kept alive by the test.
+final class LoopTimerBox {
+    let timer: LoopTimer
+    init(loop: EventLoop, ms: UInt64, _ body: @escaping () -> Void) {
+        timer = try! LoopTimer(loop: loop)
+        timer.start(afterMs: ms) { [timer] in
+            body()
+            timer.close()
+        }
+    }
+}
