@@ -169,6 +169,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "APIServiceTests",
+            dependencies: [
+                "APIService", "MeshHTTP", "MeshLoop", "MeshRedis", "TaskQueue", "MeshTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",

@@ -118,14 +118,14 @@ public final class APIService {
         if let type = request.mediaType, type != "application/json", !type.hasSuffix("+json") {
             return respond(.error(415, "Content-Type must be application/json, not \(type)"))
         }
+        let key = request.headers["Idempotency-Key"]
+        if let key, !Self.isValidIdempotencyKey(key) {
+            return respond(.error(400, "Idempotency-Key must be 1-255 printable ASCII characters"))
+        }
         let message: String
         switch Self.decodeSubmit(request.body) {
         case .success(let m): message = m
         case .failure(let error): return respond(.error(error.status, error.detail))
-        }
-        let key = request.headers["Idempotency-Key"]
-        if let key, !Self.isValidIdempotencyKey(key) {
-            return respond(.error(400, "Idempotency-Key must be 1-255 printable ASCII characters"))
         }
         let id = UUID().uuidString.lowercased()
         queue.submit(id: id, message: message, idempotencyKey: key) { [weak self] result in
@@ -226,12 +226,12 @@ public final class APIService {
             JSONText.appendString(error, to: &b)
         }
         b += Array(#","attempts":\#(r.attempts),"created_at":"#.utf8)
-        JSONText.appendString(Timestamp.rfc3339(ms: r.createdAtMs), to: &b)
+        JSONText.appendString(APIService.rfc3339(ms: r.createdAtMs), to: &b)
         b += Array(#","updated_at":"#.utf8)
-        JSONText.appendString(Timestamp.rfc3339(ms: r.updatedAtMs), to: &b)
+        JSONText.appendString(APIService.rfc3339(ms: r.updatedAtMs), to: &b)
         if let retryAt = r.retryAtMs {
             b += Array(#","retry_at":"#.utf8)
-            JSONText.appendString(Timestamp.rfc3339(ms: retryAt), to: &b)
+            JSONText.appendString(APIService.rfc3339(ms: retryAt), to: &b)
         }
         b.append(UInt8(ascii: "}"))
         return b
@@ -258,9 +258,9 @@ public final class APIService {
     }
 }
 
-/// RFC 3339 timestamps (UTC, milliseconds) from milliseconds since the epoch.
-enum Timestamp {
-    static func rfc3339(ms: Int64) -> String {
+extension APIService {
+    /// RFC 3339 timestamps (UTC, milliseconds) from milliseconds since the epoch.
+    public static func rfc3339(ms: Int64) -> String {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = ms - seconds * 1000
         // Civil-from-days (Howard Hinnant's algorithm): no locale, no time zone database.

@@ -1,0 +1,246 @@
+// APIServiceTests: the HTTP API in-process against a real redis-server — every status it answers.
+
+import APIService
+import Foundation
+import Logging
+import MeshHTTP
+import MeshLoop
+import MeshRedis
+import MeshTestSupport
+import TaskQueue
+import Testing
+
+/// One test's api-service: a loop, a redis-server, the HTTP server on a free port.
+final class APIWorld {
+    let loop: EventLoop
+    let redisServer: RedisServer
+    let redis: RedisClient
+    let queue: TaskQueue
+    let api: APIService
+    let http: HTTPServer
+    let port: UInt16
+
+    init(configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
+        redisServer = try RedisServer()
+        loop = try EventLoop()
+        var redisConfig = RedisClient.Configuration()
+        redisConfig.commandTimeoutMs = 1_000
+        redisConfig.reconnectMaxMs = 200
+        redis = RedisClient(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: redisServer.port), configuration: redisConfig)
+        queue = TaskQueue(redis: redis)
+        redis.onConnect = { [queue] in queue.ensureGroup() }
+        redis.start()
+        api = APIService(queue: queue, logger: Logger(label: "test"))
+        var config = HTTPServer.Configuration()
+        configure(&config)
+        http = try HTTPServer(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0), configuration: config) {
+            [api] in api.handle($0, $1)
+        }
+        guard case .tcp(_, let p) = http.endpoint else { fatalError() }
+        port = p
+        run(until: { self.redis.isConnected && self.queue.groupReady })
+    }
+
+    func run(seconds: Double = 20, until condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        let guardTimer = try! LoopTimer(loop: loop)
+        var timedOut = false
+        guardTimer.start(afterMs: UInt64(seconds * 1000)) { timedOut = true }
+        guardTimer.unref()
+        let poll = try! LoopTimer(loop: loop)
+        poll.start(afterMs: 5, repeatMs: 5) {}
+        loop.run(until: { condition() || timedOut })
+        guardTimer.close()
+        poll.close()
+        #expect(!timedOut, "timed out after \(seconds) s", sourceLocation: sourceLocation)
+    }
+
+    /// Sends raw request bytes on one connection and returns `count` responses.
+    func exchange(_ text: String, responses count: Int = 1) -> [Response] {
+        let port = self.port
+        let job = BackgroundJob { () -> [String] in
+            let c = BlockingClient(port: port)
+            defer { c.close() }
+            c.send(text)
+            return c.receiveResponses(count).responses
+        }
+        run(until: { job.isDone })
+        return job.result.map(Response.init)
+    }
+
+    func request(_ method: String, _ path: String, body: String? = nil, headers: [String] = []) -> Response {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
+        for h in headers { text += h + "\r\n" }
+        if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
+        text += "\r\n" + (body ?? "")
+        return exchange(text).first ?? Response("")
+    }
+
+    func submit(_ message: String, headers: [String] = ["Content-Type: application/json"]) -> Response {
+        let body = String(decoding: try! JSONSerialization.data(withJSONObject: ["message": message]), as: UTF8.self)
+        return request("POST", "/submit", body: body, headers: headers)
+    }
+
+    func finish() {
+        http.close()
+        run(until: { http.isDrained })
+        redis.close()
+        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        #expect(throws: Never.self) { try loop.close() }
+        redisServer.stop()
+    }
+}
+
+/// A parsed response.
+struct Response {
+    var status = 0
+    var headers: [String: String] = [:]
+    var body = ""
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+    }
+
+    init(_ text: String) {
+        guard let split = text.range(of: "\r\n\r\n") else { return }
+        let head = text[..<split.lowerBound].split(separator: "\r\n")
+        status = Int(head.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        for line in head.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        body = String(text[split.upperBound...])
+    }
+}
+
+@Suite struct APIServiceTests {
+    @Test func submitAnswers202WithLocationOnlyOnceStored() throws {
+        let w = try APIWorld()
+        let r = w.submit("my secret email is test@mail.com and my card is 1234567890123456")
+        #expect(r.status == 202)
+        let id = try #require(r.json["task_id"] as? String)
+        #expect(r.json["status"] as? String == "submitted")
+        #expect(r.headers["location"] == "/status/\(id)")
+        #expect(r.headers["content-type"] == "application/json")
+        let s = w.request("GET", "/status/\(id)")
+        #expect(s.status == 200 && s.json["state"] as? String == "PENDING" && s.json["attempts"] as? Int == 0)
+        #expect((s.json["created_at"] as? String)?.hasSuffix("Z") == true && s.json["updated_at"] != nil)
+        #expect(s.headers["retry-after"] == "1")
+        w.finish()
+    }
+
+    @Test func everyErrorHasItsStatusAndAJSONBody() throws {
+        let w = try APIWorld { $0.maxBodyBytes = 1 << 20 }
+        let cases: [(Response, Int)] = [
+            (w.request("POST", "/submit", body: "{not json", headers: ["Content-Type: application/json"]), 400),
+            (w.request("POST", "/submit", body: "", headers: ["Content-Type: application/json"]), 400),
+            (w.request("POST", "/submit", body: "{\"msg\":\"x\"}", headers: ["Content-Type: application/json"]), 422),
+            (w.request("POST", "/submit", body: "{\"message\":42}", headers: ["Content-Type: application/json"]), 422),
+            (w.request("POST", "/submit", body: "{\"message\":null}", headers: ["Content-Type: application/json"]), 422),
+            (w.request("POST", "/submit", body: "[\"message\"]", headers: ["Content-Type: application/json"]), 422),
+            (w.request("POST", "/submit", body: "message=x", headers: ["Content-Type: text/plain"]), 415),
+            (w.request("GET", "/submit"), 405),
+            (w.request("DELETE", "/status/abc"), 405),
+            (w.request("GET", "/nope"), 404),
+            (w.request("GET", "/status/does-not-exist"), 404),
+            (w.request("GET", "/status/bad%20id"), 400),
+            (w.request("GET", "/status/" + String(repeating: "a", count: 129)), 400),
+            (w.request("POST", "/submit", body: "{}", headers: ["Content-Type: application/json", "Idempotency-Key: "]), 400),
+        ]
+        for (i, (response, status)) in cases.enumerated() {
+            #expect(response.status == status, "case \(i): \(response.body)")
+            #expect(response.json["error"] is String && response.json["detail"] != nil, "case \(i): \(response.body)")
+        }
+        #expect(cases[7].0.headers["allow"] == "POST")
+        #expect(cases[8].0.headers["allow"] == "GET, HEAD")
+        // A body over the limit: 413 before it is read.
+        let big = w.request(
+            "POST", "/submit", body: nil,
+            headers: ["Content-Type: application/json", "Content-Length: \((1 << 20) + 1)"])
+        #expect(big.status == 413)
+        // Charset parameters and +json types are fine.
+        #expect(w.submit("x", headers: ["Content-Type: application/json; charset=utf-8"]).status == 202)
+        #expect(w.submit("x", headers: []).status == 202, "no Content-Type: read as JSON")
+        w.finish()
+    }
+
+    @Test func theSameIdempotencyKeyGivesTheSameTask() throws {
+        let w = try APIWorld()
+        let headers = ["Content-Type: application/json", "Idempotency-Key: order-77"]
+        let a = w.submit("pay 10", headers: headers)
+        let b = w.submit("pay 10", headers: headers)
+        let c = w.submit("pay 99", headers: headers)
+        #expect(a.status == 202 && b.status == 202)
+        #expect(a.json["task_id"] as? String == b.json["task_id"] as? String)
+        #expect(b.headers["idempotent-replayed"] == "true" && a.headers["idempotent-replayed"] == nil)
+        #expect(c.status == 422)
+        let other = w.submit("pay 10", headers: ["Content-Type: application/json", "Idempotency-Key: order-78"])
+        #expect(other.json["task_id"] as? String != a.json["task_id"] as? String)
+        w.finish()
+    }
+
+    @Test func redisAwayMeans503WithRetryAfterThenRecovery() throws {
+        let w = try APIWorld()
+        #expect(w.request("GET", "/readyz").status == 200)
+        w.redisServer.kill()
+        w.run(until: { !w.redis.isConnected })
+        let down = w.submit("while redis is down")
+        #expect(down.status == 503 && down.headers["retry-after"] == "1")
+        #expect(w.request("GET", "/status/abc").status == 503)
+        #expect(w.request("GET", "/readyz").status == 503)
+        #expect(w.request("GET", "/healthz").status == 200, "alive, just not ready")
+        try w.redisServer.restart()
+        w.run(until: { w.redis.isConnected && w.request("GET", "/readyz").status == 200 })
+        #expect(w.submit("after the restart").status == 202)
+        #expect(w.api.stats.redisErrors >= 2)
+        w.finish()
+    }
+
+    @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() throws {
+        let w = try APIWorld()
+        var text = ""
+        for i in 0..<20 {
+            let body = "{\"message\":\"pipelined \(i)\"}"
+            text += "POST /submit HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            text += "GET /healthz HTTP/1.1\r\n\r\n"
+        }
+        let responses = w.exchange(text, responses: 40)
+        #expect(responses.count == 40)
+        for (i, r) in responses.enumerated() { #expect(r.status == (i % 2 == 0 ? 202 : 200)) }
+        let ids = Set(responses.compactMap { $0.json["task_id"] as? String })
+        #expect(ids.count == 20)
+        w.finish()
+    }
+
+    @Test func manyConcurrentSubmitsFromSeveralConnections() throws {
+        let w = try APIWorld()
+        let port = w.port
+        let jobs = (0..<8).map { n in
+            BackgroundJob { () -> [String] in
+                let c = BlockingClient(port: port)
+                defer { c.close() }
+                var ids: [String] = []
+                for i in 0..<50 {
+                    let body = "{\"message\":\"client \(n) message \(i)\"}"
+                    c.send("POST /submit HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                    if let r = c.receiveResponses(1).responses.first, let id = Response(r).json["task_id"] as? String {
+                        ids.append(id)
+                    }
+                }
+                return ids
+            }
+        }
+        w.run(until: { jobs.allSatisfy(\.isDone) })
+        let ids = jobs.flatMap(\.result)
+        #expect(ids.count == 400 && Set(ids).count == 400)
+        var length: Int64 = -1
+        w.redis.send(["XLEN", TaskKeys().stream]) { if case .integer(let n) = try? $0.get() { length = n } }
+        w.run(until: { length >= 0 })
+        #expect(length == 400)
+        w.finish()
+    }
+
+    @Test func timestampsAreRFC3339InUTC() {
+        #expect(APIService.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(APIService.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")
+        #expect(APIService.rfc3339(ms: 951_782_400_001) == "2000-02-29T00:00:00.001Z")
+    }
+}
