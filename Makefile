@@ -35,7 +35,9 @@ proto:
 ## lint: swift-format over our code (generated protobuf code excluded)
 lint:
 	$(SWIFT) format lint --strict -r Sources/MeshWire Sources/MeshLoop Sources/MeshHTTP Sources/MeshRPC Sources/MeshOptions \
-		Sources/rpc-probe Tests bench/bench-server
+		Sources/MeshRedis Sources/TaskPipeline Sources/TaskQueue Sources/APIService Sources/Worker \
+		Sources/api-service Sources/worker Sources/Alerts Sources/AlertService Sources/alert-service Sources/MeshLog \
+		Sources/rpc-probe Tests bench/bench-server bench/bench-detect
 
 clean:
 	rm -rf .build .build-*

@@ -176,6 +176,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // The whole pipeline as processes: api-service, worker(s), alert-service, redis-server.
+        .testTarget(
+            name: "PipelineTests", dependencies: ["api-service", "worker", "alert-service", "MeshTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",

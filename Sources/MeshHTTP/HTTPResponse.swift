@@ -37,7 +37,8 @@ public struct HTTPResponse: Sendable {
     /// - Parameters:
     ///   - close: adds `Connection: close` (the server closes after this response).
     ///   - date: the `Date` header's value (see `HTTPDate`).
-    public func serialize(into out: inout [UInt8], close: Bool, date: String) {
+    ///   - headersOnly: the answer to a HEAD request: the GET answer's headers, no body.
+    public func serialize(into out: inout [UInt8], close: Bool, date: String, headersOnly: Bool = false) {
         out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
         for (name, value) in headers {
             out.append(contentsOf: name.utf8)
@@ -52,7 +53,7 @@ public struct HTTPResponse: Sendable {
         out.append(contentsOf: "Date: \(date)\r\n".utf8)
         if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
-        out.append(contentsOf: body)
+        if !headersOnly { out.append(contentsOf: body) }
     }
 
     public static func reasonPhrase(_ status: Int) -> String {

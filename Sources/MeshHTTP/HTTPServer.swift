@@ -169,6 +169,7 @@ final class HTTPServerConnection {
     private var readingStopped = false
     private var generation: UInt64 = 0
     private var inInputLoop = false
+    private var answeringHead = false
 
     init(server: HTTPServer, stream: StreamConnection) throws(UVError) {
         self.server = server
@@ -264,6 +265,7 @@ final class HTTPServerConnection {
             state = .responding
             timer.stop()
             if !request.keepAlive || server.isClosing { closeAfterResponse = true }
+            answeringHead = request.method == "HEAD"
             generation += 1
             server.dispatch(request, HTTPResponder(connection: self, generation: generation))
             return state != .closed
@@ -294,7 +296,7 @@ final class HTTPServerConnection {
         var out: [UInt8] = []
         out.reserveCapacity(response.body.count + 256)
         let close = closeAfterResponse || (peerDone && buffer.isEmpty)
-        response.serialize(into: &out, close: close, date: server.date.now())
+        response.serialize(into: &out, close: close, date: server.date.now(), headersOnly: answeringHead)
         stream.write(out)
         if close {
             state = .closed

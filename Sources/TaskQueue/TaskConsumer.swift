@@ -117,6 +117,8 @@ public final class TaskConsumer {
     private var readOutstanding = false
     private var reclaimOutstanding = false
     private var reclaimCursor = "0-0"
+    /// Where the re-read of our own pending entries has got to; nil when reading new entries (`>`).
+    private var ownPendingCursor: String? = "0"
     private var pumpTimer: LoopTimer?
     private var reclaimTimer: LoopTimer?
     private var renewTimer: LoopTimer?
@@ -153,7 +155,7 @@ public final class TaskConsumer {
         renewTimer = try LoopTimer(loop: loop)
         promoteTimer = try LoopTimer(loop: loop)
         commands.onConnect = { [weak self] in self?.commandsConnected() }
-        reader.onConnect = { [weak self] in self?.pump() }
+        reader.onConnect = { [weak self] in self?.readerConnected() }
         commands.start()
         reader.start()
         if commands.isConnected { commandsConnected() }
@@ -168,7 +170,21 @@ public final class TaskConsumer {
         pump()
     }
 
+    /// After a reconnect, replies that were on the wire are gone: entries delivered to us (or
+    /// started by us) may sit in our pending list with nobody working on them. Re-read our own
+    /// pending entries (`XREADGROUP … 0`) before new ones, as the Redis streams guide recommends,
+    /// instead of waiting a whole lease for them to be reclaimed.
+    private func rescanOwnPending() {
+        ownPendingCursor = "0"
+    }
+
+    private func readerConnected() {
+        rescanOwnPending()
+        pump()
+    }
+
     private func commandsConnected() {
+        if stats.started > 0 || stats.redisProblems > 0 { rescanOwnPending() }
         TaskQueue.ensureGroup(redis: commands, keys: keys) { [weak self] result in
             if case .failure(let e) = result { self?.problem("cannot create the consumer group: \(e)") }
             self?.pump()
@@ -184,9 +200,10 @@ public final class TaskConsumer {
     private func pump() {
         guard running, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
         readOutstanding = true
+        let rescanning = ownPendingCursor
         let command = [
             "XREADGROUP", "GROUP", keys.group, configuration.name, "COUNT", String(freeSlots), "BLOCK",
-            String(configuration.blockMs), "STREAMS", keys.stream, ">",
+            String(configuration.blockMs), "STREAMS", keys.stream, rescanning ?? ">",
         ]
         reader.send(command, timeoutMs: configuration.blockMs + commands.configuration.commandTimeoutMs) {
             [weak self] result in
@@ -194,14 +211,22 @@ public final class TaskConsumer {
             self.readOutstanding = false
             switch result {
             case .success(.array(let streams?)):
+                var last: String?
                 for stream in streams {
                     guard case .array(let pair?) = stream, pair.count == 2, case .array(let entries?) = pair[1] else {
                         continue
                     }
-                    for (entry, taskID) in Self.entries(entries) { self.deliver(entry: entry, taskID: taskID) }
+                    for (entry, taskID) in Self.entries(entries) {
+                        last = entry
+                        self.deliver(entry: entry, taskID: taskID)
+                    }
+                }
+                if rescanning != nil, self.ownPendingCursor == rescanning {
+                    self.ownPendingCursor = last  // nil (done) when nothing more is pending
                 }
                 self.pump()
             case .success(.array(nil)), .success(.bulk(nil)):
+                if rescanning != nil, self.ownPendingCursor == rescanning { self.ownPendingCursor = nil }
                 self.pump()  // BLOCK ran out: read again
             case .success(.error(let e)):
                 self.problem("XREADGROUP: \(e)")
@@ -220,13 +245,12 @@ public final class TaskConsumer {
         pumpTimer?.start(afterMs: 500) { [weak self] in self?.pump() }
     }
 
-    /// (entry id, task id) pairs of a stream reply's entries; entries without a task id (or
-    /// deleted ones, nil in an `XAUTOCLAIM` reply) are skipped.
+    /// (entry id, task id) pairs of a stream reply's entries. An entry with no task id — or no
+    /// fields at all: deleted from the stream while still pending — pairs with "" (and is dropped).
     static func entries(_ items: [RedisValue]) -> [(String, String)] {
         items.compactMap { item in
-            guard case .array(let e?) = item, e.count == 2, let id = e[0].string, case .array(let f?) = e[1] else {
-                return nil
-            }
+            guard case .array(let e?) = item, e.count == 2, let id = e[0].string else { return nil }
+            guard case .array(let f?) = e[1] else { return (id, "") }
             var i = 0
             while i + 1 < f.count {
                 if f[i].string == "task_id", let task = f[i + 1].string { return (id, task) }
@@ -240,6 +264,13 @@ public final class TaskConsumer {
 
     private func deliver(entry: String, taskID: String) {
         guard inFlight[entry] == nil else { return }
+        guard !taskID.isEmpty else {
+            // Not a task (or its entry is gone): nothing to run; take it out of the pending list.
+            stats.skipped += 1
+            onEvent?(.skipped(taskID: "", entry: entry, reason: "entry without a task id"))
+            commands.send(["XACK", keys.stream, keys.group, entry]) { _ in }
+            return
+        }
         inFlight[entry] = taskID
         let c = configuration
         commands.eval(

@@ -26,7 +26,8 @@ final class APIWorld {
         var redisConfig = RedisClient.Configuration()
         redisConfig.commandTimeoutMs = 1_000
         redisConfig.reconnectMaxMs = 200
-        redis = RedisClient(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: redisServer.port), configuration: redisConfig)
+        redis = RedisClient(
+            loop: loop, endpoint: .tcp(host: "127.0.0.1", port: redisServer.port), configuration: redisConfig)
         queue = TaskQueue(redis: redis)
         redis.onConnect = { [queue] in queue.ensureGroup() }
         redis.start()
@@ -134,7 +135,10 @@ struct Response {
             (w.request("POST", "/submit", body: "", headers: ["Content-Type: application/json"]), 400),
             (w.request("POST", "/submit", body: "{\"msg\":\"x\"}", headers: ["Content-Type: application/json"]), 422),
             (w.request("POST", "/submit", body: "{\"message\":42}", headers: ["Content-Type: application/json"]), 422),
-            (w.request("POST", "/submit", body: "{\"message\":null}", headers: ["Content-Type: application/json"]), 422),
+            (
+                w.request("POST", "/submit", body: "{\"message\":null}", headers: ["Content-Type: application/json"]),
+                422
+            ),
             (w.request("POST", "/submit", body: "[\"message\"]", headers: ["Content-Type: application/json"]), 422),
             (w.request("POST", "/submit", body: "message=x", headers: ["Content-Type: text/plain"]), 415),
             (w.request("GET", "/submit"), 405),
@@ -143,7 +147,11 @@ struct Response {
             (w.request("GET", "/status/does-not-exist"), 404),
             (w.request("GET", "/status/bad%20id"), 400),
             (w.request("GET", "/status/" + String(repeating: "a", count: 129)), 400),
-            (w.request("POST", "/submit", body: "{}", headers: ["Content-Type: application/json", "Idempotency-Key: "]), 400),
+            (
+                w.request(
+                    "POST", "/submit", body: "{}", headers: ["Content-Type: application/json", "Idempotency-Key: "]),
+                400
+            ),
         ]
         for (i, (response, status)) in cases.enumerated() {
             #expect(response.status == status, "case \(i): \(response.body)")
@@ -199,7 +207,8 @@ struct Response {
         var text = ""
         for i in 0..<20 {
             let body = "{\"message\":\"pipelined \(i)\"}"
-            text += "POST /submit HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            text +=
+                "POST /submit HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             text += "GET /healthz HTTP/1.1\r\n\r\n"
         }
         let responses = w.exchange(text, responses: 40)

@@ -220,6 +220,23 @@ import Testing
         finish(loop, server)
     }
 
+    @Test func headGetsTheHeadersOfGetWithoutTheBody() throws {
+        let loop = try EventLoop()
+        let server = try makeServer(loop)
+        let p = port(server)
+        let text = exchange(loop) {
+            let c = BlockingClient(port: p)
+            defer { c.close() }
+            c.send("HEAD /h HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n")
+            return c.receive { $0.hasSuffix("GET /g ") }.text
+        }
+        // The HEAD answer announces GET's length ("HEAD /h " is 8 bytes) and carries no body.
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n"))
+        let parts = text.components(separatedBy: "HTTP/1.1 200 OK")
+        #expect(parts.count == 3 && parts[1].hasSuffix("\r\n\r\n"))
+        finish(loop, server)
+    }
+
     @Test func expectContinueGets100ThenTheAnswer() throws {
         let loop = try EventLoop()
         let server = try makeServer(loop)

@@ -1,0 +1,190 @@
+// MeshProcesses: the whole pipeline as real processes — redis-server (with the shipped
+// redis.conf), alert-service, workers and api-service — in a temp dir, on free ports.
+
+import Foundation
+import MeshTestSupport
+import Testing
+
+/// The built executable `name`, next to the test bundle.
+func builtBinary(_ name: String) -> URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if dir.path.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+    let candidate = dir.appendingPathComponent(name)
+    if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/\(name)")
+}
+
+/// The repository's root (for compose/redis/redis.conf).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// A running mesh. `stop()` ends every process and removes the directory.
+final class MeshProcesses: @unchecked Sendable {
+    let dir: String
+    let redis: RedisServer
+    private(set) var alertService: Process?
+    private(set) var workers: [Process] = []
+    private(set) var api: Process?
+    private(set) var httpPort: UInt16 = 0
+    private var extra: [Process] = []
+
+    var alertSocket: String { dir + "/alert-service.sock" }
+    var reportsDir: String { dir + "/error_reports" }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "alertmesh-pipe-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        redis = try RedisServer(configFile: repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path)
+    }
+
+    private func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = builtBinary(name)
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
+        _ = FileManager.default.createFile(atPath: dir + "/" + log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: dir + "/" + log)
+        handle?.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        return p
+    }
+
+    func startAlertService() throws {
+        alertService = try startAlertService(socket: alertSocket, log: "alert-service.log")
+    }
+
+    /// Another alert-service on `socket`, writing to the same reports directory.
+    func startAlertService(socket: String, log: String) throws -> Process {
+        let p = try launch(
+            "alert-service", ["--data-dir", dir, "--listen", "unix:" + socket, "--log-level", "warning"], log: log)
+        extra.append(p)
+        try waitFor("alert-service socket") { FileManager.default.fileExists(atPath: socket) }
+        return p
+    }
+
+    func stopAlertService() {
+        if let p = alertService, p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        alertService = nil
+        try? FileManager.default.removeItem(atPath: alertSocket)
+    }
+
+    @discardableResult
+    func startWorker(_ extra: [String] = []) throws -> Process {
+        let w = try launch(
+            "worker",
+            [
+                "--redis", "unix:" + redis.socketPath, "--alert-endpoint", "unix:" + alertSocket, "--data-dir", dir,
+                "--log-level", "info",
+            ] + extra, log: "worker-\(workers.count).log")
+        workers.append(w)
+        return w
+    }
+
+    func startAPI(_ extra: [String] = []) throws {
+        let probe = LoopbackSocket.listenTCP()
+        httpPort = probe.port
+        probe.close()
+        api = try launch(
+            "api-service",
+            ["--http", "127.0.0.1:\(httpPort)", "--redis", "127.0.0.1:\(redis.port)", "--log-level", "warning"] + extra,
+            log: "api-service.log")
+        try waitFor("api-service ready") { self.request("GET", "/readyz").status == 200 }
+    }
+
+    func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return }
+            usleep(20_000)
+        }
+        throw MeshError("timed out waiting for \(what); logs:\n\(logs())")
+    }
+
+    func logs() -> String {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasSuffix(".log") }.sorted().map { name in
+            let text = (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? ""
+            return "== \(name)\n" + String(text.suffix(3000))
+        }.joined(separator: "\n")
+    }
+
+    // MARK: HTTP
+
+    struct Response {
+        var status = 0
+        var headers: [String: String] = [:]
+        var json: [String: Any] = [:]
+    }
+
+    func request(_ method: String, _ path: String, body: String? = nil, headers: [String] = []) -> Response {
+        let c = BlockingClient(port: httpPort, receiveTimeoutSeconds: 5)
+        defer { c.close() }
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        for h in headers { text += h + "\r\n" }
+        if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        c.send(text + "\r\n" + (body ?? ""))
+        guard let raw = c.receiveResponses(1).responses.first, let split = raw.range(of: "\r\n\r\n") else {
+            return Response()
+        }
+        var r = Response()
+        let head = raw[..<split.lowerBound].split(separator: "\r\n")
+        r.status = Int(head.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        for line in head.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { r.headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        r.json = (try? JSONSerialization.jsonObject(with: Data(raw[split.upperBound...].utf8))) as? [String: Any] ?? [:]
+        return r
+    }
+
+    /// POSTs a message; the task id when accepted (202).
+    func submit(_ message: String) -> String? {
+        let body = String(decoding: try! JSONSerialization.data(withJSONObject: ["message": message]), as: UTF8.self)
+        let r = request("POST", "/submit", body: body)
+        return r.status == 202 ? r.json["task_id"] as? String : nil
+    }
+
+    func status(_ id: String) -> [String: Any] { request("GET", "/status/\(id)").json }
+
+    func state(_ id: String) -> String? { status(id)["state"] as? String }
+
+    // MARK: Redis, as an operator sees it
+
+    func redisCLI(_ args: [String]) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        p.arguments = ["-s", redis.socketPath] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try? p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func reports() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: reportsDir)) ?? []).filter { $0.hasSuffix(".txt") }
+            .sorted()
+    }
+
+    func stop() {
+        for p in workers + extra + [api].compactMap({ $0 }) where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        stopAlertService()
+        redis.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+struct MeshError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,216 @@
+// PipelineTests: curl's view of the whole mesh — submit, analyse, recover from every crash.
+
+import Foundation
+import MeshTestSupport
+import Testing
+
+@Suite(.serialized) struct PipelineTests {
+    @Test func theOldSystemsExampleEndToEnd() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        try mesh.startWorker()
+        try mesh.startAPI()
+        let id = try #require(mesh.submit("my secret email is test@mail.com and my card is 1234567890123456"))
+        try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+        let status = mesh.status(id)
+        let result = try #require(status["result"] as? [String: Any])
+        #expect(result["alerts"] as? [String] == ["card_number_detected", "email_detected", "personal_data"])
+        #expect(result["status"] as? String == "processed")
+        #expect(status["attempts"] as? Int == 1)
+        let findings = try #require(result["findings"] as? [[String: Any]])
+        let masked = findings.compactMap { $0["masked"] as? String }
+        #expect(!masked.contains { $0.contains("test@mail.com") || $0.contains("1234567890123456") })
+        #expect(mesh.reports() == ["\(id).txt"], "exactly one report")
+        let report = try String(contentsOfFile: mesh.reportsDir + "/\(id).txt", encoding: .utf8)
+        #expect(!report.contains("test@mail.com") && !report.contains("1234567890123456"))
+        let logs = mesh.logs()
+        #expect(!logs.contains("test@mail.com") && !logs.contains("1234567890123456"), "no raw secret in any log")
+    }
+
+    @Test func alertServiceDownMeansRetriesThenSuccessOrFinallyFailure() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startWorker(["--retry-base-ms", "300", "--retry-max-ms", "2000", "--max-attempts", "4"])
+        try mesh.startAPI()
+        // No alert-service: the first attempts fail with UNAVAILABLE and the task waits in RETRY.
+        let comesBack = try #require(mesh.submit("card 4111 1111 1111 1111"))
+        try mesh.waitFor("RETRY") { mesh.state(comesBack) == "RETRY" }
+        let retrying = mesh.status(comesBack)
+        #expect((retrying["error"] as? String)?.contains("UNAVAILABLE") == true)
+        #expect(retrying["retry_at"] is String)
+        try mesh.waitFor("a second attempt") { (mesh.status(comesBack)["attempts"] as? Int ?? 0) >= 2 }
+        try mesh.startAlertService()
+        try mesh.waitFor("SUCCESS after the service came back") { mesh.state(comesBack) == "SUCCESS" }
+        #expect(mesh.reports() == ["\(comesBack).txt"])
+
+        // Gone for good: FAILURE after the last attempt, and a copy in the dead-letter stream.
+        mesh.stopAlertService()
+        let doomed = try #require(mesh.submit("nobody will read this"))
+        try mesh.waitFor("FAILURE", seconds: 30) { mesh.state(doomed) == "FAILURE" }
+        let failed = mesh.status(doomed)
+        #expect(failed["attempts"] as? Int == 4)
+        #expect((failed["error"] as? String)?.contains("gave up after 4 attempts") == true)
+        #expect(mesh.redisCLI(["XLEN", "{alertmesh}:dead"]) == "1")
+        #expect(mesh.redisCLI(["XRANGE", "{alertmesh}:dead", "-", "+"]).contains(doomed))
+        // The retry waits grew: each RETRY's delay stays under its attempt's ceiling (full jitter).
+        let log = try String(contentsOfFile: mesh.dir + "/worker-0.log", encoding: .utf8)
+        let delays = log.split(separator: "\n").filter { $0.contains("task_id=\(doomed)") && $0.contains("delay_ms=") }
+            .compactMap { line -> (Int, Int)? in
+                guard let a = line.firstMatch(of: /attempt=(\d+)/), let d = line.firstMatch(of: /delay_ms=(\d+)/) else {
+                    return nil
+                }
+                return (Int(a.1)!, Int(d.1)!)
+            }
+        #expect(delays.count == 3)
+        for (attempt, delay) in delays { #expect(delay <= min(2000, 300 << (attempt - 1))) }
+    }
+
+    @Test func aWorkerKilledWhileHoldingTasksLosesNothingAndDuplicatesNothing() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        let lease = ["--lease-ms", "2000", "--reclaim-interval-ms", "300", "--attempt-timeout-ms", "60000"]
+        let doomed = try mesh.startWorker(lease)
+        try mesh.startAPI()
+        let warmup = try #require(mesh.submit("warm up the connection"))
+        try mesh.waitFor("warm-up") { mesh.state(warmup) == "SUCCESS" }
+        // Freeze alert-service: the worker's calls go out and get no answer, so it holds its tasks.
+        kill(mesh.alertService!.processIdentifier, SIGSTOP)
+        var ids: [String] = []
+        for i in 0..<10 { ids.append(try #require(mesh.submit("task \(i): password=hunter\(i)"))) }
+        try mesh.waitFor("all started") { ids.allSatisfy { mesh.state($0) == "STARTED" } }
+        kill(doomed.processIdentifier, SIGKILL)
+        doomed.waitUntilExit()
+        kill(mesh.alertService!.processIdentifier, SIGCONT)
+        try mesh.startWorker(lease)
+        try mesh.waitFor("every task done by the other worker", seconds: 30) {
+            ids.allSatisfy { mesh.state($0) == "SUCCESS" }
+        }
+        for id in ids { #expect(mesh.status(id)["attempts"] as? Int == 2, "the crash counted as an attempt") }
+        // The warm-up message has no hit, so no report; every other task has exactly one.
+        #expect(mesh.reports() == ids.map { "\($0).txt" }.sorted(), "one report per task, no duplicate")
+        #expect(mesh.redisCLI(["XLEN", "{alertmesh}:tasks"]) == "0")
+        #expect(mesh.redisCLI(["XLEN", "{alertmesh}:dead"]) == "0")
+    }
+
+    @Test func redisKilledAndRestartedUnderLoadLosesNoAcceptedTask() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        try mesh.startWorker()
+        try mesh.startWorker()
+        try mesh.startAPI(["--redis-timeout-ms", "500"])
+        // Four clients submit without pause while redis-server is killed (SIGKILL) and restarted.
+        let stopFlag = StopFlag()
+        let clients = (0..<4).map { n in
+            BackgroundJob { () -> (accepted: [String], refused: Int, wrong: [Int]) in
+                var accepted: [String] = []
+                var refused = 0
+                var wrong: [Int] = []
+                var i = 0
+                while !stopFlag.isSet {
+                    i += 1
+                    let body = "{\"message\":\"client \(n) task \(i): mail me at a\(i)@b.io\"}"
+                    let r = mesh.request("POST", "/submit", body: body)
+                    if r.status == 202, let id = r.json["task_id"] as? String {
+                        accepted.append(id)
+                    } else if r.status == 503 && r.headers["retry-after"] != nil {
+                        refused += 1
+                    } else {
+                        wrong.append(r.status)
+                    }
+                }
+                return (accepted, refused, wrong)
+            }
+        }
+        usleep(700_000)
+        mesh.redis.kill()
+        usleep(700_000)
+        try mesh.redis.restart()
+        try mesh.waitFor("api-service ready again") { mesh.request("GET", "/readyz").status == 200 }
+        usleep(700_000)
+        stopFlag.set()
+        try mesh.waitFor("clients done") { clients.allSatisfy(\.isDone) }
+        let accepted = clients.flatMap(\.result.accepted)
+        let refused = clients.map(\.result.refused).reduce(0, +)
+        #expect(clients.allSatisfy { $0.result.wrong.isEmpty }, "only 202 or 503: \(clients.flatMap(\.result.wrong))")
+        #expect(refused > 0, "redis was down for a while: some submits must have been refused")
+        #expect(accepted.count > 50)
+        try mesh.waitFor("every accepted task done", seconds: 60) {
+            accepted.allSatisfy { mesh.state($0) == "SUCCESS" }
+        }
+        #expect(Set(mesh.reports()).isSuperset(of: accepted.map { "\($0).txt" }))
+    }
+
+    @Test func callsSpreadOverSeveralAlertServicesAndSurviveLosingOne() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        let a = try mesh.startAlertService(socket: mesh.dir + "/a.sock", log: "alert-a.log")
+        _ = try mesh.startAlertService(socket: mesh.dir + "/b.sock", log: "alert-b.log")
+        try mesh.startWorker([
+            "--alert-endpoint", "unix:" + mesh.dir + "/a.sock", "--alert-endpoint", "unix:" + mesh.dir + "/b.sock",
+            "--retry-base-ms", "100",
+        ])
+        try mesh.startAPI()
+        var ids = try (0..<20).map { i in try #require(mesh.submit("first batch \(i): secret=s\(i)")) }
+        try mesh.waitFor("first batch") { ids.allSatisfy { mesh.state($0) == "SUCCESS" } }
+        kill(a.processIdentifier, SIGKILL)
+        ids += try (0..<20).map { i in try #require(mesh.submit("second batch \(i): secret=s\(i)")) }
+        try mesh.waitFor("second batch, on the survivor") { ids.allSatisfy { mesh.state($0) == "SUCCESS" } }
+        #expect(mesh.reports().count == 40)
+    }
+
+    @Test func sigtermHandsBackTasksInFlightForAnotherWorker() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        let first = try mesh.startWorker(["--shutdown-grace-ms", "500", "--attempt-timeout-ms", "60000"])
+        try mesh.startAPI()
+        let warmup = try #require(mesh.submit("warm up"))
+        try mesh.waitFor("warm-up") { mesh.state(warmup) == "SUCCESS" }
+        kill(mesh.alertService!.processIdentifier, SIGSTOP)
+        let ids = try (0..<5).map { i in try #require(mesh.submit("in flight \(i): secret=abc\(i)")) }
+        try mesh.waitFor("all started") { ids.allSatisfy { mesh.state($0) == "STARTED" } }
+        kill(first.processIdentifier, SIGTERM)
+        try mesh.waitFor("the first worker exits after its grace") { !first.isRunning }
+        #expect(first.terminationStatus == 0)
+        kill(mesh.alertService!.processIdentifier, SIGCONT)
+        // The default lease is 60 s; handed-back tasks are taken at the next sweep, not a minute later.
+        try mesh.startWorker(["--reclaim-interval-ms", "200"])
+        try mesh.waitFor("the second worker finishes them", seconds: 15) {
+            ids.allSatisfy { mesh.state($0) == "SUCCESS" }
+        }
+        #expect(mesh.reports().count == 5)
+    }
+
+    @Test func workersAndAPIStopCleanlyOnSIGTERM() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        let worker = try mesh.startWorker(["--shutdown-grace-ms", "5000"])
+        try mesh.startAPI()
+        let id = try #require(mesh.submit("one more thing"))
+        try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+        kill(worker.processIdentifier, SIGTERM)
+        kill(mesh.api!.processIdentifier, SIGTERM)
+        try mesh.waitFor("exits") { !worker.isRunning && !mesh.api!.isRunning }
+        #expect(worker.terminationStatus == 0 && mesh.api!.terminationStatus == 0)
+    }
+}
+
+/// A flag one thread sets and others read.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+}
