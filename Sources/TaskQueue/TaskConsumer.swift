@@ -78,6 +78,11 @@ public final class TaskConsumer {
         public var resultTTLSeconds = 86_400
         public var deadLetterCap = 10_000
         public var policy = RetryPolicy()
+        /// Consumers of the group idle this long with nothing pending (workers that are gone) are
+        /// deleted, so `XINFO CONSUMERS` and the consumer count show the workers that exist.
+        public var forgetConsumersIdleMs: UInt64 = 3_600_000
+        /// How often to look for such consumers.
+        public var janitorIntervalMs: UInt64 = 60_000
 
         public init(name: String) { self.name = name }
     }
@@ -123,6 +128,7 @@ public final class TaskConsumer {
     private var reclaimTimer: LoopTimer?
     private var renewTimer: LoopTimer?
     private var promoteTimer: LoopTimer?
+    private var janitorTimer: LoopTimer?
     private var stopCompletion: (() -> Void)?
 
     /// - Parameters:
@@ -154,6 +160,7 @@ public final class TaskConsumer {
         reclaimTimer = try LoopTimer(loop: loop)
         renewTimer = try LoopTimer(loop: loop)
         promoteTimer = try LoopTimer(loop: loop)
+        janitorTimer = try LoopTimer(loop: loop)
         commands.onConnect = { [weak self] in self?.commandsConnected() }
         reader.onConnect = { [weak self] in self?.readerConnected() }
         commands.start()
@@ -166,6 +173,9 @@ public final class TaskConsumer {
         renewTimer?.start(afterMs: renewEvery, repeatMs: renewEvery) { [weak self] in self?.renew() }
         promoteTimer?.start(afterMs: configuration.promoteIntervalMs, repeatMs: configuration.promoteIntervalMs) {
             [weak self] in self?.promote()
+        }
+        janitorTimer?.start(afterMs: configuration.janitorIntervalMs, repeatMs: configuration.janitorIntervalMs) {
+            [weak self] in self?.forgetGoneConsumers()
         }
         pump()
     }
@@ -458,6 +468,23 @@ public final class TaskConsumer {
         }
     }
 
+    /// Deletes consumers with nothing pending that have not read for `forgetConsumersIdleMs`.
+    /// (Deleting a consumer that still has pending entries would orphan them; those are reclaimed
+    /// first, after which the consumer is forgotten on a later round.)
+    private func forgetGoneConsumers() {
+        guard running, commands.isConnected else { return }
+        commands.send(["XINFO", "CONSUMERS", keys.stream, keys.group]) { [weak self] result in
+            guard let self, case .success(.array(let consumers?)) = result else { return }
+            for consumer in consumers.compactMap(TaskQueue.fields) {
+                guard let name = consumer["name"]?.string, name != self.configuration.name,
+                    case .integer(let pending)? = consumer["pending"], pending == 0,
+                    case .integer(let idle)? = consumer["idle"], idle >= Int64(self.configuration.forgetConsumersIdleMs)
+                else { continue }
+                self.commands.send(["XGROUP", "DELCONSUMER", self.keys.stream, self.keys.group, name]) { _ in }
+            }
+        }
+    }
+
     // MARK: Stopping
 
     /// Stops reading; tasks in flight get `graceMs` to finish. Those still running then are handed
@@ -468,6 +495,7 @@ public final class TaskConsumer {
         reader.close()
         reclaimTimer?.stop()
         promoteTimer?.stop()
+        janitorTimer?.stop()
         pumpTimer?.stop()
         if inFlight.isEmpty {
             closeAll()
@@ -497,7 +525,8 @@ public final class TaskConsumer {
     }
 
     private func closeAll() {
-        for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer] { timer?.close() }
+        for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer, janitorTimer] { timer?.close() }
+        janitorTimer = nil
         pumpTimer = nil
         reclaimTimer = nil
         renewTimer = nil

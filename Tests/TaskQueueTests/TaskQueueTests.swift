@@ -233,6 +233,39 @@ import Testing
         w.finish()
     }
 
+    @Test func consumersThatAreGoneAreForgottenOnceNothingIsPending() throws {
+        let w = try QueueWorld()
+        // "ghost" read an entry long ago and acknowledged it; "holder" still holds one.
+        _ = w.submit("a")
+        _ = w.submit("b")
+        _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "ghost", "COUNT", "1", "STREAMS", w.keys.stream, ">"])
+        _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "holder", "COUNT", "1", "STREAMS", w.keys.stream, ">"])
+        let ghostEntry = w.send(["XRANGE", w.keys.stream, "-", "+", "COUNT", "1"])
+        if case .array(let items?) = ghostEntry, case .array(let first?) = items.first, let id = first.first?.string {
+            _ = w.send(["XACK", w.keys.stream, w.keys.group, id])
+        }
+        w.wait(ms: 300)
+        let c = w.consumer(
+            name: "janitor",
+            configure: {
+                $0.forgetConsumersIdleMs = 200
+                $0.janitorIntervalMs = 100
+                $0.leaseMs = 600_000  // the holder's entry is not reclaimed during this test
+            }
+        ) { _, _ in }
+        try c.start()
+        func names() -> [String] {
+            guard case .array(let cs?) = w.send(["XINFO", "CONSUMERS", w.keys.stream, w.keys.group]) else { return [] }
+            return cs.compactMap { c in
+                guard case .array(let f?) = c else { return nil }
+                return f.count > 1 ? f[1].string : nil
+            }.sorted()
+        }
+        w.run(until: { !names().contains("ghost") })
+        #expect(names() == ["holder", "janitor"])
+        w.finish([c])
+    }
+
     @Test func statusRecordParsesOnlyWhatMakesSense() {
         #expect(TaskRecord(id: "a", hash: .array([])) == nil)
         #expect(TaskRecord(id: "a", hash: .array([.bulk(Array("state".utf8)), .bulk(Array("WHAT".utf8))])) == nil)
