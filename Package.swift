@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "Alerts", swiftSettings: swiftSettings),
         // The task pipeline's rules: states, transitions, retry decisions. Pure, no I/O.
         .target(name: "TaskPipeline", swiftSettings: swiftSettings),
-        // Logging: InfluxDB line protocol and datagram batching (the log handler comes with issue 5).
-        .target(name: "MeshLog", swiftSettings: swiftSettings),
+        // Logging: the swift-log handler — rotating files, stderr, batched UDP line protocol to InfluxDB.
+        .target(
+            name: "MeshLog", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
         // HTTP/1.1 server on MeshLoop around http-parser: keep-alive, pipelining, limits, timeouts.
@@ -153,7 +154,10 @@ let package = Package(
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
-        .testTarget(name: "MeshLogTests", dependencies: ["MeshLog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshLogTests",
+            dependencies: ["MeshLog", "MeshTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskPipeline", "MeshRedis", "MeshLoop", "MeshTestSupport"],
