@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "APIService",
             dependencies: [
-                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts",
+                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto", "MeshLoop",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "MeshOptions",
             dependencies: [
-                "MeshLoop",
+                "MeshLoop", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "alert-service",
             dependencies: [
-                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions",
+                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "api-service",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshOptions", "MeshRedis", "TaskQueue",
+                "APIService", "MeshHTTP", "MeshLoop", "MeshOptions", "MeshRedis", "TaskQueue", "Alerts", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "worker",
             dependencies: [
-                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions",
+                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

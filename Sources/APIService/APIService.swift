@@ -4,6 +4,7 @@ import Alerts
 import FoundationEssentials
 public import Logging
 public import MeshHTTP
+import MeshLoop
 import MeshRedis
 public import TaskQueue
 
@@ -35,6 +36,11 @@ public final class APIService {
     public let configuration: Configuration
     public private(set) var stats = Stats()
     private let logger: Logger
+    private var latency: [String: LatencyHistogram] = [:]
+    /// This process's other figures for /metrics (the log shipper's, the HTTP server's).
+    public var figuresProvider: (() -> [String: Double])?
+    /// The rest of the mesh, for /metrics.
+    public var scraper: MeshScraper?
 
     public init(queue: TaskQueue, configuration: Configuration = Configuration(), logger: Logger) {
         self.queue = queue
@@ -48,12 +54,13 @@ public final class APIService {
         case status = "/status/{task_id}"
         case healthz = "/healthz"
         case readyz = "/readyz"
+        case metrics = "/metrics"
         case unknown = "unknown"
 
         var allow: String {
             switch self {
             case .submit: "POST"
-            case .status, .healthz, .readyz: "GET, HEAD"
+            case .status, .healthz, .readyz, .metrics: "GET, HEAD"
             case .unknown: ""
             }
         }
@@ -73,13 +80,14 @@ public final class APIService {
             route = .healthz
         } else if path == "/readyz" {
             route = .readyz
+        } else if path == "/metrics" {
+            route = .metrics
         } else {
             route = .unknown
         }
         let respond = { [weak self] (response: HTTPResponse) in
-            self?.count(request.method, route, response.status)
-            responder.respond(
-                request.method == "HEAD" ? HTTPResponse(status: response.status, headers: response.headers) : response)
+            self?.count(request.method, route, response.status, since: responder.receivedAtNs)
+            responder.respond(response)  // for HEAD the server sends the headers only
         }
         let isRead = request.method == "GET" || request.method == "HEAD"
         switch route {
@@ -87,21 +95,25 @@ public final class APIService {
             respond(
                 .error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
         case .submit where request.method == "POST":
-            submit(request, respond)
+            submit(request, receivedAtNs: responder.receivedAtNs, respond)
         case .status where isRead:
             status(String(taskID), respond)
         case .healthz where isRead:
             respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
         case .readyz where isRead:
             ready(respond)
+        case .metrics where isRead:
+            metrics(respond)
         default:
             respond(
                 .error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
         }
     }
 
-    private func count(_ method: String, _ route: Route, _ status: Int) {
+    private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
         stats.responses["\(method) \(route.rawValue) \(status)", default: 0] += 1
+        latency[route.rawValue, default: LatencyHistogram()].record(
+            seconds: Double(EventLoop.hrtimeNs() &- ns) / 1e9)
     }
 
     private var unavailableHeaders: [(name: String, value: String)] {
@@ -114,7 +126,9 @@ public final class APIService {
         var message: String
     }
 
-    private func submit(_ request: HTTPRequest, _ respond: @escaping (HTTPResponse) -> Void) {
+    private func submit(
+        _ request: HTTPRequest, receivedAtNs: UInt64, _ respond: @escaping (HTTPResponse) -> Void
+    ) {
         if let type = request.mediaType, type != "application/json", !type.hasSuffix("+json") {
             return respond(.error(415, "Content-Type must be application/json, not \(type)"))
         }
@@ -133,10 +147,17 @@ public final class APIService {
             switch result {
             case .success(.created(let id)):
                 self.stats.submitted += 1
-                self.logger.debug("task submitted", metadata: ["task_id": "\(id)", "bytes": "\(message.utf8.count)"])
+                let us = (EventLoop.hrtimeNs() &- receivedAtNs) / 1_000
+                self.logger.info(
+                    "task submitted",
+                    metadata: [
+                        "task_id": "\(id)", "bytes": "\(message.utf8.count)",
+                        "duration_ms": "\(us / 1_000).\(us % 1_000 / 100)",
+                    ])
                 respond(Self.accepted(id, replayed: false))
             case .success(.existing(let id)):
                 self.stats.replayed += 1
+                self.logger.info("idempotent submit replayed", metadata: ["task_id": "\(id)"])
                 respond(Self.accepted(id, replayed: true))
             case .success(.conflict(let id)):
                 respond(.error(422, "this Idempotency-Key was already used for a different message (task \(id))"))
@@ -235,6 +256,124 @@ public final class APIService {
         }
         b.append(UInt8(ascii: "}"))
         return b
+    }
+
+    // MARK: GET /metrics
+
+    /// Everything in one scrape: this process's HTTP figures, the queue (read from Redis now), the
+    /// pipeline's totals (kept by the Lua scripts), and every `--scrape` service's figures.
+    private func metrics(_ respond: @escaping (HTTPResponse) -> Void) {
+        var text = PrometheusText()
+        let requestsHelp = "HTTP requests answered, by route, method and status."
+        for (key, n) in stats.responses.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count == 3 else { continue }
+            text.add(
+                "alertmesh_http_requests_total", .counter, requestsHelp,
+                labels: [("method", parts[0]), ("route", parts[1]), ("status", parts[2])], value: Double(n))
+        }
+        for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
+            histogram.add(
+                to: &text, name: "alertmesh_http_request_duration_seconds",
+                help: "Time from a complete request to its answer.", labels: [("route", route)])
+        }
+        text.add(
+            "alertmesh_submits_total", .counter, "Tasks accepted (202) by this api-service.",
+            value: Double(stats.submitted))
+        text.add(
+            "alertmesh_idempotent_replays_total", .counter, "Submits answered with an existing task (Idempotency-Key).",
+            value: Double(stats.replayed))
+        text.add(
+            "alertmesh_redis_errors_total", .counter, "Requests answered 503 because Redis failed.",
+            value: Double(stats.redisErrors))
+        text.add("alertmesh_redis_up", .gauge, "Whether Redis is connected.", value: queue.redis.isConnected ? 1 : 0)
+        for (name, value) in (figuresProvider?() ?? [:]).sorted(by: { $0.key < $1.key }) {
+            text.add(
+                PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
+                "api-service: \(name.replacingOccurrences(of: "_", with: " ")).", labels: [("service", "api-service")],
+                value: value)
+        }
+        var pending = 3
+        let finish = { [weak self] in
+            pending -= 1
+            guard pending == 0, self != nil else { return }
+            respond(
+                HTTPResponse(
+                    status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                    body: Array(text.render().utf8)))
+        }
+        queue.depth { result in
+            if case .success(let d) = result {
+                text.add("alertmesh_queue_length", .gauge, "Entries in the work stream.", value: Double(d.length))
+                text.add(
+                    "alertmesh_queue_pending", .gauge, "Entries delivered to a worker, not yet finished.",
+                    value: Double(d.pending))
+                text.add(
+                    "alertmesh_queue_lag", .gauge, "Entries not yet delivered to any worker.", value: Double(d.lag))
+                text.add("alertmesh_queue_delayed", .gauge, "Tasks waiting for a retry.", value: Double(d.delayed))
+                text.add(
+                    "alertmesh_dead_letter_size", .gauge, "Entries in the dead-letter stream.", value: Double(d.dead))
+                text.add(
+                    "alertmesh_queue_consumers", .gauge, "Consumers (workers) in the group.", value: Double(d.consumers)
+                )
+            }
+            finish()
+        }
+        queue.counters { result in
+            if case .success(let counters) = result {
+                for state in ["submitted", "succeeded", "failed", "retried", "poisoned"] {
+                    text.add(
+                        "alertmesh_tasks_total", .counter,
+                        "Pipeline totals across every service: tasks submitted, finished by final state, retries, poison.",
+                        labels: [("event", state)], value: Double(counters[state] ?? 0))
+                }
+            }
+            finish()
+        }
+        guard let scraper else { return finish() }
+        scraper.scrape { results in
+            Self.add(results, to: &text)
+            finish()
+        }
+    }
+
+    /// The scraped services' figures: `alertmesh_up`, RPC calls and latency per method, and each
+    /// service's own figures as `alertmesh_<name>`.
+    static func add(_ results: [ScrapeResult], to text: inout PrometheusText) {
+        for r in results {
+            let service = r.stats?.server ?? ""
+            let labels = [("instance", r.instance), ("service", service)]
+            text.add(
+                "alertmesh_up", .gauge, "Whether a scraped mesh service answered _sys.Stats.", labels: labels,
+                value: r.stats == nil ? 0 : 1)
+            guard let s = r.stats else { continue }
+            text.add(
+                "alertmesh_uptime_seconds", .gauge, "Seconds since the service started.", labels: labels,
+                value: s.uptimeSeconds)
+            text.add(
+                "alertmesh_rpc_connections_open", .gauge, "Open RPC connections.", labels: labels,
+                value: Double(s.connectionsOpen))
+            text.add(
+                "alertmesh_rpc_calls_in_flight", .gauge, "RPC calls being served.", labels: labels,
+                value: Double(s.callsInFlight))
+            for m in s.methods {
+                for (status, n) in m.byStatus.sorted(by: { $0.key < $1.key }) {
+                    text.add(
+                        "alertmesh_rpc_calls_total", .counter, "RPC calls served, by method and status.",
+                        labels: labels + [("method", m.method), ("status", status)], value: Double(n))
+                }
+                for (q, v) in [("0.5", m.latencyP50Ms), ("0.9", m.latencyP90Ms), ("0.99", m.latencyP99Ms)] {
+                    text.add(
+                        "alertmesh_rpc_latency_ms", .gauge, "RPC latency quantiles since start, in ms.",
+                        labels: labels + [("method", m.method), ("quantile", q)], value: v)
+                }
+            }
+            for (name, value) in s.figures.sorted(by: { $0.key < $1.key }) {
+                text.add(
+                    PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
+                    "\(name.replacingOccurrences(of: "_", with: " ")).", labels: labels, value: value)
+            }
+        }
     }
 
     // MARK: GET /readyz

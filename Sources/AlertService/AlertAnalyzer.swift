@@ -82,8 +82,9 @@ public final class AlertAnalyzer {
         log[metadataKey: "bytes"] = "\(size)"
         log[metadataKey: "alerts"] = "\(response.alerts.joined(separator: ","))"
         log[metadataKey: "scan_us"] = "\((EventLoop.hrtimeNs() - started) / 1_000)"
+        if let attempt = call.metadata["attempt"], let n = Int(attempt) { log[metadataKey: "attempt"] = "\(n)" }
         guard !result.alerts.isEmpty else {
-            log.debug("analyzed")
+            log.info("analyzed", metadata: ["duration_ms": "\(Self.elapsedMs(since: started))"])
             return call.respond(response)
         }
         let content = Report.render(taskID: taskID, time: Self.timestamp(), result: result)
@@ -97,13 +98,23 @@ public final class AlertAnalyzer {
                 switch outcome {
                 case .success(let written):
                     response.report = Report.fileName(taskID: taskID)
-                    log.debug("analyzed", metadata: ["report": "\(written == .written ? "written" : "existed")"])
+                    log.info(
+                        "analyzed",
+                        metadata: [
+                            "report": "\(written == .written ? "written" : "existed")",
+                            "duration_ms": "\(Self.elapsedMs(since: started))",
+                        ])
                     call.respond(response)
                 case .failure(let error):
                     log.error("report write failed", metadata: ["error": "\(error)"])
                     call.fail(.unavailable, "cannot write report: \(error)")
                 }
             })
+    }
+
+    static func elapsedMs(since ns: UInt64) -> String {
+        let us = (EventLoop.hrtimeNs() - ns) / 1_000
+        return "\(us / 1_000).\(String(us % 1_000 / 100))"
     }
 
     /// RFC 3339 UTC with milliseconds.

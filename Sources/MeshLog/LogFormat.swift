@@ -28,7 +28,9 @@ public enum LogFormat {
     }
 
     static func value(_ s: String, into out: inout [UInt8]) {
-        let needsQuotes = s.isEmpty || s.utf8.contains { $0 <= 32 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 127 }
+        let needsQuotes =
+            s.isEmpty
+            || s.utf8.contains { $0 <= 32 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 127 }
         guard needsQuotes else { return out.append(contentsOf: s.utf8) }
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {

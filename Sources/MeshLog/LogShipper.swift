@@ -131,6 +131,17 @@ public final class LogShipper: Sendable {
 
     public var stats: Stats { state.withLock { $0.stats } }
 
+    /// The counters as figures for `_sys.Stats` and `/metrics`.
+    public func figures() -> [String: Double] {
+        let s = stats
+        return [
+            "log_events_total": Double(s.events), "log_events_dropped_total": Double(s.dropped),
+            "log_file_bytes_total": Double(s.fileBytes), "log_file_errors_total": Double(s.fileErrors),
+            "log_datagrams_sent_total": Double(s.datagramsSent), "log_bytes_sent_total": Double(s.udpBytesSent),
+            "log_udp_errors_total": Double(s.udpErrors), "log_lines_sent_total": Double(s.linesSent),
+        ]
+    }
+
     /// Reopens the log file (after logrotate moved it: SIGHUP).
     public func reopen() {
         state.withLock { $0.reopen = true }
@@ -323,7 +334,9 @@ final class Writer: @unchecked Sendable {
             if wantsText {
                 line.removeAll(keepingCapacity: true)
                 LogFormat.logfmt(event, service: configuration.service, into: &line)
-                if fd >= 0, fileSize + buffer.count + line.count > configuration.maxFileBytes, fileSize + buffer.count > 0 {
+                if fd >= 0, fileSize + buffer.count + line.count > configuration.maxFileBytes,
+                    fileSize + buffer.count > 0
+                {
                     writeFile(buffer)
                     buffer.removeAll(keepingCapacity: true)
                     rotate()

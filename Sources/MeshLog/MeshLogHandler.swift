@@ -45,7 +45,8 @@ public struct MeshLogHandler: LogHandler {
         case .string(let s): s
         case .stringConvertible(let c): c.description
         case .array(let a): "[" + a.map(text).joined(separator: ",") + "]"
-        case .dictionary(let d): "{" + d.sorted { $0.key < $1.key }.map { "\($0.key):\(text($0.value))" }.joined(separator: ",") + "}"
+        case .dictionary(let d):
+            "{" + d.sorted { $0.key < $1.key }.map { "\($0.key):\(text($0.value))" }.joined(separator: ",") + "}"
         }
     }
 }

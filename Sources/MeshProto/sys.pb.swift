@@ -212,6 +212,11 @@ public nonisolated struct Alertmesh_V1_StatsResponse: Sendable {
 
   public var methods: [Alertmesh_V1_MethodStats] = []
 
+  /// The service's own figures, Prometheus-style names: worker task counters
+  /// ("tasks_succeeded_total"), log shipping ("log_events_dropped_total", "log_datagrams_sent_total",
+  /// "log_bytes_sent_total"), …
+  public var figures: Dictionary<String,Double> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -527,7 +532,7 @@ nonisolated extension Alertmesh_V1_StatsRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Alertmesh_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}server\0\u{1}build\0\u{3}uptime_seconds\0\u{3}connections_open\0\u{3}connections_total\0\u{3}calls_in_flight\0\u{3}bytes_in\0\u{3}bytes_out\0\u{3}protocol_errors\0\u{1}methods\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}server\0\u{1}build\0\u{3}uptime_seconds\0\u{3}connections_open\0\u{3}connections_total\0\u{3}calls_in_flight\0\u{3}bytes_in\0\u{3}bytes_out\0\u{3}protocol_errors\0\u{1}methods\0\u{1}figures\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -545,6 +550,7 @@ nonisolated extension Alertmesh_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.bytesOut) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.protocolErrors) }()
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.methods) }()
+      case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.figures) }()
       default: break
       }
     }
@@ -581,6 +587,9 @@ nonisolated extension Alertmesh_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
     if !self.methods.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.methods, fieldNumber: 10)
     }
+    if !self.figures.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.figures, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -595,6 +604,7 @@ nonisolated extension Alertmesh_V1_StatsResponse: SwiftProtobuf.Message, SwiftPr
     if lhs.bytesOut != rhs.bytesOut {return false}
     if lhs.protocolErrors != rhs.protocolErrors {return false}
     if lhs.methods != rhs.methods {return false}
+    if lhs.figures != rhs.figures {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

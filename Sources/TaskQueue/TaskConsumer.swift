@@ -30,6 +30,8 @@ public struct Delivery: Sendable, Hashable {
     public var message: String
     /// 1-based, counting attempts whose worker died.
     public var attempt: Int
+    /// When the attempt started (`EventLoop.hrtimeNs()`).
+    public var startedNs: UInt64 = 0
 }
 
 /// What happened to a task, for logs and counters.
@@ -284,7 +286,7 @@ public final class TaskConsumer {
         inFlight[entry] = taskID
         let c = configuration
         commands.eval(
-            startScript, keys: [keys.task(taskID), keys.stream, keys.dead],
+            startScript, keys: [keys.task(taskID), keys.stream, keys.dead, keys.counters],
             arguments: [
                 keys.group, entry, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
                 String(c.resultTTLSeconds), taskID, String(c.deadLetterCap),
@@ -295,7 +297,7 @@ public final class TaskConsumer {
             case .success(.array(let items?)) where items.first?.string == "run" && items.count == 3:
                 let delivery = Delivery(
                     entry: entry, taskID: taskID, message: items[1].string ?? "",
-                    attempt: Int(items[2].string ?? "") ?? 1)
+                    attempt: Int(items[2].string ?? "") ?? 1, startedNs: EventLoop.hrtimeNs())
                 self.stats.started += 1
                 self.onEvent?(.started(delivery))
                 self.processor(delivery) { [weak self] outcome in self?.finish(delivery, outcome) }
@@ -330,15 +332,15 @@ public final class TaskConsumer {
         case .succeed:
             guard case .success(let json) = result else { return }
             script = succeedScript
-            scriptKeys = [keys.task(delivery.taskID), keys.stream]
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.counters]
             arguments += [json, Array(String(c.resultTTLSeconds).utf8)]
         case .retry(let delayMs):
             script = retryScript
-            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed]
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
             arguments += [Self.errorText(result), String(delayMs), delivery.taskID].map { Array($0.utf8) }
         case .fail(let error, _):
             script = failScript
-            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead]
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead, keys.counters]
             arguments += [error, String(c.resultTTLSeconds), delivery.taskID, String(c.deadLetterCap)].map {
                 Array($0.utf8)
             }

@@ -12,6 +12,8 @@
 /// - `<p>:delayed` — a sorted set of task ids waiting for a retry, scored by due time (ms).
 /// - `<p>:dead` — the dead-letter stream (capped): tasks that failed for good, with their message.
 /// - `<p>:idem:<key>` — an Idempotency-Key's task id and message digest, for 24 h.
+/// - `<p>:counters` — a hash of totals kept by the scripts: `submitted`, `succeeded`, `failed`,
+///   `retried`, `poisoned` (tasks by final state, across every worker, for `/metrics`).
 public struct TaskKeys: Sendable, Hashable {
     public let prefix: String
     public let group: String
@@ -24,6 +26,7 @@ public struct TaskKeys: Sendable, Hashable {
     public var stream: String { prefix + ":tasks" }
     public var delayed: String { prefix + ":delayed" }
     public var dead: String { prefix + ":dead" }
+    public var counters: String { prefix + ":counters" }
     public var taskPrefix: String { prefix + ":task:" }
     public func task(_ id: String) -> String { taskPrefix + id }
     public func idempotency(_ key: String) -> String { prefix + ":idem:" + key }

@@ -108,7 +108,7 @@ public final class TaskQueue {
         completion: @escaping (Result<SubmitOutcome, QueueError>) -> Void
     ) {
         redis.eval(
-            submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey ?? "")],
+            submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey ?? ""), keys.counters],
             arguments: [
                 Array(id.utf8), Array(message.utf8), Array((idempotencyKey == nil ? "0" : "1").utf8),
                 Array(String(idempotencyTTLSeconds).utf8),
@@ -193,6 +193,21 @@ public final class TaskQueue {
                     problem = QueueError("\(command) \(key): \(result)")
                 }
                 done()
+            }
+        }
+    }
+
+    /// The scripts' totals: `submitted`, `succeeded`, `failed`, `retried`, `poisoned`.
+    public func counters(_ completion: @escaping (Result<[String: Int64], QueueError>) -> Void) {
+        redis.send(["HGETALL", keys.counters]) { result in
+            switch result {
+            case .success(let value):
+                var out: [String: Int64] = [:]
+                for (name, v) in Self.fields(value) ?? [:] {
+                    if let n = v.string.flatMap({ Int64($0) }) { out[name] = n }
+                }
+                completion(.success(out))
+            case .failure(let e): completion(.failure(QueueError("\(e)")))
             }
         }
     }

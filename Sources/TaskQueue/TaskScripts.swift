@@ -16,7 +16,7 @@ public enum TaskScripts {
     /// Creates a task: the hash and the stream entry together, or the existing task of an
     /// Idempotency-Key.
     ///
-    /// KEYS: task, stream, idem. ARGV: id, message, use-idem ("1"/"0"), idem TTL s.
+    /// KEYS: task, stream, idem, counters. ARGV: id, message, use-idem ("1"/"0"), idem TTL s.
     /// Returns `{"created", id, now}`, `{"existing", id}` or `{"conflict", id}` (the key was used
     /// for another message).
     public static func submit() -> RedisScript {
@@ -38,13 +38,14 @@ public enum TaskScripts {
                 local entry = redis.call('XADD', KEYS[2], '*', 'task_id', ARGV[1])
                 redis.call('HSET', KEYS[1], 'state', 'PENDING', 'message', ARGV[2], 'attempts', '0',
                   'created_at', now, 'updated_at', now, 'entry', entry)
+                redis.call('HINCRBY', KEYS[4], 'submitted', 1)
                 return {'created', ARGV[1], tostring(now)}
                 """)
     }
 
     /// Starts an attempt of a delivered entry, if this consumer still holds it.
     ///
-    /// KEYS: task, stream, dead. ARGV: group, entry, consumer, max deliveries, max attempts,
+    /// KEYS: task, stream, dead, counters. ARGV: group, entry, consumer, max deliveries, max attempts,
     /// result TTL s, task id, dead-letter cap.
     /// Returns `{"run", message, attempts}`; `{"lost"}` (another consumer holds it now);
     /// `{"gone"}` (no such task: entry dropped); `{"done", state}` (already terminal: entry
@@ -80,6 +81,8 @@ public enum TaskScripts {
                   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'task_id', ARGV[7], 'error', err,
                     'attempts', attempts, 'message', message)
                   drop()
+                  redis.call('HINCRBY', KEYS[4], 'failed', 1)
+                  redis.call('HINCRBY', KEYS[4], 'poisoned', 1)
                   return {'poison', err}
                 end
                 attempts = attempts + 1
@@ -91,7 +94,7 @@ public enum TaskScripts {
 
     /// Stores the result, sets SUCCESS, acknowledges and deletes the entry — one step.
     ///
-    /// KEYS: task, stream. ARGV: group, entry, result JSON, result TTL s.
+    /// KEYS: task, stream, counters. ARGV: group, entry, result JSON, result TTL s.
     /// Returns `"ok"`, `"duplicate"` (already terminal: nothing changed) or `"gone"`.
     public static func succeed() -> RedisScript {
         RedisScript(
@@ -106,6 +109,7 @@ public enum TaskScripts {
                 redis.call('HSET', KEYS[1], 'state', 'SUCCESS', 'result', ARGV[3], 'updated_at', now)
                 redis.call('HDEL', KEYS[1], 'message', 'error', 'retry_at')
                 redis.call('EXPIRE', KEYS[1], ARGV[4])
+                redis.call('HINCRBY', KEYS[3], 'succeeded', 1)
                 return 'ok'
                 """)
     }
@@ -113,7 +117,7 @@ public enum TaskScripts {
     /// Schedules a retry: RETRY, the error, a due time in the delayed set; the entry leaves the
     /// pending list (a delayed retry never sits there).
     ///
-    /// KEYS: task, stream, delayed. ARGV: group, entry, error, delay ms, task id.
+    /// KEYS: task, stream, delayed, counters. ARGV: group, entry, error, delay ms, task id.
     /// Returns `"ok"`, `"duplicate"` or `"gone"`.
     public static func retry() -> RedisScript {
         RedisScript(
@@ -128,6 +132,7 @@ public enum TaskScripts {
                 local due = now + tonumber(ARGV[4])
                 redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', now, 'retry_at', due)
                 redis.call('ZADD', KEYS[3], due, ARGV[5])
+                redis.call('HINCRBY', KEYS[4], 'retried', 1)
                 return 'ok'
                 """)
     }
@@ -135,7 +140,7 @@ public enum TaskScripts {
     /// Fails a task for good: FAILURE with the error, a copy (with its message) in the capped
     /// dead-letter stream, the entry acknowledged and deleted.
     ///
-    /// KEYS: task, stream, dead. ARGV: group, entry, error, result TTL s, task id, dead-letter cap.
+    /// KEYS: task, stream, dead, counters. ARGV: group, entry, error, result TTL s, task id, dead-letter cap.
     /// Returns `"ok"`, `"duplicate"` or `"gone"`.
     public static func fail() -> RedisScript {
         RedisScript(
@@ -154,6 +159,7 @@ public enum TaskScripts {
                 redis.call('EXPIRE', KEYS[1], ARGV[4])
                 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'task_id', ARGV[5], 'error', ARGV[3],
                   'attempts', attempts, 'message', message)
+                redis.call('HINCRBY', KEYS[4], 'failed', 1)
                 return 'ok'
                 """)
     }

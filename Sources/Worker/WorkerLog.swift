@@ -1,15 +1,24 @@
 // WorkerLog: one log line per thing that happens to a task (never its message text).
 
 public import Logging
+import MeshLoop
 public import TaskQueue
 
 public enum WorkerLog {
+    /// Milliseconds since the attempt started, with one decimal.
+    static func ms(since d: Delivery) -> String {
+        let us = (EventLoop.hrtimeNs() &- d.startedNs) / 1_000
+        return "\(us / 1_000).\(us % 1_000 / 100)"
+    }
+
     public static func log(_ event: ConsumerEvent, _ logger: Logger) {
         switch event {
         case .started(let d):
             logger.debug("task started", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)"])
         case .succeeded(let d):
-            logger.info("task succeeded", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)"])
+            logger.info(
+                "task succeeded",
+                metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "duration_ms": "\(ms(since: d))"])
         case .retrying(let d, let delayMs, let error):
             logger.warning(
                 "task will be retried",

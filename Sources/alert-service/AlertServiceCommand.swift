@@ -21,6 +21,7 @@ struct AlertServiceCommand: ParsableCommand {
             """)
 
     @OptionGroup var common: ServiceOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: ArgumentHelp("Where reports are written (default: DATA_DIR/error_reports).", valueName: "dir"))
     var reportsDir: String?
@@ -48,8 +49,11 @@ struct AlertServiceCommand: ParsableCommand {
     }
 
     func run() throws {
-        var logger = Logger(label: "alert-service")
-        logger.logLevel = common.level
+        let redactor = Redactor()
+        let shipper = try logging.bootstrap(
+            service: "alert-service", dataDir: common.dataDir, level: common.level, redact: { redactor.redact($0) })
+        defer { shipper.shutdown() }
+        let logger = Logger(label: "alert-service")
         let ruleSet: Rules
         if let path = rules {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -87,7 +91,9 @@ struct AlertServiceCommand: ParsableCommand {
                 throw ValidationError("--listen: \(error)")
             }
         }
-        try server.stopOnSignals(graceMs: shutdownGraceMs)
+        let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
+        try server.stopOnSignals(graceMs: shutdownGraceMs) { hangup.close() }
+        server.statsProvider = { shipper.figures() }
         logger.notice(
             "alert-service ready",
             metadata: ["endpoints": "\(server.endpoints.map(\.description))", "reports": "\(store.directory)"])

@@ -1,6 +1,7 @@
 // api-service: the public HTTP API of alertmesh (thin: options + wiring).
 
 import APIService
+import Alerts
 import ArgumentParser
 import Logging
 import MeshHTTP
@@ -52,8 +53,19 @@ struct APIServiceCommand: ParsableCommand {
     @Option(help: "On SIGTERM/SIGINT, how long requests in flight may take to finish, in ms.")
     var shutdownGraceMs: UInt64 = 5_000
 
+    @Option(
+        help: ArgumentHelp(
+            "An RPC endpoint of a worker or alert-service whose figures /metrics carries (repeatable).",
+            valueName: "addr"))
+    var scrape: [String] = []
+
+    @Option(help: ArgumentHelp("Directory for the service's state and logs.", valueName: "dir"))
+    var dataDir: String = "data"
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+
+    @OptionGroup var logging: LoggingOptions
 
     static func main() { mainWithEnvironment() }
 
@@ -78,14 +90,25 @@ struct APIServiceCommand: ParsableCommand {
         }
         guard idempotencyTtl > 0 else { throw ValidationError("--idempotency-ttl: must be positive") }
         guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
+        for a in scrape {
+            do {
+                _ = try Endpoint(parsing: a)
+            } catch {
+                throw ValidationError("--scrape: \(error)")
+            }
+        }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError("--log-level: \"\(logLevel)\" is not a level")
         }
     }
 
     func run() throws {
-        var logger = Logger(label: "api-service")
-        logger.logLevel = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        let redactor = Redactor()
+        let shipper = try logging.bootstrap(
+            service: "api-service", dataDir: dataDir, level: Logger.Level(rawValue: logLevel.lowercased()) ?? .info,
+            redact: { redactor.redact($0) })
+        defer { shipper.shutdown() }
+        let logger = Logger(label: "api-service")
         let loop = try EventLoop()
 
         var redisConfig = RedisClient.Configuration()
@@ -123,6 +146,19 @@ struct APIServiceCommand: ParsableCommand {
             throw ValidationError("--http: \(error)")
         }
         server.onProblem = { logger.warning("http: \($0)") }
+        let scraper = MeshScraper(loop: loop, endpoints: try scrape.map { try Endpoint(parsing: $0) })
+        api.scraper = scraper.isEmpty ? nil : scraper
+        api.figuresProvider = {
+            var figures = shipper.figures()
+            let s = server.stats
+            figures["http_connections_open"] = Double(s.open)
+            figures["http_connections_accepted_total"] = Double(s.accepted)
+            figures["http_connections_rejected_total"] = Double(s.rejected)
+            figures["http_malformed_requests_total"] = Double(s.malformed)
+            figures["http_timeouts_total"] = Double(s.timedOut)
+            return figures
+        }
+        let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
 
         var stopping = false
         let stop = { (signal: Int32) in
@@ -135,6 +171,8 @@ struct APIServiceCommand: ParsableCommand {
             poll?.start(afterMs: 10, repeatMs: 10) {
                 guard server.isDrained || loop.nowMs >= deadline else { return }
                 poll?.close()
+                scraper.close()
+                hangup.close()
                 redisClient.close()
                 loop.stop()
             }

@@ -164,6 +164,17 @@ struct Stats: ParsableCommand {
                 ])
             }
             printTable(rows)
+            if !r.figures.isEmpty {
+                print("")
+                printTable(
+                    [["figure", "value"]]
+                        + r.figures.sorted { $0.key < $1.key }.map { name, value in
+                            [
+                                name,
+                                value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value),
+                            ]
+                        })
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 // worker: consumes the task stream and runs each task through an alert-service (thin: options + wiring).
 
+import Alerts
 import ArgumentParser
 import Foundation
 import Logging
@@ -23,6 +24,7 @@ struct WorkerCommand: ParsableCommand {
             """)
 
     @OptionGroup var common: ServiceOptions
+    @OptionGroup var logging: LoggingOptions
 
     @Option(help: ArgumentHelp("Redis: host:port or unix:/path.", valueName: "addr"))
     var redis: String = "127.0.0.1:6379"
@@ -103,8 +105,11 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        var logger = Logger(label: "worker")
-        logger.logLevel = common.level
+        let redactor = Redactor()
+        let shipper = try logging.bootstrap(
+            service: "worker", dataDir: common.dataDir, level: common.level, redact: { redactor.redact($0) })
+        defer { shipper.shutdown() }
+        let logger = Logger(label: "worker")
         let loop = try EventLoop()
         let redisEndpoint = try RedisEndpoint(parsing: redis)
         let commands = RedisClient(loop: loop, endpoint: redisEndpoint)
@@ -146,6 +151,24 @@ struct WorkerCommand: ParsableCommand {
             }
         }
 
+        server.statsProvider = {
+            var figures = shipper.figures()
+            let s = consumer.stats
+            figures["tasks_started_total"] = Double(s.started)
+            figures["tasks_succeeded_total"] = Double(s.succeeded)
+            figures["tasks_retried_total"] = Double(s.retried)
+            figures["tasks_failed_total"] = Double(s.failed)
+            figures["tasks_poisoned_total"] = Double(s.poisoned)
+            figures["tasks_skipped_total"] = Double(s.skipped)
+            figures["tasks_reclaimed_total"] = Double(s.reclaimed)
+            figures["redis_problems_total"] = Double(s.redisProblems)
+            figures["tasks_in_flight"] = Double(consumer.inFlightCount)
+            figures["concurrency"] = Double(consumer.configuration.concurrency)
+            figures["redis_connected"] = commands.isConnected ? 1 : 0
+            return figures
+        }
+        let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
+
         var stopping = false
         let stop = { (signal: Int32) in
             guard !stopping else { return }
@@ -156,6 +179,7 @@ struct WorkerCommand: ParsableCommand {
             consumer.stop(graceMs: shutdownGraceMs) {
                 client.close()
                 server.shutdownNow()
+                hangup.close()
                 logger.notice("stopped", metadata: ["succeeded": "\(consumer.stats.succeeded)"])
                 loop.stop()
             }

@@ -2,9 +2,10 @@
 
 import Foundation
 import Logging
-@testable import MeshLog
 import MeshTestSupport
 import Testing
+
+@testable import MeshLog
 
 func tempDir() -> String {
     let dir = NSTemporaryDirectory() + "alertmesh-log-\(UUID().uuidString.prefix(8))"
@@ -28,7 +29,8 @@ struct LogFormatTests {
         LogFormat.logfmt(record, service: "worker", into: &out)
         #expect(
             String(decoding: out, as: UTF8.self)
-                == #"ts=2026-11-29T15:19:04.245Z level=info service=worker msg="task\nsucceeded \"ok\"" task_id=abc path=C:\x empty="" eq="a=b""# + "\n")
+                == #"ts=2026-11-29T15:19:04.245Z level=info service=worker msg="task\nsucceeded \"ok\"" task_id=abc path=C:\x empty="" eq="a=b""#
+                + "\n")
     }
 
     @Test func influxFieldsAreTypedByKeySoTheyNeverConflict() {
@@ -48,7 +50,8 @@ struct LogFormatTests {
     @Test func handlerWritesLogfmtLinesToTheFile() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let shipper = try LogShipper(configuration: .init(service: "api-service", filePath: dir + "/logs/api-service.log"))
+        let shipper = try LogShipper(
+            configuration: .init(service: "api-service", filePath: dir + "/logs/api-service.log"))
         var logger = Logger(label: "t") { MeshLogHandler(label: $0, shipper: shipper, level: .debug) }
         logger[metadataKey: "request"] = "r1"
         logger.info("task submitted", metadata: ["task_id": "t-1", "bytes": "12"])
@@ -57,7 +60,9 @@ struct LogFormatTests {
         shipper.flush()
         let got = lines(dir + "/logs/api-service.log")
         #expect(got.count == 2)
-        #expect(got.first?.hasSuffix(" level=info service=api-service msg=\"task submitted\" bytes=12 request=r1 task_id=t-1") == true)
+        #expect(
+            got.first?.hasSuffix(
+                " level=info service=api-service msg=\"task submitted\" bytes=12 request=r1 task_id=t-1") == true)
         #expect(got.first?.hasPrefix("ts=20") == true)
         #expect(shipper.stats.fileLines == 2 && shipper.stats.dropped == 0)
         shipper.shutdown()
@@ -71,7 +76,8 @@ struct LogFormatTests {
         config.keptFiles = 2
         let shipper = try LogShipper(configuration: config)
         for i in 0..<100 {
-            shipper.enqueue(LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "event \(i)", metadata: []))
+            shipper.enqueue(
+                LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "event \(i)", metadata: []))
         }
         shipper.flush()
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
@@ -85,7 +91,8 @@ struct LogFormatTests {
         // logrotate moves the file and sends SIGHUP: the service reopens its path.
         try FileManager.default.moveItem(atPath: dir + "/w.log", toPath: dir + "/moved.log")
         shipper.reopen()
-        shipper.enqueue(LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "after reopen", metadata: []))
+        shipper.enqueue(
+            LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "after reopen", metadata: []))
         shipper.flush()
         #expect(lines(dir + "/w.log").count == 1 && lines(dir + "/w.log").first?.contains("after reopen") == true)
         shipper.shutdown()
@@ -137,7 +144,8 @@ struct LogFormatTests {
             "new\nline", "tab\tand\rcr", "héllo ✓ Привет 🔑",
         ]
         for (i, message) in tricky.enumerated() {
-            logger.info("\(message)", metadata: ["task_id": "task-\(i)", "duration_ms": "\(i).5", "note": "\(message)"])
+            logger.info(
+                "\(message)", metadata: ["task_id": "task-\(i)", "duration_ms": "\(i).5", "note": "\(message)"])
         }
         for i in 0..<500 { logger.warning("bulk", metadata: ["task_id": "bulk-\(i)", "attempt": "\(i % 5)"]) }
         shipper.flush()

@@ -56,7 +56,9 @@ public final class InfluxServer: @unchecked Sendable {
 
     /// Runs an InfluxQL query; the parsed JSON answer.
     public func query(_ q: String, database: String = "logs") -> [String: Any] {
-        let text = get("/query?db=\(database)&epoch=ns&q=" + (q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+        let text = get(
+            "/query?db=\(database)&epoch=ns&q=" + (q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        )
         guard let split = text.range(of: "\r\n\r\n") else { return [:] }
         var body = String(text[split.upperBound...])
         if text.lowercased().contains("transfer-encoding: chunked") { body = InfluxServer.dechunk(body) }
@@ -65,7 +67,8 @@ public final class InfluxServer: @unchecked Sendable {
 
     /// The rows of a query's first series, as column → value dictionaries.
     public func rows(_ q: String) -> [[String: Any]] {
-        guard let results = query(q)["results"] as? [[String: Any]], let series = results.first?["series"] as? [[String: Any]]
+        guard let results = query(q)["results"] as? [[String: Any]],
+            let series = results.first?["series"] as? [[String: Any]]
         else { return [] }
         var out: [[String: Any]] = []
         for s in series {

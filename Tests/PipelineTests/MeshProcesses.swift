@@ -26,6 +26,8 @@ final class MeshProcesses: @unchecked Sendable {
     private(set) var workers: [Process] = []
     private(set) var api: Process?
     private(set) var httpPort: UInt16 = 0
+    /// Set before starting services to send their logs to influxd too.
+    var influxUDP: String?
     private var extra: [Process] = []
 
     var alertSocket: String { dir + "/alert-service.sock" }
@@ -40,7 +42,7 @@ final class MeshProcesses: @unchecked Sendable {
     private func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
         let p = Process()
         p.executableURL = builtBinary(name)
-        p.arguments = arguments
+        p.arguments = arguments + (influxUDP.map { ["--influx-udp", $0] } ?? [])
         p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
         _ = FileManager.default.createFile(atPath: dir + "/" + log, contents: nil)
         let handle = FileHandle(forWritingAtPath: dir + "/" + log)
@@ -58,7 +60,7 @@ final class MeshProcesses: @unchecked Sendable {
     /// Another alert-service on `socket`, writing to the same reports directory.
     func startAlertService(socket: String, log: String) throws -> Process {
         let p = try launch(
-            "alert-service", ["--data-dir", dir, "--listen", "unix:" + socket, "--log-level", "warning"], log: log)
+            "alert-service", ["--data-dir", dir, "--listen", "unix:" + socket, "--log-level", "info"], log: log)
         extra.append(p)
         try waitFor("alert-service socket") { FileManager.default.fileExists(atPath: socket) }
         return p
@@ -91,7 +93,10 @@ final class MeshProcesses: @unchecked Sendable {
         probe.close()
         api = try launch(
             "api-service",
-            ["--http", "127.0.0.1:\(httpPort)", "--redis", "127.0.0.1:\(redis.port)", "--log-level", "warning"] + extra,
+            [
+                "--http", "127.0.0.1:\(httpPort)", "--redis", "127.0.0.1:\(redis.port)", "--data-dir", dir,
+                "--log-level", "info",
+            ] + extra,
             log: "api-service.log")
         try waitFor("api-service ready") { self.request("GET", "/readyz").status == 200 }
     }
@@ -105,12 +110,17 @@ final class MeshProcesses: @unchecked Sendable {
         throw MeshError("timed out waiting for \(what); logs:\n\(logs())")
     }
 
-    func logs() -> String {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { $0.hasSuffix(".log") }.sorted().map { name in
-            let text = (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? ""
-            return "== \(name)\n" + String(text.suffix(3000))
-        }.joined(separator: "\n")
+    /// Every log: the services' own files (DATA_DIR/logs) and what they wrote to stdout/stderr.
+    func logs(tail: Int = 3000) -> String {
+        var out: [String] = []
+        for sub in ["", "/logs"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir + sub)) ?? []
+            for name in names.sorted() where name.hasSuffix(".log") {
+                let text = (try? String(contentsOfFile: dir + sub + "/" + name, encoding: .utf8)) ?? ""
+                out.append("== \(sub)/\(name)\n" + String(text.suffix(tail)))
+            }
+        }
+        return out.joined(separator: "\n")
     }
 
     // MARK: HTTP

@@ -24,8 +24,35 @@ import Testing
         #expect(mesh.reports() == ["\(id).txt"], "exactly one report")
         let report = try String(contentsOfFile: mesh.reportsDir + "/\(id).txt", encoding: .utf8)
         #expect(!report.contains("test@mail.com") && !report.contains("1234567890123456"))
-        let logs = mesh.logs()
+        let logs = mesh.logs(tail: Int.max)
         #expect(!logs.contains("test@mail.com") && !logs.contains("1234567890123456"), "no raw secret in any log")
+    }
+
+    @Test func oneInfluxQueryShowsATasksWholeJourney() throws {
+        let influx = try InfluxServer(
+            configFile: repositoryRoot.appendingPathComponent("compose/influxdb/influxdb.conf").path)
+        defer { influx.stop() }
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        mesh.influxUDP = "127.0.0.1:\(influx.udpPort)"
+        try mesh.startAlertService()
+        try mesh.startWorker()
+        try mesh.startAPI()
+        let id = try #require(mesh.submit("my secret email is test@mail.com and my card is 1234567890123456"))
+        try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+        var rows: [[String: Any]] = []
+        try mesh.waitFor("the trail in influxd") {
+            rows = influx.rows("SELECT * FROM log_event WHERE task_id = '\(id)'")
+            return Set(rows.compactMap { $0["service"] as? String }) == ["api-service", "worker", "alert-service"]
+        }
+        let journey = rows.map { "\($0["service"] ?? "") \($0["message"] ?? "")" }
+        #expect(journey == ["api-service task submitted", "alert-service analyzed", "worker task succeeded"])
+        #expect(
+            rows.allSatisfy { $0["duration_ms"] is Double && $0["host"] is String && $0["level"] as? String == "info" })
+        // Nothing in clear: not in influxd, not in any file.
+        let everything = influx.rows("SELECT * FROM log_event").map { "\($0)" }.joined()
+        #expect(
+            !everything.isEmpty && !everything.contains("test@mail.com") && !everything.contains("1234567890123456"))
     }
 
     @Test func alertServiceDownMeansRetriesThenSuccessOrFinallyFailure() throws {
@@ -54,7 +81,7 @@ import Testing
         #expect(mesh.redisCLI(["XLEN", "{alertmesh}:dead"]) == "1")
         #expect(mesh.redisCLI(["XRANGE", "{alertmesh}:dead", "-", "+"]).contains(doomed))
         // The retry waits grew: each RETRY's delay stays under its attempt's ceiling (full jitter).
-        let log = try String(contentsOfFile: mesh.dir + "/worker-0.log", encoding: .utf8)
+        let log = try String(contentsOfFile: mesh.dir + "/logs/worker.log", encoding: .utf8)
         let delays = log.split(separator: "\n").filter { $0.contains("task_id=\(doomed)") && $0.contains("delay_ms=") }
             .compactMap { line -> (Int, Int)? in
                 guard let a = line.firstMatch(of: /attempt=(\d+)/), let d = line.firstMatch(of: /delay_ms=(\d+)/) else {

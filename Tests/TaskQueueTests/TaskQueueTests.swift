@@ -63,19 +63,25 @@ import Testing
         let fail = TaskScripts.fail()
         let retry = TaskScripts.retry()
         #expect(
-            w.eval(succeed, keys: [w.keys.task(id), w.keys.stream], [w.keys.group, entry, "{}", "60"]).string == "ok")
+            w.eval(
+                succeed, keys: [w.keys.task(id), w.keys.stream, w.keys.counters], [w.keys.group, entry, "{}", "60"]
+            ).string == "ok")
         #expect(
-            w.eval(succeed, keys: [w.keys.task(id), w.keys.stream], [w.keys.group, entry, "{\"x\":1}", "60"]).string
+            w.eval(
+                succeed, keys: [w.keys.task(id), w.keys.stream, w.keys.counters],
+                [w.keys.group, entry, "{\"x\":1}", "60"]
+            ).string
                 == "duplicate")
         #expect(
             w.eval(
-                fail, keys: [w.keys.task(id), w.keys.stream, w.keys.dead],
+                fail, keys: [w.keys.task(id), w.keys.stream, w.keys.dead, w.keys.counters],
                 [w.keys.group, entry, "late", "60", id, "100"]
             )
             .string == "duplicate")
         #expect(
             w.eval(
-                retry, keys: [w.keys.task(id), w.keys.stream, w.keys.delayed], [w.keys.group, entry, "late", "10", id]
+                retry, keys: [w.keys.task(id), w.keys.stream, w.keys.delayed, w.keys.counters],
+                [w.keys.group, entry, "late", "10", id]
             )
             .string == "duplicate")
         let r = try #require(w.record(id))
@@ -161,6 +167,10 @@ import Testing
         #expect(r.attempts == 3 && r.error?.contains("gave up after 3 attempts") == true)
         #expect(w.integer(["XLEN", w.keys.dead]) == 1)
         #expect(c.stats.retried == 2 && c.stats.failed == 1)
+        var counters: [String: Int64] = [:]
+        w.queue.counters { counters = (try? $0.get()) ?? [:] }
+        w.run(until: { !counters.isEmpty })
+        #expect(counters == ["submitted": 1, "retried": 2, "failed": 1])
         w.finish([c])
     }
 
@@ -214,7 +224,7 @@ import Testing
         let entry = try #require(w.send(["HGET", w.keys.task(id), "entry"]).string)
         func startAs(_ consumer: String) -> RedisValue {
             w.eval(
-                start, keys: [w.keys.task(id), w.keys.stream, w.keys.dead],
+                start, keys: [w.keys.task(id), w.keys.stream, w.keys.dead, w.keys.counters],
                 [w.keys.group, entry, consumer, "10", "2", "60", id, "100"])
         }
         #expect(startAs("b") == .array([.bulk(Array("lost".utf8))]), "only the holder may start it")
