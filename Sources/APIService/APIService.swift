@@ -341,8 +341,7 @@ public final class APIService {
     /// service's own figures as `alertmesh_<name>`.
     static func add(_ results: [ScrapeResult], to text: inout PrometheusText) {
         for r in results {
-            let service = r.stats?.server ?? ""
-            let labels = [("instance", r.instance), ("service", service)]
+            let labels = [("instance", r.instance), ("service", r.service)]
             text.add(
                 "alertmesh_up", .gauge, "Whether a scraped mesh service answered _sys.Stats.", labels: labels,
                 value: r.stats == nil ? 0 : 1)

@@ -7,6 +7,8 @@ import MeshRPC
 /// One scraped service: its `_sys.Stats/Get` answer, or why there is none.
 struct ScrapeResult {
     var instance: String
+    /// The server's name: from this answer, or the last one when it did not answer.
+    var service = ""
     var stats: Alertmesh_V1_StatsResponse?
     var error: String?
 }
@@ -17,6 +19,7 @@ struct ScrapeResult {
 /// labelled with `instance` (the endpoint) and `service` (the server's name).
 public final class MeshScraper {
     private let clients: [(String, RPCClient)]
+    private var lastService: [String: String] = [:]
     public var timeoutMs: UInt64 = 1_000
 
     public init(loop: EventLoop, endpoints: [Endpoint]) {
@@ -34,10 +37,14 @@ public final class MeshScraper {
         var results: [ScrapeResult?] = Array(repeating: nil, count: clients.count)
         var remaining = clients.count
         for (i, (instance, client)) in clients.enumerated() {
-            client.call(SystemServices.stats, Alertmesh_V1_StatsRequest(), timeoutMs: timeoutMs) { result in
+            client.call(SystemServices.stats, Alertmesh_V1_StatsRequest(), timeoutMs: timeoutMs) { [self] result in
                 switch result {
-                case .success(let stats): results[i] = ScrapeResult(instance: instance, stats: stats)
-                case .failure(let error): results[i] = ScrapeResult(instance: instance, error: "\(error)")
+                case .success(let stats):
+                    self.lastService[instance] = stats.server
+                    results[i] = ScrapeResult(instance: instance, service: stats.server, stats: stats)
+                case .failure(let error):
+                    results[i] = ScrapeResult(
+                        instance: instance, service: self.lastService[instance] ?? "", error: "\(error)")
                 }
                 remaining -= 1
                 if remaining == 0 { completion(results.compactMap { $0 }) }

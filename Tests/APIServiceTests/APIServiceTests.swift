@@ -247,6 +247,45 @@ struct Response {
         w.finish()
     }
 
+    @Test func metricsAreValidPrometheusTextWithTheQueueAndTotals() throws {
+        let w = try APIWorld()
+        w.api.figuresProvider = { ["log_events_dropped_total": 0, "http_connections_open": 1] }
+        #expect(w.submit("a").status == 202)
+        #expect(w.submit("b").status == 202)
+        #expect(w.request("GET", "/nope").status == 404)
+        let raw = w.exchange("GET /metrics HTTP/1.1\r\n\r\n").first
+        let r = try #require(raw)
+        #expect(r.status == 200 && r.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        let lines = r.body.split(separator: "\n").map(String.init)
+        #expect(lines.contains(#"alertmesh_http_requests_total{method="POST",route="/submit",status="202"} 2"#))
+        #expect(lines.contains(#"alertmesh_http_requests_total{method="GET",route="unknown",status="404"} 1"#))
+        #expect(lines.contains(#"alertmesh_http_request_duration_seconds_count{route="/submit"} 2"#))
+        #expect(lines.contains(#"alertmesh_http_request_duration_seconds_bucket{route="/submit",le="+Inf"} 2"#))
+        #expect(lines.contains("alertmesh_queue_length 2") && lines.contains("alertmesh_queue_lag 2"))
+        #expect(lines.contains("alertmesh_queue_pending 0") && lines.contains("alertmesh_dead_letter_size 0"))
+        #expect(lines.contains(#"alertmesh_tasks_total{event="submitted"} 2"#))
+        #expect(lines.contains(#"alertmesh_log_events_dropped_total{service="api-service"} 0"#))
+        #expect(lines.contains("alertmesh_redis_up 1"))
+        // Every sample belongs to a family announced by HELP and TYPE, once.
+        var announced: Set<String> = []
+        for line in lines {
+            if line.hasPrefix("# TYPE ") {
+                let name = String(line.split(separator: " ")[2])
+                #expect(!announced.contains(name), "TYPE of \(name) twice")
+                announced.insert(name)
+            } else if !line.hasPrefix("#") {
+                let name = String(line.prefix { $0 != "{" && $0 != " " })
+                let family = ["_bucket", "_sum", "_count"].reduce(name) { n, suffix in
+                    n.hasSuffix(suffix) && announced.contains(String(n.dropLast(suffix.count)))
+                        ? String(n.dropLast(suffix.count)) : n
+                }
+                #expect(announced.contains(family), "\(name) has no TYPE")
+                #expect(line.split(separator: " ").last.flatMap { Double($0) } != nil || line.hasSuffix("+Inf"))
+            }
+        }
+        w.finish()
+    }
+
     @Test func timestampsAreRFC3339InUTC() {
         #expect(APIService.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
         #expect(APIService.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")

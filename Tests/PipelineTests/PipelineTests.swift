@@ -28,6 +28,39 @@ import Testing
         #expect(!logs.contains("test@mail.com") && !logs.contains("1234567890123456"), "no raw secret in any log")
     }
 
+    @Test func metricsCarryTheWholeMesh() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        try mesh.startWorker(["--listen", "unix:" + mesh.dir + "/worker.sock"])
+        try mesh.startAPI(["--scrape", "unix:" + mesh.alertSocket, "--scrape", "unix:" + mesh.dir + "/worker.sock"])
+        let id = try #require(mesh.submit("my password is swordfish"))
+        try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+        let c = BlockingClient(port: mesh.httpPort)
+        defer { c.close() }
+        c.send("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let text = c.receive().text
+        let alert = "instance=\"unix:\(mesh.alertSocket)\",service=\"alert-service\""
+        let worker = "instance=\"unix:\(mesh.dir)/worker.sock\",service=\"worker\""
+        #expect(text.contains("alertmesh_up{\(alert)} 1"))
+        #expect(text.contains("alertmesh_up{\(worker)} 1"))
+        #expect(text.contains("alertmesh_tasks_succeeded_total{\(worker)} 1"))
+        #expect(
+            text.contains(
+                "alertmesh_rpc_calls_total{\(alert),method=\"alertmesh.v1.AlertService/Analyze\",status=\"OK\"} 1"))
+        #expect(text.contains("alertmesh_log_events_dropped_total{\(alert)} 0"))
+        #expect(text.contains("alertmesh_tasks_total{event=\"succeeded\"} 1"))
+        // A service that is down shows as such, and the scrape still answers.
+        mesh.stopAlertService()
+        let d = BlockingClient(port: mesh.httpPort)
+        defer { d.close() }
+        d.send("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let after = d.receive().text
+        #expect(
+            after.hasPrefix("HTTP/1.1 200") && after.contains("alertmesh_up{\(alert)} 0"),
+            "\(after.split(separator: "\n").filter { $0.hasPrefix("alertmesh_up") })")
+    }
+
     @Test func oneInfluxQueryShowsATasksWholeJourney() throws {
         let influx = try InfluxServer(
             configFile: repositoryRoot.appendingPathComponent("compose/influxdb/influxdb.conf").path)
