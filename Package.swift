@@ -149,6 +149,11 @@ let package = Package(
         // Helpers shared by the test targets (plain sockets on free loopback ports).
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
 
+        // The Swift side of bench/run's log benchmark.
+        .executableTarget(
+            name: "bench-log",
+            dependencies: ["MeshLog", .product(name: "Logging", package: "swift-log")],
+            path: "bench/bench-log", swiftSettings: swiftSettings),
         // The Swift side of bench/run's detector benchmark.
         .executableTarget(name: "bench-detect", dependencies: ["Alerts"], path: "bench/bench-detect", swiftSettings: swiftSettings),
 

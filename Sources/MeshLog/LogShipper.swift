@@ -2,6 +2,7 @@
 // and as batched InfluxDB line protocol over UDP — from a thread of its own.
 
 import Glibc
+import Logging
 import Synchronization
 
 /// One log event, as captured on the caller's thread (formatting happens later, off the hot path).
@@ -9,13 +10,32 @@ public struct LogRecord: Sendable {
     public var timestampNs: UInt64
     public var level: String
     public var message: String
+    /// Key–value pairs in the order they are written.
     public var metadata: [(String, String)]
+    /// swift-log metadata as the caller passed it; the writer thread turns it into `metadata`
+    /// (sorted by key), so the caller pays for neither the sort nor the conversions.
+    var swiftLogMetadata: Logger.Metadata?
 
     public init(timestampNs: UInt64, level: String, message: String, metadata: [(String, String)]) {
         self.timestampNs = timestampNs
         self.level = level
         self.message = message
         self.metadata = metadata
+    }
+
+    init(timestampNs: UInt64, level: String, message: String, swiftLogMetadata: Logger.Metadata) {
+        self.timestampNs = timestampNs
+        self.level = level
+        self.message = message
+        self.metadata = []
+        self.swiftLogMetadata = swiftLogMetadata
+    }
+
+    /// Moves `swiftLogMetadata` into `metadata` (on the writer thread).
+    mutating func normalize() {
+        guard let m = swiftLogMetadata else { return }
+        swiftLogMetadata = nil
+        metadata = m.sorted { $0.key < $1.key }.map { ($0.key, MeshLogHandler.text($0.value)) }
     }
 }
 
@@ -324,6 +344,7 @@ final class Writer: @unchecked Sendable {
         let wantsText = fd >= 0 || configuration.stderr
         var line: [UInt8] = []
         for var event in events {
+            event.normalize()
             if let redact = configuration.redact {
                 event.message = redact(event.message)
                 event.metadata = event.metadata.map { ($0.0, redact($0.1)) }

@@ -27,17 +27,21 @@ public struct MeshLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        // The caller's thread only gathers: formatting, sorting and conversions happen on the
+        // shipper's writer thread.
+        var merged: Logger.Metadata
+        if metadata.isEmpty && metadataProvider == nil {
+            merged = event.metadata ?? [:]
+        } else {
+            merged = metadata
+            if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+            if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        }
         if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
-        var pairs: [(String, String)] = []
-        pairs.reserveCapacity(merged.count)
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { pairs.append((key, MeshLogHandler.text(value))) }
         shipper.enqueue(
             LogRecord(
                 timestampNs: LogShipper.nowNs(), level: event.level.rawValue, message: event.message.description,
-                metadata: pairs))
+                swiftLogMetadata: merged))
     }
 
     static func text(_ value: Logger.Metadata.Value) -> String {
