@@ -76,6 +76,12 @@ public final class LogShipper: Sendable {
         /// Applied to messages and metadata values before they leave the process: a safety net
         /// that masks what the detectors recognise (e-mail addresses, card numbers).
         public var redact: (@Sendable (String) -> String)?
+        /// Metadata keys whose values the services generate themselves (ids, figures): never
+        /// redacted, so a task id that happens to look like a card number stays findable.
+        public var redactionExempt: Set<String> = [
+            "task_id", "entry", "consumer", "worker", "attempt", "attempts", "duration_ms", "delay_ms", "scan_us",
+            "bytes", "count", "in_flight", "concurrency", "report", "alerts", "signal", "dropped", "dropped_total",
+        ]
 
         public init(service: String, host: String = LogShipper.hostName(), filePath: String? = nil) {
             self.service = service
@@ -347,7 +353,9 @@ final class Writer: @unchecked Sendable {
             event.normalize()
             if let redact = configuration.redact {
                 event.message = redact(event.message)
-                event.metadata = event.metadata.map { ($0.0, redact($0.1)) }
+                event.metadata = event.metadata.map {
+                    configuration.redactionExempt.contains($0.0) ? $0 : ($0.0, redact($0.1))
+                }
             }
             // influxd overwrites points with the same series and timestamp: keep them strictly increasing.
             event.timestampNs = max(event.timestampNs, lastTimestampNs + 1)

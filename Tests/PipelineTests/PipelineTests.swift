@@ -86,6 +86,34 @@ import Testing
         let everything = influx.rows("SELECT * FROM log_event").map { "\($0)" }.joined()
         #expect(
             !everything.isEmpty && !everything.contains("test@mail.com") && !everything.contains("1234567890123456"))
+
+        // influxd goes away: the mesh does not notice.
+        influx.stop()
+        let later = try #require(mesh.submit("still working: password=x"))
+        try mesh.waitFor("SUCCESS without influxd") { mesh.state(later) == "SUCCESS" }
+        #expect(mesh.logs(tail: Int.max).contains(later), "the files still get every line")
+    }
+
+    @Test func sighupReopensTheLogFileForLogrotate() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        let worker = try mesh.startWorker()
+        try mesh.startAPI()
+        let first = try #require(mesh.submit("before rotation"))
+        try mesh.waitFor("SUCCESS") { mesh.state(first) == "SUCCESS" }
+        let log = mesh.dir + "/logs/worker.log"
+        try mesh.waitFor("first line") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(first) }
+        try FileManager.default.moveItem(atPath: log, toPath: log + ".rotated")
+        kill(worker.processIdentifier, SIGHUP)
+        usleep(200_000)
+        let second = try #require(mesh.submit("after rotation"))
+        try mesh.waitFor("a fresh file with the new line") {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(second)
+        }
+        #expect(worker.isRunning, "SIGHUP does not stop the worker")
+        let rotated = try String(contentsOfFile: log + ".rotated", encoding: .utf8)
+        #expect(rotated.contains(first) && !rotated.contains(second))
     }
 
     @Test func alertServiceDownMeansRetriesThenSuccessOrFinallyFailure() throws {
