@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all build test bench fuzz proto lint clean
+.PHONY: all build run test bench fuzz proto lint clean
 
 all: build
 
@@ -10,6 +10,10 @@ all: build
 build:
 	@scripts/install-deps build
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+## run: the whole mesh on loopback (redis-server, influxd, alert-services, workers, api-service); Ctrl-C stops it
+run:
+	@scripts/run-mesh
 
 ## test: the whole test suite (unit + integration against real sockets and services), after lint
 test: lint

@@ -187,7 +187,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The whole pipeline as processes: api-service, worker(s), alert-service, redis-server.
         .testTarget(
-            name: "PipelineTests", dependencies: ["api-service", "worker", "alert-service", "MeshTestSupport"],
+            name: "PipelineTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
