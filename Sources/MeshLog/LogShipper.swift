@@ -240,6 +240,12 @@ public final class LogShipper: Sendable {
         }
     }
 
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// Wall-clock nanoseconds (`CLOCK_REALTIME`).
     public static func nowNs() -> UInt64 {
         var ts = timespec()
@@ -260,7 +266,6 @@ final class Writer: @unchecked Sendable {
     private var fd: Int32 = -1
     private var fileSize = 0
     private var udp: Int32 = -1
-    private var address = sockaddr_in()
     private var batcher: DatagramBatcher
     private var lastTimestampNs: UInt64 = 0
     private var delta = LogShipper.Stats()
@@ -274,28 +279,50 @@ final class Writer: @unchecked Sendable {
             if !dir.isEmpty { Writer.makeDirectories(dir) }
             try openFile()
         }
-        if let host = configuration.influxHost {
-            udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard udp >= 0 else { throw LogError("socket(AF_INET, SOCK_DGRAM): \(Writer.errnoText())") }
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = configuration.influxPort.bigEndian
-            guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
-                Glibc.close(udp)
-                throw LogError("--influx-udp: \(host) is not an IPv4 address")
+        if configuration.influxHost != nil { connectUDP() }
+    }
+
+    private var nextResolveNs: UInt64 = 0
+
+    /// Resolves the InfluxDB host (an IPv4 literal or a name, e.g. a compose service) and connects
+    /// the UDP socket. A name that does not resolve yet (influxd's container not up) is tried again
+    /// every 5 s from the writer thread; lines meanwhile go to the file only, counted as UDP errors.
+    ///
+    /// The socket is connected so it hears ICMP "port unreachable": sends to a stopped influxd then
+    /// fail with ECONNREFUSED and are counted, instead of vanishing unnoticed.
+    private func connectUDP() {
+        guard let host = configuration.influxHost, udp < 0 else { return }
+        let now = LogShipper.monotonicNs()
+        guard now >= nextResolveNs else { return }
+        nextResolveNs = now + 5_000_000_000
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = configuration.influxPort.bigEndian
+        if inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &target.sin_addr) != 1 {
+            var hints = addrinfo()
+            hints.ai_family = AF_INET
+            hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+            var result: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result, let sa = first.pointee.ai_addr
+            else {
+                return
             }
-            // A connected UDP socket hears ICMP "port unreachable": sends to a stopped influxd then
-            // fail with ECONNREFUSED and are counted, instead of vanishing unnoticed.
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard rc == 0 else {
-                let text = Writer.errnoText()
-                Glibc.close(udp)
-                throw LogError("connect(udp \(host):\(configuration.influxPort)): \(text)")
+            sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { target.sin_addr = $0.pointee.sin_addr }
+            freeaddrinfo(result)
+        }
+        let s = socket(
+            AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { return }
+        let rc = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
+        guard rc == 0 else {
+            Glibc.close(s)
+            return
+        }
+        udp = s
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
@@ -373,7 +400,7 @@ final class Writer: @unchecked Sendable {
                 buffer.append(contentsOf: line)
                 delta.fileLines += 1
             }
-            if udp >= 0 {
+            if configuration.influxHost != nil {
                 var point: [UInt8] = []
                 LogFormat.lineProtocol(event, service: configuration.service, host: configuration.host, into: &point)
                 let before = batcher.droppedOversized
@@ -405,6 +432,11 @@ final class Writer: @unchecked Sendable {
     }
 
     private func send(_ datagram: [UInt8]) {
+        connectUDP()
+        guard udp >= 0 else {
+            delta.udpErrors += 1
+            return
+        }
         let lines = datagram.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
         let n = datagram.withUnsafeBytes { raw in Glibc.send(udp, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
         if n == datagram.count {

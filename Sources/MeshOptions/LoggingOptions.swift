@@ -34,7 +34,7 @@ public struct LoggingOptions: ParsableArguments {
     public func validate() throws {
         if let influxUdp {
             guard parseInflux(influxUdp) != nil else {
-                throw ValidationError("--influx-udp: \"\(influxUdp)\" is not host:port with an IPv4 host")
+                throw ValidationError("--influx-udp: \"\(influxUdp)\" is not host:port")
             }
         }
         guard logMaxFileBytes >= 4096 else { throw ValidationError("--log-max-file-bytes: at least 4096") }
@@ -49,8 +49,8 @@ public struct LoggingOptions: ParsableArguments {
         else { return nil }
         var host = String(text[..<colon])
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
-        var probe = in_addr()
-        guard inet_pton(AF_INET, host, &probe) == 1 else { return nil }
+        // An IPv4 literal or a name (resolved by the shipper, and again while it does not resolve).
+        guard !host.contains(" "), !host.contains("/") else { return nil }
         return (host, port)
     }
 

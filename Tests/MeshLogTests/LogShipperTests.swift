@@ -180,6 +180,22 @@ struct LogFormatTests {
         shipper.shutdown()
     }
 
+    @Test func anInfluxHostThatDoesNotResolveYetOnlyCostsUDPErrors() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = LogShipper.Configuration(service: "w", filePath: dir + "/w.log")
+        config.influxHost = "influxdb.invalid"  // a compose service name before its container exists
+        config.flushIntervalMs = 10
+        let shipper = try LogShipper(configuration: config)
+        for i in 0..<100 {
+            shipper.enqueue(LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "m\(i)", metadata: []))
+        }
+        shipper.flush()
+        #expect(lines(dir + "/w.log").count == 100)
+        #expect(shipper.stats.udpErrors > 0 && shipper.stats.datagramsSent == 0 && shipper.stats.dropped == 0)
+        shipper.shutdown()
+    }
+
     @Test func withInfluxdGoneLoggingGoesOnAndNothingIsDropped() throws {
         let influx = try InfluxServer(configFile: influxConfig)
         let dir = tempDir()
