@@ -189,6 +189,10 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
             swiftSettings: swiftSettings),
+        // compose/ checked against the real binaries (no container engine here).
+        .testTarget(
+            name: "ComposeTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",
