@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(
             name: "APIServiceTests",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshRedis", "TaskQueue", "MeshTestSupport",
+                "APIService", "MeshHTTP", "MeshLoop", "MeshRedis", "TaskQueue", "TaskPipeline", "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

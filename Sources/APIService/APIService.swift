@@ -55,12 +55,14 @@ public final class APIService {
         case healthz = "/healthz"
         case readyz = "/readyz"
         case metrics = "/metrics"
+        case openapi = "/openapi.json"
+        case docs = "/docs"
         case unknown = "unknown"
 
         var allow: String {
             switch self {
             case .submit: "POST"
-            case .status, .healthz, .readyz, .metrics: "GET, HEAD"
+            case .status, .healthz, .readyz, .metrics, .openapi, .docs: "GET, HEAD"
             case .unknown: ""
             }
         }
@@ -82,6 +84,10 @@ public final class APIService {
             route = .readyz
         } else if path == "/metrics" {
             route = .metrics
+        } else if path == "/openapi.json" {
+            route = .openapi
+        } else if path == "/docs" || path == "/docs/" {
+            route = .docs
         } else {
             route = .unknown
         }
@@ -104,11 +110,27 @@ public final class APIService {
             ready(respond)
         case .metrics where isRead:
             metrics(respond)
+        case .openapi where isRead:
+            respond(.json(200, Self.openAPIBytes, headers: [("Cache-Control", "max-age=60")]))
+        case .docs where isRead:
+            respond(
+                HTTPResponse(
+                    status: 200,
+                    headers: [
+                        ("Content-Type", "text/html; charset=utf-8"),
+                        (
+                            "Content-Security-Policy",
+                            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+                        ),
+                    ], body: Self.docsBytes))
         default:
             respond(
                 .error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
         }
     }
+
+    static let openAPIBytes = Array(OpenAPIDocument.json.utf8)
+    static let docsBytes = Array(DocsPage.html.utf8)
 
     private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
         stats.responses["\(method) \(route.rawValue) \(status)", default: 0] += 1

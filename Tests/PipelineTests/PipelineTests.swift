@@ -302,3 +302,37 @@ final class StopFlag: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+@Suite(.serialized) struct DocsPageBrowserTests {
+    /// Debian's chromium, headless: load /docs, press Submit (the page's ?try=1 clicks it), and read
+    /// the DOM once the page has polled the task to its end.
+    @Test func aPersonCanSubmitFromTheDocsPageAndSeeTheAlerts() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        try mesh.startWorker()
+        try mesh.startAPI()
+        let profile = mesh.dir + "/chromium-profile"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        p.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)", "--virtual-time-budget=20000",
+            "--dump-dom", "http://127.0.0.1:\(mesh.httpPort)/docs?try=1",
+        ]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(dom.contains(#"<span id="state" class="state SUCCESS">SUCCESS</span>"#), "\(dom.suffix(2000))")
+        for alert in ["card_number_detected", "email_detected", "personal_data"] {
+            #expect(dom.contains(#"<span class="alert">\#(alert)</span>"#))
+        }
+        // The endpoint table was built from /openapi.json.
+        #expect(dom.contains("<code>/status/{task_id}</code>") && dom.contains("Queue a message for analysis"))
+        let task = dom.firstMatch(of: /<code id="task">([0-9a-f-]{36})<\/code>/).map { String($0.1) }
+        let id = try #require(task)
+        #expect(mesh.state(id) == "SUCCESS")
+    }
+}

@@ -1,0 +1,118 @@
+// DocsPage: GET /docs — the API described from /openapi.json, and a form to try it. One
+// self-contained page: no CDN, no external script or style, works offline.
+
+enum DocsPage {
+    static let html = #"""
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>alertmesh API</title>
+        <style>
+          body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+          h1 { font-size: 1.6rem; margin-bottom: 0; } .lead { color: #555; margin-top: .3rem; }
+          textarea { width: 100%; min-height: 5rem; font: 14px ui-monospace, monospace; box-sizing: border-box; }
+          button { font-size: 1rem; padding: .4rem 1.2rem; margin-top: .5rem; cursor: pointer; }
+          pre { background: #f5f5f5; padding: .8rem; overflow-x: auto; font-size: 13px; }
+          table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+          code, .method { font-family: ui-monospace, monospace; } .method { font-weight: 600; }
+          .state { font-weight: 700; } .SUCCESS { color: #087f23; } .FAILURE { color: #b00020; } .RETRY { color: #b26a00; }
+          .alert { display: inline-block; background: #fde7e9; color: #8a1020; border-radius: 3px; padding: 0 .4rem; margin-right: .3rem; font-family: ui-monospace, monospace; }
+        </style>
+        </head>
+        <body>
+        <h1>alertmesh</h1>
+        <p class="lead" id="description"></p>
+
+        <h2>Try it</h2>
+        <label for="message">Message</label>
+        <textarea id="message">my secret email is test@mail.com and my card is 1234567890123456</textarea>
+        <button id="submit">Submit</button>
+        <p>Task: <code id="task">–</code> &nbsp; State: <span id="state" class="state">–</span></p>
+        <p id="alerts"></p>
+        <pre id="output"></pre>
+
+        <h2>Endpoints</h2>
+        <table id="endpoints"><tr><th>request</th><th>what</th><th>answers</th></tr></table>
+        <p>The machine-readable description: <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1).</p>
+
+        <script>
+        "use strict";
+        const $ = (id) => document.getElementById(id);
+
+        async function describe() {
+          const spec = await (await fetch("/openapi.json")).json();
+          $("description").textContent = spec.info.description;
+          for (const [path, methods] of Object.entries(spec.paths)) {
+            for (const [method, op] of Object.entries(methods)) {
+              const row = $("endpoints").insertRow();
+              row.insertCell().innerHTML = '<span class="method">' + method.toUpperCase() + '</span> <code></code>';
+              row.cells[0].querySelector("code").textContent = path;
+              row.insertCell().textContent = op.summary;
+              row.insertCell().textContent = Object.keys(op.responses).join(", ");
+            }
+          }
+        }
+
+        function show(body) {
+          $("output").textContent = JSON.stringify(body, null, 2);
+          if (body.state) {
+            $("state").textContent = body.state;
+            $("state").className = "state " + body.state;
+          }
+          if (body.result) {
+            $("alerts").innerHTML = "";
+            for (const a of body.result.alerts) {
+              const span = document.createElement("span");
+              span.className = "alert";
+              span.textContent = a;
+              $("alerts").appendChild(span);
+            }
+            if (body.result.alerts.length === 0) $("alerts").textContent = "no alerts";
+          }
+        }
+
+        async function poll(id) {
+          for (let i = 0; i < 600; i++) {
+            const r = await fetch("/status/" + encodeURIComponent(id));
+            const body = await r.json();
+            show(body);
+            if (!r.ok || body.state === "SUCCESS" || body.state === "FAILURE") return;
+            await new Promise((done) => setTimeout(done, 250));
+          }
+        }
+
+        async function submit() {
+          $("submit").disabled = true;
+          $("state").textContent = "…"; $("alerts").textContent = ""; $("task").textContent = "–";
+          try {
+            const r = await fetch("/submit", {
+              method: "POST", headers: {"Content-Type": "application/json"},
+              body: JSON.stringify({message: $("message").value}),
+            });
+            const body = await r.json();
+            show(body);
+            if (r.status === 202) {
+              $("task").textContent = body.task_id;
+              $("state").textContent = "PENDING";
+              await poll(body.task_id);
+            } else {
+              $("state").textContent = r.status + " " + body.error;
+            }
+          } catch (e) {
+            $("state").textContent = "request failed: " + e;
+          } finally {
+            $("submit").disabled = false;
+          }
+        }
+
+        $("submit").addEventListener("click", submit);
+        describe();
+        // /docs?try=1 presses the button once the page has loaded (used by the headless-browser test).
+        if (new URLSearchParams(location.search).has("try")) $("submit").click();
+        </script>
+        </body>
+        </html>
+        """#
+}

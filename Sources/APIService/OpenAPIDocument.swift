@@ -1,0 +1,181 @@
+// OpenAPIDocument: the public HTTP API as OpenAPI 3.1, served at GET /openapi.json.
+// APIServiceTests/OpenAPITests checks every route, status and schema here against the server.
+
+enum OpenAPIDocument {
+    static let json = #"""
+        {
+          "openapi": "3.1.0",
+          "info": {
+            "title": "alertmesh",
+            "version": "1.0.0",
+            "description": "Submit a message; it is analysed asynchronously for leaked personal data (passwords, secrets, credentials, e-mail addresses, card-like numbers) and fraud wording. Poll its status for the alerts. Finished tasks stay readable for 24 hours."
+          },
+          "paths": {
+            "/submit": {
+              "post": {
+                "summary": "Queue a message for analysis",
+                "description": "Answers 202 only after Redis has stored the task. With an Idempotency-Key, the same key and message within 24 h return the same task.",
+                "parameters": [
+                  {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}}}
+                },
+                "responses": {
+                  "202": {
+                    "description": "Stored; poll the Location.",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitResponse"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "413": {"$ref": "#/components/responses/Error"},
+                  "415": {"$ref": "#/components/responses/Error"},
+                  "422": {"$ref": "#/components/responses/Error"},
+                  "503": {"$ref": "#/components/responses/Unavailable"}
+                }
+              }
+            },
+            "/status/{task_id}": {
+              "get": {
+                "summary": "A task's state and, when done, its result",
+                "parameters": [
+                  {"name": "task_id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}}
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The task.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskStatus"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "404": {"$ref": "#/components/responses/Error"},
+                  "503": {"$ref": "#/components/responses/Unavailable"}
+                }
+              }
+            },
+            "/healthz": {
+              "get": {
+                "summary": "The process serves",
+                "responses": {
+                  "200": {"description": "Alive.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+                }
+              }
+            },
+            "/readyz": {
+              "get": {
+                "summary": "Redis answers and the consumer group exists",
+                "responses": {
+                  "200": {"description": "Ready.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}},
+                  "503": {"$ref": "#/components/responses/Unavailable"}
+                }
+              }
+            },
+            "/metrics": {
+              "get": {
+                "summary": "Prometheus text exposition of the whole mesh",
+                "responses": {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+              }
+            },
+            "/openapi.json": {
+              "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}
+              }
+            },
+            "/docs": {
+              "get": {
+                "summary": "A page to read this API and try it",
+                "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}
+              }
+            }
+          },
+          "components": {
+            "schemas": {
+              "SubmitRequest": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": {"type": "string", "description": "The text to analyse (at most 1 MiB of JSON)."}}
+              },
+              "SubmitResponse": {
+                "type": "object",
+                "required": ["task_id", "status", "status_url"],
+                "properties": {
+                  "task_id": {"type": "string"},
+                  "status": {"type": "string", "enum": ["submitted"]},
+                  "status_url": {"type": "string"}
+                }
+              },
+              "TaskStatus": {
+                "type": "object",
+                "required": ["task_id", "state", "attempts", "created_at", "updated_at"],
+                "properties": {
+                  "task_id": {"type": "string"},
+                  "state": {"type": "string", "enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"]},
+                  "result": {"$ref": "#/components/schemas/Result"},
+                  "error": {"type": "string", "description": "The last error (RETRY, FAILURE)."},
+                  "attempts": {"type": "integer"},
+                  "created_at": {"type": "string", "format": "date-time"},
+                  "updated_at": {"type": "string", "format": "date-time"},
+                  "retry_at": {"type": "string", "format": "date-time"}
+                }
+              },
+              "Result": {
+                "type": "object",
+                "required": ["status", "alerts", "findings", "findings_truncated"],
+                "properties": {
+                  "status": {"type": "string", "enum": ["processed"]},
+                  "alerts": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["card_number_detected", "email_detected", "fraud_attempt", "personal_data"]}
+                  },
+                  "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+                  "findings_truncated": {"type": "boolean"}
+                }
+              },
+              "Finding": {
+                "type": "object",
+                "required": ["code", "masked", "offset", "length"],
+                "properties": {
+                  "code": {"type": "string"},
+                  "masked": {"type": "string", "description": "The match with its secret part masked."},
+                  "offset": {"type": "integer", "description": "In Unicode scalars."},
+                  "length": {"type": "integer"},
+                  "luhn_valid": {"type": "boolean"}
+                }
+              },
+              "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}},
+              "Ready": {
+                "type": "object",
+                "required": ["status", "redis", "stream_length", "pending", "lag", "delayed", "dead_letter", "consumers"],
+                "properties": {
+                  "status": {"type": "string", "enum": ["ready"]},
+                  "redis": {"type": "string"},
+                  "stream_length": {"type": "integer"},
+                  "pending": {"type": "integer"},
+                  "lag": {"type": "integer"},
+                  "delayed": {"type": "integer"},
+                  "dead_letter": {"type": "integer"},
+                  "consumers": {"type": "integer"}
+                }
+              },
+              "Error": {
+                "type": "object",
+                "required": ["error", "detail"],
+                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}
+              }
+            },
+            "responses": {
+              "Error": {
+                "description": "The request cannot be served as sent.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+              },
+              "Unavailable": {
+                "description": "Redis is unavailable: nothing was stored. Try again after Retry-After seconds.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+              }
+            }
+          }
+        }
+        """#
+}
