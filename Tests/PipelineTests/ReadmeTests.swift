@@ -1,0 +1,158 @@
+// ReadmeTests: every command the README shows is run here (or checked where it cannot run), and
+// its recorded output must still match what the programs print — so the README cannot rot.
+
+import Foundation
+import Testing
+
+@Suite(.serialized) struct ReadmeTests {
+    /// (command, the output recorded under it) for each `$ ` line, and each line of ```sh blocks.
+    func commands() throws -> [(command: String, output: String)] {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        var out: [(String, String)] = []
+        for block in text.matches(of: /```(\w*)\n((?s).*?)```/) {
+            let lines = block.2.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var i = 0
+            while i < lines.count {
+                var line = lines[i]
+                let isPrompt = line.hasPrefix("$ ")
+                guard isPrompt || (block.1 == "sh" && !line.trimmingCharacters(in: .whitespaces).isEmpty) else {
+                    i += 1
+                    continue
+                }
+                if isPrompt { line.removeFirst(2) }
+                if let hash = line.range(of: "  #") { line = String(line[..<hash.lowerBound]) }
+                while line.hasSuffix("\\"), i + 1 < lines.count {
+                    line = String(line.dropLast()) + lines[i + 1].trimmingCharacters(in: .whitespaces)
+                    i += 1
+                }
+                i += 1
+                var output: [String] = []
+                while isPrompt, i < lines.count, !lines[i].hasPrefix("$ ") {
+                    output.append(lines[i])
+                    i += 1
+                }
+                out.append((line.trimmingCharacters(in: .whitespaces), output.joined(separator: "\n")))
+            }
+        }
+        return out
+    }
+
+    /// Splits a shell line into words (single and double quotes, no expansion).
+    func words(_ line: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        var quote: Character?
+        var inWord = false
+        for c in line {
+            if let q = quote {
+                if c == q { quote = nil } else { current.append(c) }
+            } else if c == "'" || c == "\"" {
+                quote = c
+                inWord = true
+            } else if c == " " {
+                if inWord { out.append(current) }
+                current = ""
+                inWord = false
+            } else {
+                current.append(c)
+                inWord = true
+            }
+        }
+        if inWord { out.append(current) }
+        return out
+    }
+
+    /// Output with what changes from run to run (ids, dates, timings) replaced.
+    func normalized(_ text: String) -> String {
+        text.replacing(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, with: "<id>")
+            .replacing(/Date: [^\n\r]*/, with: "Date: <date>")
+            .replacing(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/, with: "<ts>")
+            .replacing("\r\n", with: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func run(_ path: String, _ arguments: [String]) -> (out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try? p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func everyCommandInTheReadmeRunsAndPrintsWhatTheReadmeShows() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        _ = try mesh.startAlertService(socket: mesh.dir + "/alert-service-1.sock", log: "alert-1.log")
+        try mesh.startWorker([
+            "--listen", "unix:" + mesh.dir + "/worker-1.sock", "--alert-endpoint",
+            "unix:" + mesh.dir + "/alert-service-1.sock",
+        ])
+        try mesh.startAPI()
+        let makefile = try String(contentsOf: repositoryRoot.appendingPathComponent("Makefile"), encoding: .utf8)
+        let manifest = try String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        var submitted: String?
+        var readmeID: String?
+        var checked = 0
+        for (command, recorded) in try commands() {
+            var w = words(command)
+            guard let program = w.first else { continue }
+            checked += 1
+            switch program {
+            case "make":
+                #expect(makefile.contains("\n\(w[1]):"), "make \(w[1]): no such target")
+            case "swift" where w.count >= 4 && w[1] == "build" && w[2] == "--target":
+                #expect(manifest.contains("name: \"\(w[3])\""), "\(command): no such target")
+            case "swift" where w.count >= 4 && w[1] == "test" && w[2] == "--filter":
+                #expect(FileManager.default.fileExists(atPath: repositoryRoot.path + "/Tests/" + w[3]), "\(command)")
+            case "docker":
+                // No container engine here: ComposeTests validates the file these commands use.
+                let file = try #require(w.firstIndex(of: "-f").map { w[$0 + 1] })
+                #expect(FileManager.default.fileExists(atPath: repositoryRoot.path + "/" + file))
+            case "bench-server":
+                let r = run(builtBinary("bench-server").path, Array(w.dropFirst()))
+                #expect(
+                    r.err.trimmingCharacters(in: .whitespacesAndNewlines)
+                        == recorded.trimmingCharacters(in: .whitespacesAndNewlines), "\(command)")
+            case "curl":
+                w = w.map { $0.replacingOccurrences(of: "localhost:8080", with: "localhost:\(mesh.httpPort)") }
+                if let id = submitted, let old = readmeID { w = w.map { $0.replacingOccurrences(of: old, with: id) } }
+                if w.contains(where: { $0.hasSuffix("/submit") }) && recorded.contains("202 Accepted") {
+                    let r = run("/usr/bin/curl", Array(w.dropFirst()))
+                    submitted = r.out.firstMatch(of: /"task_id":"([0-9a-f-]{36})"/).map { String($0.1) }
+                    readmeID = recorded.firstMatch(of: /"task_id":"([0-9a-f-]{36})"/).map { String($0.1) }
+                    #expect(normalized(r.out) == normalized(recorded), "\(command)")
+                    let id = try #require(submitted)
+                    try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+                } else {
+                    let r = run("/usr/bin/curl", Array(w.dropFirst()))
+                    #expect(normalized(r.out) == normalized(recorded), "\(command)")
+                }
+            case "rpc-probe":
+                w = w.map { $0.replacingOccurrences(of: "unix:run/", with: "unix:\(mesh.dir)/") }
+                let r = run(builtBinary("rpc-probe").path, Array(w.dropFirst()))
+                if w.contains("stats") {
+                    // Figures change; the shape and every figure named must not.
+                    #expect(r.out.hasPrefix("server worker (build "))
+                    for line in recorded.split(separator: "\n").dropFirst(5) where !line.hasPrefix("…") {
+                        let name = line.split(separator: " ").first.map(String.init) ?? ""
+                        #expect(r.out.contains("\n" + name + " "), "stats lacks \(name)")
+                    }
+                } else {
+                    #expect(normalized(r.out) == normalized(recorded), "\(command)")
+                }
+            default:
+                Issue.record("the README shows a command no test runs: \(command)")
+            }
+        }
+        #expect(checked >= 15)
+        #expect(submitted != nil)
+    }
+}
