@@ -168,8 +168,15 @@ struct WorkerCommand: ParsableCommand {
             return figures
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
-
         var stopping = false
+        // NOT_SERVING while Redis is away (the worker can do nothing then); SERVING once it is back.
+        server.setServingStatus(.notServing)
+        let readiness = try LoopTimer(loop: loop)
+        readiness.start(afterMs: 0, repeatMs: 250) {
+            server.setServingStatus(commands.isConnected && reader.isConnected && !stopping ? .serving : .notServing)
+        }
+        readiness.unref()
+
         let stop = { (signal: Int32) in
             guard !stopping else { return }
             stopping = true
@@ -180,6 +187,7 @@ struct WorkerCommand: ParsableCommand {
                 client.close()
                 server.shutdownNow()
                 hangup.close()
+                readiness.close()
                 logger.notice("stopped", metadata: ["succeeded": "\(consumer.stats.succeeded)"])
                 loop.stop()
             }
