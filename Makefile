@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all build run test bench fuzz proto lint clean
+.PHONY: all build run test loadtest bench fuzz proto lint clean
 
 all: build
 
@@ -21,6 +21,10 @@ test: lint
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	@# A backstop: no test may hang CI (each test also bounds its own waits).
 	timeout --signal=KILL $${TEST_TIMEOUT:-1200} $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## loadtest: load-test the API `make run` serves (LOADTEST_ARGS, default 20,000 tasks at concurrency 32)
+loadtest:
+	scripts/loadtest --url http://127.0.0.1:$${HTTP_PORT:-8080} $${LOADTEST_ARGS:---tasks 20000 --concurrency 32}
 
 ## bench: every benchmark, each next to its baseline measured in the same run
 bench:

@@ -91,6 +91,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // The load test: message mix, HTTP submit and follow, latency histograms, verification.
+        .target(
+            name: "LoadGen",
+            dependencies: [
+                "MeshHTTP", "MeshLoop", "Alerts", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings),
         // The command-line conventions every executable shares (ALERTMESH_* environment, common options).
         .target(
             name: "MeshOptions",
@@ -123,6 +130,13 @@ let package = Package(
                 "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "loadgen",
+            dependencies: [
+                "LoadGen", "MeshLoop", "MeshOptions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -193,6 +207,8 @@ let package = Package(
         .testTarget(
             name: "ComposeTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LoadGenTests", dependencies: ["LoadGen", "Alerts", "MeshHTTP", "MeshLoop"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",

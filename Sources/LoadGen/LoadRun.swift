@@ -1,0 +1,333 @@
+// LoadRun: drives an alertmesh-compatible HTTP API and follows every task to its end.
+
+import Alerts
+import FoundationEssentials
+import Glibc
+import Histogram
+import MeshHTTP
+public import MeshLoop
+
+/// One load test: submits (closed loop: N tasks at concurrency C; or open loop: R tasks/s for S
+/// seconds, latency measured from each request's *intended* start so a slow server cannot hide
+/// queueing — no coordinated omission), then follows every accepted task to SUCCESS or FAILURE.
+///
+/// Following does not dominate the load: status polls go over a few connections of their own at a
+/// bounded rate, and a task's end-to-end time is taken from its `updated_at` (the server's clock at
+/// the moment it finished) minus the submit's intended start — so polling late does not inflate it.
+/// Client and server share a clock here (same host); across hosts their skew adds to it.
+public final class LoadRun {
+    public struct Configuration: Sendable {
+        public var endpoint: Endpoint
+        /// Closed loop: this many tasks.
+        public var tasks: Int?
+        /// Open loop: this many tasks per second for `durationSeconds`.
+        public var rate: Double?
+        public var durationSeconds: Double = 10
+        public var concurrency = 32
+        public var seed: UInt64 = 1
+        public var alertShare = 0.25
+        public var minBytes = 20
+        public var maxBytes = 4096
+        /// How long after the last submit to wait for every task's end.
+        public var timeoutSeconds: Double = 60
+        public var pollConnections = 4
+        /// Status polls per second while submitting (unbounded once submitting is over).
+        public var pollRate: Double = 2_000
+
+        public init(endpoint: Endpoint) { self.endpoint = endpoint }
+    }
+
+    /// What a run measured (`--json` prints it).
+    public struct Report: Codable, Sendable {
+        public var mode = ""
+        public var submitted = 0
+        public var accepted = 0
+        public var completed = 0
+        public var failed = 0
+        public var lost = 0
+        public var wrong = 0
+        public var errors: [String: Int] = [:]
+        public var submit_seconds = 0.0
+        public var submit_per_s = 0.0
+        public var submit_p50_ms = 0.0
+        public var submit_p90_ms = 0.0
+        public var submit_p99_ms = 0.0
+        public var submit_p999_ms = 0.0
+        public var submit_max_ms = 0.0
+        public var completed_per_s = 0.0
+        public var e2e_p50_ms = 0.0
+        public var e2e_p90_ms = 0.0
+        public var e2e_p99_ms = 0.0
+        public var e2e_max_ms = 0.0
+        public var polls = 0
+    }
+
+    struct Task {
+        var message: String
+        var intendedWallMs: Double
+        var lastPollMs: UInt64 = 0
+    }
+
+    public let loop: EventLoop
+    public let configuration: Configuration
+    /// Called every second with a one-line summary.
+    public var onProgress: ((String) -> Void)?
+
+    private let submitClient: HTTPClient
+    private let pollClient: HTTPClient
+    private var mix: MessageMix
+    private let detector = Detector()
+    private var submitLatency = Histogram<UInt64>(
+        highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    private var e2eLatency = Histogram<UInt64>(
+        highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    private var report = Report()
+    private var pending: [String: Task] = [:]
+    private var pollOrder: [String] = []
+    private var pollCursor = 0
+    private var pollsInFlight = 0
+    private var issued = 0
+    private var answered = 0
+    private var startNs: UInt64 = 0
+    private var startWallMs: Double = 0
+    private var submitEndNs: UInt64?
+    private var firstSubmitWallMs = Double.greatestFiniteMagnitude
+    private var lastDoneWallMs: Double = 0
+    private var ticker: LoopTimer?
+    private var poller: LoopTimer?
+    private var progress: LoopTimer?
+    private var completion: ((Report) -> Void)?
+    private var pollBudget: Double = 0
+
+    public init(loop: EventLoop, configuration: Configuration) {
+        self.loop = loop
+        self.configuration = configuration
+        submitClient = HTTPClient(
+            loop: loop, endpoint: configuration.endpoint, maxConnections: configuration.concurrency)
+        pollClient = HTTPClient(
+            loop: loop, endpoint: configuration.endpoint, maxConnections: configuration.pollConnections)
+        mix = MessageMix(
+            seed: configuration.seed, alertShare: configuration.alertShare, minBytes: configuration.minBytes,
+            maxBytes: configuration.maxBytes)
+    }
+
+    private var total: Int {
+        if let tasks = configuration.tasks { return tasks }
+        return Int((configuration.rate ?? 0) * configuration.durationSeconds)
+    }
+
+    public func start(_ completion: @escaping (Report) -> Void) throws {
+        self.completion = completion
+        report.mode = configuration.tasks != nil ? "closed" : "open"
+        startNs = EventLoop.hrtimeNs()
+        startWallMs = Self.wallMs()
+        ticker = try LoopTimer(loop: loop)
+        poller = try LoopTimer(loop: loop)
+        progress = try LoopTimer(loop: loop)
+        if configuration.tasks != nil {
+            for _ in 0..<min(configuration.concurrency, total) { submitNext(intendedNs: EventLoop.hrtimeNs()) }
+        } else {
+            ticker?.start(afterMs: 0, repeatMs: 1) { [unowned self] in self.releaseDue() }
+        }
+        poller?.start(afterMs: 20, repeatMs: 20) { [unowned self] in self.poll() }
+        progress?.start(afterMs: 1_000, repeatMs: 1_000) { [unowned self] in self.onProgress?(self.line()) }
+        if total == 0 { finishSubmitting() }
+    }
+
+    static func wallMs() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+    }
+
+    // MARK: Submitting
+
+    /// Open loop: issues every request whose time has come (`i / rate` after the start).
+    private func releaseDue() {
+        guard let rate = configuration.rate else { return }
+        let elapsed = Double(EventLoop.hrtimeNs() - startNs) / 1e9
+        let due = min(total, Int(elapsed * rate))
+        while issued < due {
+            let intended = startNs + UInt64(Double(issued) / rate * 1e9)
+            submitNext(intendedNs: intended)
+        }
+        if issued >= total { ticker?.stop() }
+    }
+
+    private func submitNext(intendedNs: UInt64) {
+        guard issued < total else { return }
+        issued += 1
+        report.submitted += 1
+        let message = mix.next()
+        let intendedWallMs = startWallMs + Double(intendedNs - startNs) / 1e6
+        firstSubmitWallMs = min(firstSubmitWallMs, intendedWallMs)
+        var body: [UInt8] = Array(#"{"message":"#.utf8)
+        JSONText.appendString(message, to: &body)
+        body.append(UInt8(ascii: "}"))
+        submitClient.send(
+            method: "POST", path: "/submit", headers: [("Content-Type", "application/json")], body: body
+        ) { [unowned self] result in
+            let latencyUs = (EventLoop.hrtimeNs() &- intendedNs) / 1_000
+            self.submitLatency.record(max(1, latencyUs))
+            self.answered += 1
+            switch result {
+            case .success(let response) where response.status == 202:
+                if let id = Self.taskID(response.body) {
+                    self.report.accepted += 1
+                    self.pending[id] = Task(message: message, intendedWallMs: intendedWallMs)
+                    self.pollOrder.append(id)
+                } else {
+                    self.report.errors["202 without task_id", default: 0] += 1
+                }
+            case .success(let response):
+                self.report.errors[String(response.status), default: 0] += 1
+            case .failure(let error):
+                self.report.errors["\(error)".prefix(60).description, default: 0] += 1
+            }
+            if self.configuration.tasks != nil { self.submitNext(intendedNs: EventLoop.hrtimeNs()) }
+            if self.answered == self.total { self.finishSubmitting() }
+        }
+    }
+
+    static func taskID(_ body: [UInt8]) -> String? {
+        struct Accepted: Decodable { var task_id: String }
+        return (try? JSONDecoder().decode(Accepted.self, from: Data(body)))?.task_id
+    }
+
+    private func finishSubmitting() {
+        submitEndNs = EventLoop.hrtimeNs()
+        ticker?.stop()
+        let deadline = UInt64(configuration.timeoutSeconds * 1000)
+        ticker?.start(afterMs: deadline) { [unowned self] in self.finish() }
+        if pending.isEmpty { finish() }
+    }
+
+    // MARK: Following
+
+    struct Status: Decodable {
+        struct Result: Decodable { var alerts: [String] }
+        var state: String
+        var updated_at: String
+        var result: Result?
+    }
+
+    private func poll() {
+        let now = loop.nowMs
+        let limit = configuration.pollConnections * 2
+        if submitEndNs == nil {
+            pollBudget = min(pollBudget + configuration.pollRate * 0.02, configuration.pollRate)
+        } else {
+            pollBudget = Double(limit)
+        }
+        var scanned = 0
+        while pollsInFlight < limit, pollBudget >= 1, !pollOrder.isEmpty, scanned < pollOrder.count {
+            if pollCursor >= pollOrder.count {
+                // One pass done: drop the finished ones (cheaper than removing each as it ends).
+                pollOrder.removeAll { pending[$0] == nil }
+                pollCursor = 0
+                if pollOrder.isEmpty { break }
+            }
+            let id = pollOrder[pollCursor]
+            scanned += 1
+            pollCursor += 1
+            guard var task = pending[id] else { continue }
+            // A task is not asked again within 100 ms.
+            guard now >= task.lastPollMs + 100 else { continue }
+            task.lastPollMs = now
+            pending[id] = task
+            pollBudget -= 1
+            pollsInFlight += 1
+            report.polls += 1
+            pollClient.send(method: "GET", path: "/status/\(id)") { [unowned self] result in
+                self.pollsInFlight -= 1
+                guard case .success(let response) = result, response.status == 200,
+                    let status = try? JSONDecoder().decode(Status.self, from: Data(response.body))
+                else { return }
+                self.observe(id, status)
+            }
+        }
+    }
+
+    private func observe(_ id: String, _ status: Status) {
+        guard status.state == "SUCCESS" || status.state == "FAILURE", let task = pending.removeValue(forKey: id) else {
+            return
+        }
+        let doneMs = Self.parseRFC3339(status.updated_at) ?? Self.wallMs()
+        lastDoneWallMs = max(lastDoneWallMs, doneMs)
+        e2eLatency.record(UInt64(max(1, (doneMs - task.intendedWallMs) * 1000)))
+        if status.state == "SUCCESS" {
+            report.completed += 1
+            let expected = detector.scan(task.message, maxFindings: 0).alerts.sorted.map(\.rawValue)
+            if status.result?.alerts.sorted() != expected { report.wrong += 1 }
+        } else {
+            report.failed += 1
+        }
+        if submitEndNs != nil && pending.isEmpty { finish() }
+    }
+
+    /// `12.3`: one decimal, without Foundation's formatter.
+    public static func decimal(_ v: Double) -> String {
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(abs(tenths % 10))"
+    }
+
+    /// `2026-11-29T15:19:04.245Z` → ms since the epoch.
+    static func parseRFC3339(_ s: String) -> Double? {
+        let u = Array(s.utf8)
+        guard u.count >= 24 else { return nil }
+        func n(_ a: Int, _ b: Int) -> Int? { Int(String(decoding: u[a..<b], as: UTF8.self)) }
+        guard let y = n(0, 4), let mo = n(5, 7), let d = n(8, 10), let h = n(11, 13), let mi = n(14, 16),
+            let se = n(17, 19), let ms = n(20, 23)
+        else { return nil }
+        // Days from civil (Howard Hinnant).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Double(((days * 24 + h) * 60 + mi) * 60 + se) * 1000 + Double(ms)
+    }
+
+    // MARK: Ending
+
+    private func line() -> String {
+        let t = Double(EventLoop.hrtimeNs() - startNs) / 1e9
+        let errors: Int = report.errors.values.reduce(0, +)
+        let done: Int = report.completed + report.failed
+        let p99: Double = Double(submitLatency.valueAtPercentile(99)) / 1000
+        let seconds = String(Int(t.rounded()))
+        let p99Text = LoadRun.decimal(p99)
+        return "t=\(seconds)s submitted=\(report.submitted) accepted=\(report.accepted) completed=\(done) "
+            + "pending=\(pending.count) errors=\(errors) submit p99=\(p99Text) ms"
+    }
+
+    private func finish() {
+        guard let completion else { return }
+        self.completion = nil
+        ticker?.close()
+        poller?.close()
+        progress?.close()
+        submitClient.close()
+        pollClient.close()
+        report.lost = pending.count
+        let submitSeconds = Double((submitEndNs ?? EventLoop.hrtimeNs()) - startNs) / 1e9
+        report.submit_seconds = submitSeconds
+        report.submit_per_s = Double(report.accepted) / max(submitSeconds, 1e-9)
+        func ms(_ h: Histogram<UInt64>, _ p: Double) -> Double {
+            h.totalCount == 0 ? 0 : Double(h.valueAtPercentile(p)) / 1000
+        }
+        report.submit_p50_ms = ms(submitLatency, 50)
+        report.submit_p90_ms = ms(submitLatency, 90)
+        report.submit_p99_ms = ms(submitLatency, 99)
+        report.submit_p999_ms = ms(submitLatency, 99.9)
+        report.submit_max_ms = submitLatency.totalCount == 0 ? 0 : Double(submitLatency.max) / 1000
+        let span = (lastDoneWallMs - firstSubmitWallMs) / 1000
+        report.completed_per_s = span > 0 ? Double(report.completed + report.failed) / span : 0
+        report.e2e_p50_ms = ms(e2eLatency, 50)
+        report.e2e_p90_ms = ms(e2eLatency, 90)
+        report.e2e_p99_ms = ms(e2eLatency, 99)
+        report.e2e_max_ms = e2eLatency.totalCount == 0 ? 0 : Double(e2eLatency.max) / 1000
+        completion(report)
+    }
+}
