@@ -129,7 +129,7 @@ public final class LoadRun {
         } else {
             ticker?.start(afterMs: 0, repeatMs: 1) { [unowned self] in self.releaseDue() }
         }
-        poller?.start(afterMs: 20, repeatMs: 20) { [unowned self] in self.poll() }
+        poller?.start(afterMs: 20, repeatMs: 20) { [unowned self] in self.tick() }
         progress?.start(afterMs: 1_000, repeatMs: 1_000) { [unowned self] in self.onProgress?(self.line()) }
         if total == 0 { finishSubmitting() }
     }
@@ -211,13 +211,19 @@ public final class LoadRun {
         var result: Result?
     }
 
+    /// Adds the budget of one poller tick (every 20 ms) while submitting.
+    private func tick() {
+        if submitEndNs == nil {
+            pollBudget = min(pollBudget + configuration.pollRate * 0.02, max(1, configuration.pollRate / 10))
+        }
+        poll()
+    }
+
     private func poll() {
         let now = loop.nowMs
         let limit = configuration.pollConnections * 2
-        if submitEndNs == nil {
-            pollBudget = min(pollBudget + configuration.pollRate * 0.02, configuration.pollRate)
-        } else {
-            pollBudget = Double(limit)
+        if submitEndNs != nil {
+            pollBudget = .greatestFiniteMagnitude  // submitting is over: follow as fast as answers come
         }
         var scanned = 0
         while pollsInFlight < limit, pollBudget >= 1, !pollOrder.isEmpty, scanned < pollOrder.count {
@@ -240,10 +246,12 @@ public final class LoadRun {
             report.polls += 1
             pollClient.send(method: "GET", path: "/status/\(id)") { [unowned self] result in
                 self.pollsInFlight -= 1
-                guard case .success(let response) = result, response.status == 200,
+                if case .success(let response) = result, response.status == 200,
                     let status = try? JSONDecoder().decode(Status.self, from: Data(response.body))
-                else { return }
-                self.observe(id, status)
+                {
+                    self.observe(id, status)
+                }
+                if self.completion != nil { self.poll() }  // keep the pollers busy, within the budget
             }
         }
     }
