@@ -28,7 +28,7 @@ loadtest:
 
 ## bench: every benchmark, each next to its baseline measured in the same run
 bench:
-	@scripts/install-deps build
+	@scripts/install-deps bench
 	bench/run
 
 ## fuzz: run the frame-decoder fuzzer for a bounded time (FUZZ_SECONDS, default 60)

@@ -163,6 +163,10 @@ let package = Package(
         // Helpers shared by the test targets (plain sockets on free loopback ports).
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
 
+        // The Redis-only ceiling of the pipeline for bench/run's end-to-end benchmark.
+        .executableTarget(
+            name: "bench-redis", dependencies: ["MeshRedis", "MeshLoop", "TaskQueue"], path: "bench/bench-redis",
+            swiftSettings: swiftSettings),
         // The Swift side of bench/run's log benchmark.
         .executableTarget(
             name: "bench-log",

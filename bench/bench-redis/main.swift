@@ -1,0 +1,92 @@
+// bench-redis: the Redis-only ceiling of the pipeline — per task, the same Redis commands the
+// services issue (the submit script, XREADGROUP, the start script, the succeed script), sent
+// pipelined by a plain client with no service in between. Prints one JSON object.
+//
+//   bench-redis SOCKET TASKS DEPTH
+
+import Foundation
+import MeshLoop
+import MeshRedis
+import TaskQueue
+
+let args = CommandLine.arguments
+guard args.count == 4, let tasks = Int(args[2]), let depth = Int(args[3]) else {
+    FileHandle.standardError.write(Data("usage: bench-redis SOCKET TASKS DEPTH\n".utf8))
+    exit(64)
+}
+let loop = try EventLoop()
+let redis = RedisClient(loop: loop, endpoint: .unix(path: args[1]))
+let keys = TaskKeys(prefix: "{bench}")
+let submit = TaskScripts.submit()
+let start = TaskScripts.start()
+let succeed = TaskScripts.succeed()
+for s in [submit, start, succeed] { redis.register(s) }
+redis.start()
+loop.run(until: { redis.isConnected })
+var ready = false
+redis.send(["XGROUP", "CREATE", keys.stream, keys.group, "0", "MKSTREAM"]) { _ in ready = true }
+loop.run(until: { ready })
+
+let message = Array("my secret email is test@mail.com and my card is 1234567890123456".utf8)
+let result = Array(
+    #"{"alerts":["card_number_detected","email_detected","personal_data"],"findings":[],"status":"processed"}"#.utf8)
+func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+var done = 0
+var failures = 0
+let begin = DispatchTime.now().uptimeNanoseconds
+while done < tasks {
+    let n = min(depth, tasks - done)
+    let ids = (0..<n).map { _ in UUID().uuidString.lowercased() }
+    var replies = 0
+    for id in ids {
+        redis.eval(
+            submit, keys: [keys.task(id), keys.stream, keys.idempotency(""), keys.counters],
+            arguments: [b(id), message, b("0"), b("86400")]
+        ) {
+            if case .success(.array) = $0 {} else { failures += 1 }; replies += 1
+        }
+    }
+    loop.run(until: { replies == n })
+    var entries: [(String, String)] = []
+    var read = false
+    redis.send(["XREADGROUP", "GROUP", keys.group, "bench", "COUNT", String(n), "STREAMS", keys.stream, ">"]) { r in
+        if case .success(.array(let streams?)) = r, case .array(let pair?) = streams.first,
+            case .array(let list?) = pair[1]
+        {
+            for item in list {
+                if case .array(let e?) = item, let entry = e[0].string, case .array(let f?) = e[1], let id = f[1].string
+                {
+                    entries.append((entry, id))
+                }
+            }
+        }
+        read = true
+    }
+    loop.run(until: { read })
+    replies = 0
+    for (entry, id) in entries {
+        redis.eval(
+            start, keys: [keys.task(id), keys.stream, keys.dead, keys.counters],
+            arguments: [keys.group, entry, "bench", "10", "5", "86400", id, "10000"].map(b)
+        ) { _ in replies += 1 }
+    }
+    loop.run(until: { replies == entries.count })
+    replies = 0
+    for (entry, id) in entries {
+        redis.eval(
+            succeed, keys: [keys.task(id), keys.stream, keys.counters],
+            arguments: [b(keys.group), b(entry), result, b("86400")]
+        ) {
+            if case .success(let v) = $0, v.string == "ok" {} else { failures += 1 }; replies += 1
+        }
+    }
+    loop.run(until: { replies == entries.count })
+    done += n
+}
+let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+print(
+    #"{"tasks": \#(tasks), "depth": \#(depth), "seconds": \#(seconds), "tasks_per_s": \#(Double(tasks) / seconds), "failures": \#(failures)}"#
+)
+redis.close()
+for _ in 0..<10 { _ = loop.runOnce() }
