@@ -161,7 +161,8 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Helpers shared by the test targets (plain sockets on free loopback ports).
-        .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "MeshTestSupport", dependencies: ["MeshLoop"], path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
 
         // The Redis-only ceiling of the pipeline for bench/run's end-to-end benchmark.
         .executableTarget(

@@ -7,6 +7,20 @@ public import MeshRedis
 /// a slow or duplicate worker cannot undo a result. Times come from Redis's own clock (`TIME`), so
 /// workers with skewed clocks agree.
 public enum TaskScripts {
+    /// The start of every script that ends an attempt: the entry leaves the pending list and the
+    /// stream whatever happens (the task is being finished, by us or by whoever came first), then
+    /// a gone or terminal task is left as it is. KEYS[1] is the task, KEYS[2] the stream; ARGV[1]
+    /// the group, ARGV[2] the entry.
+    static let finishing = """
+
+        redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+        redis.call('XDEL', KEYS[2], ARGV[2])
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if not state then return 'gone' end
+        if terminal(state) then return 'duplicate' end
+
+        """
+
     static let prelude = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -99,13 +113,7 @@ public enum TaskScripts {
     public static func succeed() -> RedisScript {
         RedisScript(
             name: "succeed",
-            source: prelude + """
-
-                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-                redis.call('XDEL', KEYS[2], ARGV[2])
-                local state = redis.call('HGET', KEYS[1], 'state')
-                if not state then return 'gone' end
-                if terminal(state) then return 'duplicate' end
+            source: prelude + finishing + """
                 redis.call('HSET', KEYS[1], 'state', 'SUCCESS', 'result', ARGV[3], 'updated_at', now)
                 redis.call('HDEL', KEYS[1], 'message', 'error', 'retry_at')
                 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -122,13 +130,7 @@ public enum TaskScripts {
     public static func retry() -> RedisScript {
         RedisScript(
             name: "retry",
-            source: prelude + """
-
-                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-                redis.call('XDEL', KEYS[2], ARGV[2])
-                local state = redis.call('HGET', KEYS[1], 'state')
-                if not state then return 'gone' end
-                if terminal(state) then return 'duplicate' end
+            source: prelude + finishing + """
                 local due = now + tonumber(ARGV[4])
                 redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', now, 'retry_at', due)
                 redis.call('ZADD', KEYS[3], due, ARGV[5])
@@ -145,13 +147,7 @@ public enum TaskScripts {
     public static func fail() -> RedisScript {
         RedisScript(
             name: "fail",
-            source: prelude + """
-
-                redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-                redis.call('XDEL', KEYS[2], ARGV[2])
-                local state = redis.call('HGET', KEYS[1], 'state')
-                if not state then return 'gone' end
-                if terminal(state) then return 'duplicate' end
+            source: prelude + finishing + """
                 local message = redis.call('HGET', KEYS[1], 'message') or ''
                 local attempts = redis.call('HGET', KEYS[1], 'attempts') or '0'
                 redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', ARGV[3], 'updated_at', now)

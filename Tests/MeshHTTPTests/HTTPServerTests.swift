@@ -8,17 +8,8 @@ import Testing
 
 @Suite struct HTTPServerTests {
     func run(_ loop: EventLoop, seconds: Double = 20, until condition: () -> Bool) {
-        let guardTimer = try! LoopTimer(loop: loop)
-        var timedOut = false
-        guardTimer.start(afterMs: UInt64(seconds * 1000)) { timedOut = true }
-        guardTimer.unref()
-        // Work done on other threads does not wake the loop: look every 5 ms.
-        let poll = try! LoopTimer(loop: loop)
-        poll.start(afterMs: 5, repeatMs: 5) {}
-        loop.run(until: { condition() || timedOut })
-        guardTimer.close()
-        poll.close()
-        #expect(!timedOut, "timed out after \(seconds) s")
+        let finished = runLoop(loop, seconds: seconds, until: condition)
+        #expect(finished, "timed out after \(seconds) s")
     }
 
     /// A server that echoes method, path and body; `/slow` answers after 50 ms.

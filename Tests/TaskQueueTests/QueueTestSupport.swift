@@ -36,16 +36,8 @@ final class QueueWorld {
     }
 
     func run(seconds: Double = 20, until condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
-        let guardTimer = try! LoopTimer(loop: loop)
-        var timedOut = false
-        guardTimer.start(afterMs: UInt64(seconds * 1000)) { timedOut = true }
-        guardTimer.unref()
-        let poll = try! LoopTimer(loop: loop)
-        poll.start(afterMs: 5, repeatMs: 5) {}
-        loop.run(until: { condition() || timedOut })
-        guardTimer.close()
-        poll.close()
-        #expect(!timedOut, "timed out after \(seconds) s", sourceLocation: sourceLocation)
+        let finished = runLoop(loop, seconds: seconds, until: condition)
+        #expect(finished, "timed out after \(seconds) s", sourceLocation: sourceLocation)
     }
 
     func wait(ms: UInt64) {
