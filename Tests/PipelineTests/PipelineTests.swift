@@ -24,6 +24,13 @@ import Testing
         #expect(mesh.reports() == ["\(id).txt"], "exactly one report")
         let report = try String(contentsOfFile: mesh.reportsDir + "/\(id).txt", encoding: .utf8)
         #expect(!report.contains("test@mail.com") && !report.contains("1234567890123456"))
+        // Every service has logged the task (files are written in batches), and nowhere in clear.
+        try mesh.waitFor("the task in every service's log") {
+            let dir = mesh.dir + "/logs/"
+            return ["api-service", "worker", "alert-service"].allSatisfy {
+                ((try? String(contentsOfFile: dir + $0 + ".log", encoding: .utf8)) ?? "").contains(id)
+            }
+        }
         let logs = mesh.logs(tail: Int.max)
         #expect(!logs.contains("test@mail.com") && !logs.contains("1234567890123456"), "no raw secret in any log")
     }
@@ -91,7 +98,7 @@ import Testing
         influx.stop()
         let later = try #require(mesh.submit("still working: password=x"))
         try mesh.waitFor("SUCCESS without influxd") { mesh.state(later) == "SUCCESS" }
-        #expect(mesh.logs(tail: Int.max).contains(later), "the files still get every line")
+        try mesh.waitFor("the files still get every line") { mesh.logs(tail: Int.max).contains(later) }
     }
 
     @Test func sighupReopensTheLogFileForLogrotate() throws {
@@ -142,7 +149,11 @@ import Testing
         #expect(mesh.redisCLI(["XLEN", "{alertmesh}:dead"]) == "1")
         #expect(mesh.redisCLI(["XRANGE", "{alertmesh}:dead", "-", "+"]).contains(doomed))
         // The retry waits grew: each RETRY's delay stays under its attempt's ceiling (full jitter).
-        let log = try String(contentsOfFile: mesh.dir + "/logs/worker.log", encoding: .utf8)
+        let logPath = mesh.dir + "/logs/worker.log"
+        try mesh.waitFor("the failure logged") {
+            ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("dead-lettered")
+        }
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
         let delays = log.split(separator: "\n").filter { $0.contains("task_id=\(doomed)") && $0.contains("delay_ms=") }
             .compactMap { line -> (Int, Int)? in
                 guard let a = line.firstMatch(of: /attempt=(\d+)/), let d = line.firstMatch(of: /delay_ms=(\d+)/) else {
