@@ -283,7 +283,7 @@ import Testing
         #expect(mesh.reports().count == 5)
     }
 
-    @Test func workersAndAPIStopCleanlyOnSIGTERM() throws {
+    @Test func everyServiceStopsCleanlyOnSIGTERMAndFlushesItsLog() throws {
         let mesh = try MeshProcesses()
         defer { mesh.stop() }
         try mesh.startAlertService()
@@ -291,10 +291,19 @@ import Testing
         try mesh.startAPI()
         let id = try #require(mesh.submit("one more thing"))
         try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
-        kill(worker.processIdentifier, SIGTERM)
-        kill(mesh.api!.processIdentifier, SIGTERM)
-        try mesh.waitFor("exits") { !worker.isRunning && !mesh.api!.isRunning }
-        #expect(worker.terminationStatus == 0 && mesh.api!.terminationStatus == 0)
+        let processes = [mesh.api!, worker, mesh.alertService!]
+        for p in processes { kill(p.processIdentifier, SIGTERM) }
+        try mesh.waitFor("exits") { processes.allSatisfy { !$0.isRunning } }
+        for p in processes {
+            #expect(p.terminationReason == .exit && p.terminationStatus == 0, "\(p.executableURL!.lastPathComponent)")
+        }
+        // The last words reached the files before exit (the shipper flushes on shutdown).
+        for (service, words) in [
+            ("api-service", "msg=stopped"), ("worker", "msg=stopped"), ("alert-service", "rpc server stopped"),
+        ] {
+            let log = (try? String(contentsOfFile: mesh.dir + "/logs/\(service).log", encoding: .utf8)) ?? ""
+            #expect(log.contains(words), "\(service): \(log.suffix(300))")
+        }
     }
 }
 
