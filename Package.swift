@@ -206,7 +206,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The whole pipeline as processes: api-service, worker(s), alert-service, redis-server.
         .testTarget(
-            name: "PipelineTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
+            name: "PipelineTests",
+            dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "loadgen", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         // compose/ checked against the real binaries (no container engine here).
         .testTarget(

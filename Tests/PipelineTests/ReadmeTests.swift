@@ -116,6 +116,27 @@ import Testing
                 // No container engine here: ComposeTests validates the file these commands use.
                 let file = try #require(w.firstIndex(of: "-f").map { w[$0 + 1] })
                 #expect(FileManager.default.fileExists(atPath: repositoryRoot.path + "/" + file))
+            case "scripts/loadtest":
+                // Against this test's mesh, with the debug build, fewer tasks.
+                var arguments = Array(w.dropFirst()).map {
+                    $0.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(mesh.httpPort)")
+                }
+                if let i = arguments.firstIndex(of: "--tasks") { arguments[i + 1] = "300" }
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/bash")
+                p.arguments = [repositoryRoot.path + "/scripts/loadtest"] + arguments + ["--json"]
+                var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
+                env["ALERTMESH_BIN_DIR"] = builtBinary("loadgen").deletingLastPathComponent().path
+                p.environment = env
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                let json = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+                #expect(p.terminationStatus == 0 && report["completed"] as? Int == 300)
+                #expect(report["lost"] as? Int == 0 && report["wrong"] as? Int == 0)
             case "bench-server":
                 let r = run(builtBinary("bench-server").path, Array(w.dropFirst()))
                 #expect(
