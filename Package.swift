@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "APIService",
             dependencies: [
-                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto", "MeshLoop",
+                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto", "MeshLoop", "MeshLog",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "APIServiceTests",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshRedis", "TaskQueue", "TaskPipeline", "MeshTestSupport",
+                "APIService", "MeshHTTP", "MeshLoop", "MeshLog", "MeshRedis", "TaskQueue", "TaskPipeline", "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -211,7 +211,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // compose/ checked against the real binaries (no container engine here).
         .testTarget(
-            name: "ComposeTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe"],
+            name: "ComposeTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LoadGenTests", dependencies: ["LoadGen", "Alerts", "MeshHTTP", "MeshLoop"], swiftSettings: swiftSettings),

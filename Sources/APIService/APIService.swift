@@ -4,6 +4,7 @@ import Alerts
 import FoundationEssentials
 public import Logging
 public import MeshHTTP
+import MeshLog
 import MeshLoop
 import MeshRedis
 public import TaskQueue
@@ -269,12 +270,12 @@ public final class APIService {
             JSONText.appendString(error, to: &b)
         }
         b += Array(#","attempts":\#(r.attempts),"created_at":"#.utf8)
-        JSONText.appendString(APIService.rfc3339(ms: r.createdAtMs), to: &b)
+        JSONText.appendString(Timestamp.rfc3339(ms: r.createdAtMs), to: &b)
         b += Array(#","updated_at":"#.utf8)
-        JSONText.appendString(APIService.rfc3339(ms: r.updatedAtMs), to: &b)
+        JSONText.appendString(Timestamp.rfc3339(ms: r.updatedAtMs), to: &b)
         if let retryAt = r.retryAtMs {
             b += Array(#","retry_at":"#.utf8)
-            JSONText.appendString(APIService.rfc3339(ms: retryAt), to: &b)
+            JSONText.appendString(Timestamp.rfc3339(ms: retryAt), to: &b)
         }
         b.append(UInt8(ascii: "}"))
         return b
@@ -415,31 +416,5 @@ public final class APIService {
                 respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))
             }
         }
-    }
-}
-
-extension APIService {
-    /// RFC 3339 timestamps (UTC, milliseconds) from milliseconds since the epoch.
-    public static func rfc3339(ms: Int64) -> String {
-        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
-        let millis = ms - seconds * 1000
-        // Civil-from-days (Howard Hinnant's algorithm): no locale, no time zone database.
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
     }
 }

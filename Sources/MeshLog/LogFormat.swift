@@ -9,7 +9,7 @@ public enum LogFormat {
     /// one line.
     public static func logfmt(_ event: LogRecord, service: String, into out: inout [UInt8]) {
         out.append(contentsOf: "ts=".utf8)
-        out.append(contentsOf: rfc3339(ns: event.timestampNs).utf8)
+        out.append(contentsOf: Timestamp.rfc3339(ns: event.timestampNs).utf8)
         out.append(contentsOf: " level=".utf8)
         out.append(contentsOf: event.level.utf8)
         out.append(contentsOf: " service=".utf8)
@@ -73,45 +73,5 @@ public enum LogFormat {
         LineProtocol.append(
             measurement: "log_event", tags: [("service", service), ("level", event.level), ("host", host)],
             fields: fields, timestampNs: event.timestampNs, to: &out)
-    }
-
-    /// RFC 3339, UTC, milliseconds: `2026-11-29T15:19:04.245Z`.
-    public static func rfc3339(ns: UInt64) -> String {
-        let ms = Int64(ns / 1_000_000)
-        let seconds = ms / 1000
-        let days = seconds / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Civil-from-days (Howard Hinnant): no locale, no time zone database.
-        let z = days + 719_468
-        let era = z / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var s = ""
-        s.reserveCapacity(24)
-        func pad(_ v: Int64, _ width: Int) {
-            let digits = String(v)
-            for _ in digits.count..<width { s.append("0") }
-            s.append(digits)
-        }
-        pad(year, 4)
-        s.append("-")
-        pad(month, 2)
-        s.append("-")
-        pad(day, 2)
-        s.append("T")
-        pad(secondOfDay / 3600, 2)
-        s.append(":")
-        pad(secondOfDay / 60 % 60, 2)
-        s.append(":")
-        pad(secondOfDay % 60, 2)
-        s.append(".")
-        pad(ms % 1000, 3)
-        s.append("Z")
-        return s
     }
 }

@@ -4,6 +4,7 @@ import APIService
 import Foundation
 import Logging
 import MeshHTTP
+import MeshLog
 import MeshLoop
 import MeshRedis
 import MeshTestSupport
@@ -279,8 +280,8 @@ struct Response {
     }
 
     @Test func timestampsAreRFC3339InUTC() {
-        #expect(APIService.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
-        #expect(APIService.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")
-        #expect(APIService.rfc3339(ms: 951_782_400_001) == "2000-02-29T00:00:00.001Z")
+        #expect(Timestamp.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")
+        #expect(Timestamp.rfc3339(ms: 951_782_400_001) == "2000-02-29T00:00:00.001Z")
     }
 }

@@ -3,6 +3,7 @@
 // addresses line up, and the image carries exactly the libraries the binaries link.
 
 import Foundation
+import MeshTestSupport
 import Testing
 
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -14,19 +15,7 @@ func built(_ name: String) -> URL {
     return dir.appendingPathComponent(name)
 }
 
-func output(_ path: String, _ arguments: [String]) -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try? p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
+func output(_ path: String, _ arguments: [String]) -> String { runProcess(path, arguments).stdout }
 
 /// compose.yaml as JSON, through Debian's python3-yaml (a well-kept YAML parser).
 func compose() throws -> [String: Any] {

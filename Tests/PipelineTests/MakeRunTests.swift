@@ -83,16 +83,5 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir + "/redis/appendonlydir"), "Redis kept its AOF")
     }
 
-    func run(_ path: String, _ arguments: [String]) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
+    func run(_ path: String, _ arguments: [String]) -> String { runProcess(path, arguments).stdout }
 }

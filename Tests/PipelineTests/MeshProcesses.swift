@@ -166,16 +166,8 @@ final class MeshProcesses: @unchecked Sendable {
     // MARK: Redis, as an operator sees it
 
     func redisCLI(_ args: [String]) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        p.arguments = ["-s", redis.socketPath] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        runProcess("/usr/bin/redis-cli", ["-s", redis.socketPath] + args).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func reports() -> [String] {

@@ -2,6 +2,7 @@
 // its recorded output must still match what the programs print — so the README cannot rot.
 
 import Foundation
+import MeshTestSupport
 import Testing
 
 @Suite(.serialized) struct ReadmeTests {
@@ -72,19 +73,8 @@ import Testing
     }
 
     func run(_ path: String, _ arguments: [String]) -> (out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try? p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = runProcess(path, arguments)
+        return (r.stdout, r.stderr)
     }
 
     @Test func everyCommandInTheReadmeRunsAndPrintsWhatTheReadmeShows() throws {

@@ -8,19 +8,8 @@ import Testing
     func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (
         status: Int32, err: String
     ) {
-        let p = Process()
-        p.executableURL = builtBinary(program)
-        p.arguments = arguments
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALERTMESH_") }.merging(
-            environment
-        ) { $1 }
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try? p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+        let r = runProcess(builtBinary(program).path, arguments, environment: environment)
+        return (r.status, r.stderr)
     }
 
     @Test func aConfigurationErrorIsOneLineNamingTheOption() throws {
