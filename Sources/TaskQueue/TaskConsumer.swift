@@ -228,10 +228,9 @@ public final class TaskConsumer {
                     guard case .array(let pair?) = stream, pair.count == 2, case .array(let entries?) = pair[1] else {
                         continue
                     }
-                    for (entry, taskID) in Self.entries(entries) {
-                        last = entry
-                        self.deliver(entry: entry, taskID: taskID)
-                    }
+                    let batch = Self.entries(entries)
+                    last = batch.last?.0 ?? last
+                    self.deliver(batch.map { (entry: $0.0, taskID: $0.1) })
                 }
                 if rescanning != nil, self.ownPendingCursor == rescanning {
                     self.ownPendingCursor = last  // nil (done) when nothing more is pending
@@ -274,50 +273,69 @@ public final class TaskConsumer {
 
     // MARK: One task
 
-    private func deliver(entry: String, taskID: String) {
-        guard inFlight[entry] == nil else { return }
-        guard !taskID.isEmpty else {
-            // Not a task (or its entry is gone): nothing to run; take it out of the pending list.
-            stats.skipped += 1
-            onEvent?(.skipped(taskID: "", entry: entry, reason: "entry without a task id"))
-            commands.send(["XACK", keys.stream, keys.group, entry]) { _ in }
-            return
+    /// Starts a batch of delivered entries with one script call (one round trip and one script
+    /// invocation per `XREADGROUP` batch, not per task).
+    private func deliver(_ batch: [(entry: String, taskID: String)]) {
+        var starting: [(entry: String, taskID: String)] = []
+        for (entry, taskID) in batch where inFlight[entry] == nil {
+            guard !taskID.isEmpty else {
+                // Not a task (or its entry is gone): nothing to run; take it out of the pending list.
+                stats.skipped += 1
+                onEvent?(.skipped(taskID: "", entry: entry, reason: "entry without a task id"))
+                commands.send(["XACK", keys.stream, keys.group, entry]) { _ in }
+                continue
+            }
+            inFlight[entry] = taskID
+            starting.append((entry, taskID))
         }
-        inFlight[entry] = taskID
+        guard !starting.isEmpty else { return }
         let c = configuration
+        var arguments = [
+            keys.group, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
+            String(c.resultTTLSeconds),
+            String(c.deadLetterCap),
+        ]
+        for (entry, taskID) in starting { arguments += [entry, taskID] }
         commands.eval(
-            startScript, keys: [keys.task(taskID), keys.stream, keys.dead, keys.counters],
-            arguments: [
-                keys.group, entry, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
-                String(c.resultTTLSeconds), taskID, String(c.deadLetterCap),
-            ].map { Array($0.utf8) }
+            startScript, keys: [keys.stream, keys.dead, keys.counters] + starting.map { keys.task($0.taskID) },
+            arguments: arguments.map { Array($0.utf8) }
         ) { [weak self] result in
             guard let self else { return }
-            switch result {
-            case .success(.array(let items?)) where items.first?.string == "run" && items.count == 3:
-                let delivery = Delivery(
-                    entry: entry, taskID: taskID, message: items[1].string ?? "",
-                    attempt: Int(items[2].string ?? "") ?? 1, startedNs: EventLoop.hrtimeNs())
-                self.stats.started += 1
-                self.onEvent?(.started(delivery))
-                self.processor(delivery) { [weak self] outcome in self?.finish(delivery, outcome) }
-            case .success(.array(let items?)) where items.first?.string == "poison":
-                self.stats.poisoned += 1
-                self.onEvent?(.poisoned(taskID: taskID, entry: entry, error: items.last?.string ?? ""))
-                self.release(entry)
-            case .success(.array(let items?)) where !items.isEmpty:
-                self.stats.skipped += 1
-                let reason = items.compactMap(\.string).joined(separator: " ")
-                self.onEvent?(.skipped(taskID: taskID, entry: entry, reason: reason))
-                self.release(entry)
-            case .success(let other):
-                self.problem("start script answered \(other)")
-                self.release(entry)
-            case .failure(let e):
-                // The entry stays pending under our name and is reclaimed after its lease.
-                self.problem("start \(taskID): \(e)")
-                self.release(entry)
+            guard case .success(.array(let replies?)) = result, replies.count == starting.count else {
+                // Redis is away (or answered nonsense): the entries stay pending under our name
+                // and are re-read after the reconnect, or reclaimed after their lease.
+                switch result {
+                case .failure(let e): self.problem("start: \(e)")
+                case .success(let other): self.problem("start script answered \(other)")
+                }
+                for (entry, _) in starting { self.release(entry) }
+                return
             }
+            for ((entry, taskID), reply) in zip(starting, replies) { self.started(entry, taskID, reply) }
+        }
+    }
+
+    private func started(_ entry: String, _ taskID: String, _ reply: RedisValue) {
+        switch reply {
+        case .array(let items?) where items.first?.string == "run" && items.count == 3:
+            let delivery = Delivery(
+                entry: entry, taskID: taskID, message: items[1].string ?? "",
+                attempt: Int(items[2].string ?? "") ?? 1, startedNs: EventLoop.hrtimeNs())
+            stats.started += 1
+            onEvent?(.started(delivery))
+            processor(delivery) { [weak self] outcome in self?.finish(delivery, outcome) }
+        case .array(let items?) where items.first?.string == "poison":
+            stats.poisoned += 1
+            onEvent?(.poisoned(taskID: taskID, entry: entry, error: items.last?.string ?? ""))
+            release(entry)
+        case .array(let items?) where !items.isEmpty:
+            stats.skipped += 1
+            let reason = items.compactMap(\.string).joined(separator: " ")
+            onEvent?(.skipped(taskID: taskID, entry: entry, reason: reason))
+            release(entry)
+        default:
+            problem("start script answered \(reply) for \(taskID)")
+            release(entry)
         }
     }
 
@@ -438,7 +456,7 @@ public final class TaskConsumer {
                 self.stats.reclaimed += UInt64(entries.count)
                 self.onEvent?(.reclaimed(count: entries.count))
             }
-            for (entry, taskID) in entries { self.deliver(entry: entry, taskID: taskID) }
+            self.deliver(entries.map { (entry: $0.0, taskID: $0.1) })
         }
     }
 

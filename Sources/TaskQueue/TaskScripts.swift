@@ -57,52 +57,62 @@ public enum TaskScripts {
                 """)
     }
 
-    /// Starts an attempt of a delivered entry, if this consumer still holds it.
+    /// Starts attempts of delivered entries — a whole `XREADGROUP` batch in one call — each only if
+    /// this consumer still holds it.
     ///
-    /// KEYS: task, stream, dead, counters. ARGV: group, entry, consumer, max deliveries, max attempts,
-    /// result TTL s, task id, dead-letter cap.
-    /// Returns `{"run", message, attempts}`; `{"lost"}` (another consumer holds it now);
-    /// `{"gone"}` (no such task: entry dropped); `{"done", state}` (already terminal: entry
-    /// dropped); `{"poison", error}` (delivered too often, or its last attempt died with its
-    /// worker: failed and dead-lettered).
+    /// KEYS: stream, dead, counters, then the task of each entry. ARGV: group, consumer, max
+    /// deliveries, max attempts, result TTL s, dead-letter cap, then (entry, task id) for each.
+    /// Returns one reply per entry, in order: `{"run", message, attempts}`; `{"lost"}` (another
+    /// consumer holds it now); `{"gone"}` (no such task: entry dropped); `{"done", state}` (already
+    /// terminal: entry dropped); `{"poison", error}` (delivered too often, or its last attempt died
+    /// with its worker: failed and dead-lettered).
     public static func start() -> RedisScript {
         RedisScript(
             name: "start",
             source: prelude + """
 
-                local function drop()
-                  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-                  redis.call('XDEL', KEYS[2], ARGV[2])
+                local stream, dead, counters = KEYS[1], KEYS[2], KEYS[3]
+                local group, consumer = ARGV[1], ARGV[2]
+                local function one(task, entry, id)
+                  local function drop()
+                    redis.call('XACK', stream, group, entry)
+                    redis.call('XDEL', stream, entry)
+                  end
+                  local p = redis.call('XPENDING', stream, group, entry, entry, 1)
+                  if #p == 0 or p[1][2] ~= consumer then return {'lost'} end
+                  local state = redis.call('HGET', task, 'state')
+                  if not state then drop() return {'gone'} end
+                  if terminal(state) then drop() return {'done', state} end
+                  local attempts = tonumber(redis.call('HGET', task, 'attempts') or '0')
+                  local deliveries = tonumber(p[1][4])
+                  local err = nil
+                  if deliveries > tonumber(ARGV[3]) then
+                    err = 'poison: delivered ' .. deliveries .. ' times without finishing'
+                  elseif attempts >= tonumber(ARGV[4]) then
+                    err = 'the worker running attempt ' .. attempts .. ' of ' .. ARGV[4] .. ' died; no attempts left'
+                  end
+                  if err then
+                    local message = redis.call('HGET', task, 'message') or ''
+                    redis.call('HSET', task, 'state', 'FAILURE', 'error', err, 'updated_at', now)
+                    redis.call('HDEL', task, 'message')
+                    redis.call('EXPIRE', task, ARGV[5])
+                    redis.call('XADD', dead, 'MAXLEN', '~', ARGV[6], '*', 'task_id', id, 'error', err,
+                      'attempts', attempts, 'message', message)
+                    drop()
+                    redis.call('HINCRBY', counters, 'failed', 1)
+                    redis.call('HINCRBY', counters, 'poisoned', 1)
+                    return {'poison', err}
+                  end
+                  attempts = attempts + 1
+                  redis.call('HSET', task, 'state', 'STARTED', 'attempts', attempts, 'updated_at', now,
+                    'worker', consumer)
+                  return {'run', redis.call('HGET', task, 'message') or '', tostring(attempts)}
                 end
-                local p = redis.call('XPENDING', KEYS[2], ARGV[1], ARGV[2], ARGV[2], 1)
-                if #p == 0 or p[1][2] ~= ARGV[3] then return {'lost'} end
-                local state = redis.call('HGET', KEYS[1], 'state')
-                if not state then drop() return {'gone'} end
-                if terminal(state) then drop() return {'done', state} end
-                local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
-                local deliveries = tonumber(p[1][4])
-                local err = nil
-                if deliveries > tonumber(ARGV[4]) then
-                  err = 'poison: delivered ' .. deliveries .. ' times without finishing'
-                elseif attempts >= tonumber(ARGV[5]) then
-                  err = 'the worker running attempt ' .. attempts .. ' of ' .. ARGV[5] .. ' died; no attempts left'
+                local replies = {}
+                for i = 1, #KEYS - 3 do
+                  replies[i] = one(KEYS[3 + i], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
                 end
-                if err then
-                  local message = redis.call('HGET', KEYS[1], 'message') or ''
-                  redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', err, 'updated_at', now)
-                  redis.call('HDEL', KEYS[1], 'message')
-                  redis.call('EXPIRE', KEYS[1], ARGV[6])
-                  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'task_id', ARGV[7], 'error', err,
-                    'attempts', attempts, 'message', message)
-                  drop()
-                  redis.call('HINCRBY', KEYS[4], 'failed', 1)
-                  redis.call('HINCRBY', KEYS[4], 'poisoned', 1)
-                  return {'poison', err}
-                end
-                attempts = attempts + 1
-                redis.call('HSET', KEYS[1], 'state', 'STARTED', 'attempts', attempts, 'updated_at', now,
-                  'worker', ARGV[3])
-                return {'run', redis.call('HGET', KEYS[1], 'message') or '', tostring(attempts)}
+                return replies
                 """)
     }
 

@@ -223,9 +223,12 @@ import Testing
         _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "a", "COUNT", "1", "STREAMS", w.keys.stream, ">"])
         let entry = try #require(w.send(["HGET", w.keys.task(id), "entry"]).string)
         func startAs(_ consumer: String) -> RedisValue {
-            w.eval(
-                start, keys: [w.keys.task(id), w.keys.stream, w.keys.dead, w.keys.counters],
-                [w.keys.group, entry, consumer, "10", "2", "60", id, "100"])
+            // One entry of a batch: the reply is the array of per-entry replies.
+            let replies = w.eval(
+                start, keys: [w.keys.stream, w.keys.dead, w.keys.counters, w.keys.task(id)],
+                [w.keys.group, consumer, "10", "2", "60", "100", entry, id])
+            guard case .array(let items?) = replies, items.count == 1 else { return .error("\(replies)") }
+            return items[0]
         }
         #expect(startAs("b") == .array([.bulk(Array("lost".utf8))]), "only the holder may start it")
         guard case .array(let first?) = startAs("a") else { Issue.record(); return w.finish() }

@@ -64,14 +64,15 @@ while done < tasks {
         read = true
     }
     loop.run(until: { read })
-    replies = 0
-    for (entry, id) in entries {
-        redis.eval(
-            start, keys: [keys.task(id), keys.stream, keys.dead, keys.counters],
-            arguments: [keys.group, entry, "bench", "10", "5", "86400", id, "10000"].map(b)
-        ) { _ in replies += 1 }
-    }
-    loop.run(until: { replies == entries.count })
+    // One start script per batch, as the worker does.
+    var startArguments = [keys.group, "bench", "10", "5", "86400", "10000"]
+    for (entry, id) in entries { startArguments += [entry, id] }
+    var startedBatch = false
+    redis.eval(
+        start, keys: [keys.stream, keys.dead, keys.counters] + entries.map { keys.task($0.1) },
+        arguments: startArguments.map(b)
+    ) { _ in startedBatch = true }
+    loop.run(until: { startedBatch })
     replies = 0
     for (entry, id) in entries {
         redis.eval(
