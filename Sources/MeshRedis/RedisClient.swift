@@ -229,7 +229,7 @@ public final class RedisClient {
             stats.timeouts += 1
             let error = RedisError("redis at \(endpoint) did not answer in time; reconnecting")
             lastError = error
-            c.close()  // fails every command in flight; lost() schedules the reconnect
+            c.abort()  // fails every command in flight at once; lost() schedules the reconnect
             return
         }
         armDeadline(deadlines[deadlineHead])
@@ -241,7 +241,7 @@ public final class RedisClient {
         connected = false
         let c = connection
         connection = nil
-        c?.close()
+        c?.abort()
         deadlines.removeAll()
         deadlineHead = 0
         reconnectTimer?.close()

@@ -143,6 +143,15 @@ public final class RedisConnection {
         }
     }
 
+    /// Closes at once, without waiting for replies still owed: pending commands fail (NULL
+    /// reply), then `onDisconnect(nil)` runs. `close()` is hiredis's graceful disconnect, which
+    /// waits for every pending reply — forever, if the server has stopped answering.
+    public func abort() {
+        guard let ac = context else { return }
+        guard isConnected else { return close() }
+        redisAsyncFree(ac)  // runs the pending callbacks, then the disconnect callback (which releases us)
+    }
+
     /// Closes: pending commands fail, then `onDisconnect(nil)` runs.
     public func close() {
         guard let ac = context else { return }
