@@ -8,15 +8,17 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     public mutating func add(name: String, value: String) { fields.append((name, value)) }
 
-    /// The first value of `name`, if present.
+    /// The first value of `name`, if present. Field names are ASCII tokens (RFC 9110), so they are
+    /// compared byte by byte with ASCII case folded — no lower-cased copies on every request.
     public subscript(name: String) -> String? {
-        fields.first { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name.lowercased() }?.value
+        fields.first { HTTPHeaders.sameName($0.name, name) }?.value
     }
 
-    /// Every value of `name`.
-    public func values(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+        }
     }
 
     public var count: Int { fields.count }

@@ -50,10 +50,13 @@ public enum LogFormat {
     /// Metadata keys whose values are numbers in InfluxDB (always floats, so one key never changes
     /// type between points — influxd drops a point whose field type conflicts).
     public static func isNumericKey(_ key: String) -> Bool {
-        for suffix in ["_ms", "_us", "_ns", "_bytes", "_count", "_total"] where key.hasSuffix(suffix) { return true }
-        return ["attempt", "attempts", "bytes", "count", "dropped", "in_flight", "concurrency", "findings"]
-            .contains(key)
+        numericSuffixes.contains { key.hasSuffix($0) } || numericKeys.contains(key)
     }
+
+    static let numericSuffixes = ["_ms", "_us", "_ns", "_bytes", "_count", "_total"]
+    static let numericKeys: Set<String> = [
+        "attempt", "attempts", "bytes", "count", "dropped", "in_flight", "concurrency", "findings",
+    ]
 
     /// `log_event,host=…,level=info,service=worker message="task succeeded",task_id="…",attempt=1 <ns>`
     ///

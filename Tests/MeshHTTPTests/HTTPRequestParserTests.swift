@@ -99,3 +99,15 @@ struct HTTPRequestParserTests {
         #expect(e.status == 400)
     }
 }
+
+struct HTTPHeadersTests {
+    @Test func namesMatchIgnoringASCIICaseOnly() {
+        let h = HTTPHeaders([("Content-Type", "a"), ("X-Ä", "b"), ("Idempotency-Key", "k")])
+        #expect(h["content-type"] == "a" && h["CONTENT-TYPE"] == "a" && h["Content-Type"] == "a")
+        #expect(h["idempotency-KEY"] == "k")
+        #expect(h["Content-Typ"] == nil && h["Content-Typf"] == nil)
+        // Only letters fold: "@" (0x40) is not "`" (0x60), "[" is not "{".
+        #expect(HTTPHeaders([("a@", "x")])["a`"] == nil && HTTPHeaders([("[", "x")])["{"] == nil)
+        #expect(h["x-ä"] == nil, "non-ASCII bytes are compared as they are")
+    }
+}
