@@ -19,6 +19,12 @@ public enum RedisValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// An error reply (`-ERR …`, `-LOADING …`, `-OOM …`).
+    public var isError: Bool {
+        if case .error = self { return true }
+        return false
+    }
+
     public var isNull: Bool {
         switch self {
         case .bulk(nil), .array(nil): true

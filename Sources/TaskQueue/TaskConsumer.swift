@@ -131,6 +131,9 @@ public final class TaskConsumer {
     private var renewTimer: LoopTimer?
     private var promoteTimer: LoopTimer?
     private var janitorTimer: LoopTimer?
+    private var rescanTimer: LoopTimer?
+    /// The wait before re-reading entries dropped after a Redis error; doubles while errors go on.
+    private var rescanDelayMs: UInt64 = 0
     private var stopCompletion: (() -> Void)?
 
     /// - Parameters:
@@ -163,6 +166,7 @@ public final class TaskConsumer {
         renewTimer = try LoopTimer(loop: loop)
         promoteTimer = try LoopTimer(loop: loop)
         janitorTimer = try LoopTimer(loop: loop)
+        rescanTimer = try LoopTimer(loop: loop)
         commands.onConnect = { [weak self] in self?.commandsConnected() }
         reader.onConnect = { [weak self] in self?.readerConnected() }
         commands.start()
@@ -188,6 +192,21 @@ public final class TaskConsumer {
     /// instead of waiting a whole lease for them to be reclaimed.
     private func rescanOwnPending() {
         ownPendingCursor = "0"
+    }
+
+    /// An entry left pending under our name without being finished (Redis refused the start or
+    /// the result: `-LOADING` after a restart, `-OOM`, `-BUSY`, a reply lost on the wire) is
+    /// re-read from our own pending list after a pause — not a whole lease later, when
+    /// `XAUTOCLAIM` would find it. The pause doubles while Redis keeps refusing (each re-read
+    /// counts as a delivery towards the poison cap) up to half a lease.
+    private func dropped(_ entry: String) {
+        release(entry)
+        guard running, rescanTimer?.isActive == false else { return }
+        rescanDelayMs = min(max(500, rescanDelayMs * 2), max(500, configuration.leaseMs / 2))
+        rescanTimer?.start(afterMs: rescanDelayMs) { [weak self] in
+            self?.rescanOwnPending()
+            self?.pump()
+        }
     }
 
     private func readerConnected() {
@@ -308,7 +327,7 @@ public final class TaskConsumer {
                 case .failure(let e): self.problem("start: \(e)")
                 case .success(let other): self.problem("start script answered \(other)")
                 }
-                for (entry, _) in starting { self.release(entry) }
+                for (entry, _) in starting { self.dropped(entry) }
                 return
             }
             for ((entry, taskID), reply) in zip(starting, replies) { self.started(entry, taskID, reply) }
@@ -318,6 +337,7 @@ public final class TaskConsumer {
     private func started(_ entry: String, _ taskID: String, _ reply: RedisValue) {
         switch reply {
         case .array(let items?) where items.first?.string == "run" && items.count == 3:
+            rescanDelayMs = 0
             let delivery = Delivery(
                 entry: entry, taskID: taskID, message: items[1].string ?? "",
                 attempt: Int(items[2].string ?? "") ?? 1, startedNs: EventLoop.hrtimeNs())
@@ -335,7 +355,7 @@ public final class TaskConsumer {
             release(entry)
         default:
             problem("start script answered \(reply) for \(taskID)")
-            release(entry)
+            dropped(entry)
         }
     }
 
@@ -384,16 +404,20 @@ public final class TaskConsumer {
                 self.onEvent?(
                     .skipped(taskID: delivery.taskID, entry: delivery.entry, reason: value.string ?? ""))
                 self.release(delivery.entry)
-            case .success(let other):
+            case .success(let other) where !other.isError:
                 self.problem("\(script.name) script answered \(other)")
-                self.release(delivery.entry)
-            case .failure(let e):
-                // Redis is away: keep the result and try again while the lease lasts; past that the
-                // entry is reclaimed and run again (its report is written once whatever happens).
-                self.problem("\(script.name) \(delivery.taskID): \(e)")
+                self.dropped(delivery.entry)
+            default:
+                // Redis is away, or refuses for now (an error reply: `-LOADING` while a restarted
+                // server reads its AOF, `-OOM`, `-BUSY`): keep the result and try again while the
+                // lease lasts; past that the entry is run again (its report is written once).
+                switch reply {
+                case .failure(let e): self.problem("\(script.name) \(delivery.taskID): \(e)")
+                case .success(let e): self.problem("\(script.name) \(delivery.taskID): \(e)")
+                }
                 let maxTries = Int(max(1, c.leaseMs / 2_000))
                 guard self.running || self.stopCompletion != nil, tries < maxTries else {
-                    return self.release(delivery.entry)
+                    return self.dropped(delivery.entry)
                 }
                 let timer = try? LoopTimer(loop: self.loop)
                 timer?.start(afterMs: 1_000) { [weak self] in
@@ -516,6 +540,7 @@ public final class TaskConsumer {
         reclaimTimer?.stop()
         promoteTimer?.stop()
         janitorTimer?.stop()
+        rescanTimer?.stop()
         pumpTimer?.stop()
         if inFlight.isEmpty {
             closeAll()
@@ -545,8 +570,9 @@ public final class TaskConsumer {
     }
 
     private func closeAll() {
-        for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer, janitorTimer] { timer?.close() }
+        for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer, janitorTimer, rescanTimer] { timer?.close() }
         janitorTimer = nil
+        rescanTimer = nil
         pumpTimer = nil
         reclaimTimer = nil
         renewTimer = nil

@@ -15,7 +15,8 @@ public final class RedisServer: @unchecked Sendable {
     ///   - appendOnly: AOF on (appendfsync everysec), so `restart()` after `kill()` finds the data.
     ///   - configFile: a redis.conf read first (the project's own, say); the test's port, socket
     ///     and directory are given after it.
-    public init(appendOnly: Bool = false, configFile: String? = nil) throws {
+    ///   - overrides: more `--option value` pairs, given last.
+    public init(appendOnly: Bool = false, configFile: String? = nil, overrides: [String] = []) throws {
         directory = NSTemporaryDirectory() + "alertmesh-redis-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socketPath = directory + "/redis.sock"
@@ -28,7 +29,7 @@ public final class RedisServer: @unchecked Sendable {
                 "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", socketPath, "--unixsocketperm", "700",
                 "--dir", directory, "--daemonize", "no",
                 "--logfile", directory + "/redis.log",
-            ] + (configFile == nil ? ["--save", "", "--appendonly", appendOnly ? "yes" : "no"] : [])
+            ] + (configFile == nil ? ["--save", "", "--appendonly", appendOnly ? "yes" : "no"] : []) + overrides
         try launch()
     }
 

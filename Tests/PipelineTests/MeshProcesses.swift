@@ -33,10 +33,13 @@ final class MeshProcesses: @unchecked Sendable {
     var alertSocket: String { dir + "/alert-service.sock" }
     var reportsDir: String { dir + "/error_reports" }
 
-    init() throws {
+    /// - Parameter redisOverrides: options given to redis-server after the shipped redis.conf.
+    init(redisOverrides: [String] = []) throws {
         dir = NSTemporaryDirectory() + "alertmesh-pipe-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        redis = try RedisServer(configFile: repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path)
+        redis = try RedisServer(
+            configFile: repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path,
+            overrides: redisOverrides)
     }
 
     private func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {

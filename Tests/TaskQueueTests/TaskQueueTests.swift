@@ -195,6 +195,54 @@ import Testing
         w.finish([c2])
     }
 
+    @Test func aResultRedisRefusesForAWhileIsKeptAndStoredWhenItAnswersAgain() throws {
+        let w = try QueueWorld()
+        var finishLater: (() -> Void)?
+        var runs = 0
+        let c = w.consumer(name: "c1") { _, done in  // the default lease: a minute
+            runs += 1
+            finishLater = { done(.success(result: Array("{}".utf8))) }
+        }
+        try c.start()
+        let id = try #require(w.submit("stored late")?.id)
+        w.run(until: { finishLater != nil })
+        // A script that never ends makes Redis answer everything else with -BUSY (as a restarted
+        // server answers -LOADING while it reads its AOF): not a reason to drop the result.
+        w.send(["CONFIG", "SET", "busy-reply-threshold", "20"])
+        let blocker = w.client()
+        blocker.start()
+        w.run(until: { blocker.isConnected })
+        blocker.send(["EVAL", "while true do end", "0"], timeoutMs: 60_000) { _ in }
+        w.wait(ms: 100)
+        finishLater?()
+        w.run(until: { c.stats.redisProblems >= 2 })
+        var killed = false
+        w.redis.send(["SCRIPT", "KILL"]) { _ in killed = true }
+        w.run(until: { killed })
+        w.run(seconds: 10, until: { w.record(id)?.state == .success })
+        #expect(runs == 1 && w.record(id)?.attempts == 1, "the result was kept, not the task run again")
+        #expect(w.pendingCount() == 0)
+        w.finish([c])
+    }
+
+    @Test func entriesRedisRefusedToStartAreReadAgainWithoutWaitingForTheLease() throws {
+        let w = try QueueWorld()
+        let ids = try (0..<3).map { i in try #require(w.submit("refused \(i)")?.id) }
+        w.send(["CONFIG", "SET", "maxmemory", "1"])
+        var runs = 0
+        let c = w.consumer(name: "c1") { _, done in  // the default lease: a minute
+            runs += 1
+            done(.success(result: Array("{}".utf8)))
+        }
+        try c.start()
+        w.run(until: { c.stats.redisProblems >= 2 })
+        #expect(runs == 0)
+        w.send(["CONFIG", "SET", "maxmemory", "0"])
+        w.run(seconds: 15, until: { ids.allSatisfy { w.record($0)?.state == .success } })
+        #expect(runs == 3 && c.stats.reclaimed == 0, "re-read from its own pending list, not reclaimed")
+        w.finish([c])
+    }
+
     @Test func aRenewedLeaseIsNotTakenOver() throws {
         let w = try QueueWorld()
         var timer: LoopTimerBox?
