@@ -37,6 +37,7 @@ public final class APIService {
     public let configuration: Configuration
     public private(set) var stats = Stats()
     private let logger: Logger
+    private let taskIDs = TaskIDGenerator()
     private var latency: [String: LatencyHistogram] = [:]
     /// This process's other figures for /metrics (the log shipper's, the HTTP server's).
     public var figuresProvider: (() -> [String: Double])?
@@ -164,7 +165,7 @@ public final class APIService {
         case .success(let m): message = m
         case .failure(let error): return respond(.error(error.status, error.detail))
         }
-        let id = UUID().uuidString.lowercased()
+        let id = taskIDs.make()
         queue.submit(id: id, message: message, idempotencyKey: key) { [weak self] result in
             guard let self else { return }
             switch result {

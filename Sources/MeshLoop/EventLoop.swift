@@ -85,6 +85,13 @@ public final class EventLoop {
     /// A monotonic clock in nanoseconds (`uv_hrtime`).
     public static func hrtimeNs() -> UInt64 { uv_hrtime() }
 
+    /// Fills `buffer` from the kernel's CSPRNG (`uv_random`, synchronous: `getrandom(2)` on Linux).
+    public static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) throws(UVError) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        let rc = uv_random(nil, nil, base, buffer.count, 0, nil)
+        if rc < 0 { throw UVError(code: rc, operation: "uv_random") }
+    }
+
     /// Checks that the caller runs on the loop's thread (debug builds).
     @inline(__always)
     public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {

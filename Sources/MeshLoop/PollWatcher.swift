@@ -23,10 +23,16 @@ public final class PollWatcher: LoopHandle {
         UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_poll_t.self)
     }
 
-    /// Sets the events of interest; none stops watching.
+    /// The events asked for last (-1: never asked).
+    private var watching: Int32 = -1
+
+    /// Sets the events of interest; none stops watching. Asking again for the same events costs
+    /// nothing (`uv_poll_start` would re-register the socket with epoll every time).
     public func watch(readable: Bool, writable: Bool) {
         guard !isClosing else { return }
         let events = (readable ? Int32(UV_READABLE.rawValue) : 0) | (writable ? Int32(UV_WRITABLE.rawValue) : 0)
+        guard events != watching else { return }
+        watching = events
         if events == 0 {
             uv_poll_stop(poll)
             return

@@ -19,6 +19,38 @@ import Testing
         try loop.close()
     }
 
+    @Test func aPrepareHandleRunsBeforeTheLoopWaitsOncePerTurnUntilStopped() throws {
+        let loop = try EventLoop()
+        let prepare = try LoopPrepare(loop: loop)
+        let timer = try LoopTimer(loop: loop)
+        var order: [String] = []
+        // Queued by a timer callback, done before the loop waits again: before the next timer.
+        timer.start(afterMs: 1, repeatMs: 20) {
+            order.append("timer")
+            if order.count > 4 {
+                timer.close()
+                prepare.close()
+                return
+            }
+            prepare.start {
+                order.append("prepare")
+                prepare.stop()  // once per request, as the Redis write flush does
+            }
+        }
+        loop.run()
+        #expect(order == ["timer", "prepare", "timer", "prepare", "timer"])
+        #expect(!prepare.isActive)
+        try loop.close()
+    }
+
+    @Test func randomBytesComeFromTheKernel() throws {
+        var a = [UInt8](repeating: 0, count: 64)
+        var b = [UInt8](repeating: 0, count: 64)
+        try a.withUnsafeMutableBytes { try EventLoop.randomBytes($0) }
+        try b.withUnsafeMutableBytes { try EventLoop.randomBytes($0) }
+        #expect(a != b && a != [UInt8](repeating: 0, count: 64))
+    }
+
     @Test func closingWithAnOpenHandleIsReportedAsALeak() throws {
         let loop = try EventLoop()
         let timer = try LoopTimer(loop: loop)
