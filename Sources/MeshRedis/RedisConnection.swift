@@ -235,17 +235,17 @@ private final class PendingCommand {
 ///
 /// Writes: hiredis asks for writability (`addWrite`) after every command it queues. Waiting for
 /// epoll to say so costs two `epoll_ctl` calls and a loop turn per batch, for a socket that is
-/// nearly always writable; instead, once connected, the queued commands are written by a prepare
-/// handle just before the loop next waits — every command of the turn in one `write` — and only
-/// a write that could not finish waits for writability. (While connecting, `addWrite` is how
+/// nearly always writable; instead, once connected, the queued commands are written by an idle
+/// handle on the next loop turn — every command of the turn in one `write` — and only a write
+/// that could not finish waits for writability. (While connecting, `addWrite` is how
 /// hiredis learns that `connect` finished, so it goes to epoll as usual.)
 ///
 /// Ownership: `ev.data` holds one retained adapter, given back in hiredis's `cleanup` callback,
-/// which also clears `context` so a pending poll or prepare callback never touches a freed context.
+/// which also clears `context` so a pending poll or idle callback never touches a freed context.
 final class HiredisLoopAdapter {
     var context: UnsafeMutablePointer<redisAsyncContext>?
     var watcher: PollWatcher?
-    var flusher: LoopPrepare?
+    var flusher: LoopIdle?
     var reading = false
     var writing = false
     /// Inside `flush()`: an `addWrite` now means hiredis could not write everything.
@@ -259,7 +259,7 @@ final class HiredisLoopAdapter {
             if writable, let ac = adapter.context { redisAsyncHandleWrite(ac) }
         }
         do {
-            adapter.flusher = try LoopPrepare(loop: loop)
+            adapter.flusher = try LoopIdle(loop: loop)
         } catch {
             adapter.watcher?.close()
             throw error

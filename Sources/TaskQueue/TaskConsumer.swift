@@ -132,6 +132,9 @@ public final class TaskConsumer {
     private var promoteTimer: LoopTimer?
     private var janitorTimer: LoopTimer?
     private var rescanTimer: LoopTimer?
+    /// Successes waiting for the next loop turn, stored together by one `succeed` call.
+    private var successes: [(delivery: Delivery, json: [UInt8], tries: Int)] = []
+    private var successFlush: LoopIdle?
     /// The wait before re-reading entries dropped after a Redis error; doubles while errors go on.
     private var rescanDelayMs: UInt64 = 0
     private var stopCompletion: (() -> Void)?
@@ -167,6 +170,7 @@ public final class TaskConsumer {
         promoteTimer = try LoopTimer(loop: loop)
         janitorTimer = try LoopTimer(loop: loop)
         rescanTimer = try LoopTimer(loop: loop)
+        successFlush = try LoopIdle(loop: loop)
         commands.onConnect = { [weak self] in self?.commandsConnected() }
         reader.onConnect = { [weak self] in self?.readerConnected() }
         commands.start()
@@ -369,9 +373,9 @@ public final class TaskConsumer {
         switch decision {
         case .succeed:
             guard case .success(let json) = result else { return }
-            script = succeedScript
-            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.counters]
-            arguments += [json, Array(String(c.resultTTLSeconds).utf8)]
+            successes.append((delivery, json, tries))
+            if successFlush?.isActive == false { successFlush?.start { [weak self] in self?.storeSuccesses() } }
+            return
         case .retry(let delayMs):
             script = retryScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
@@ -389,8 +393,7 @@ public final class TaskConsumer {
             case .success(let value) where value.string == "ok":
                 switch decision {
                 case .succeed:
-                    self.stats.succeeded += 1
-                    self.onEvent?(.succeeded(delivery))
+                    break
                 case .retry(let delayMs):
                     self.stats.retried += 1
                     self.onEvent?(.retrying(delivery, delayMs: delayMs, error: Self.errorText(result)))
@@ -408,24 +411,75 @@ public final class TaskConsumer {
                 self.problem("\(script.name) script answered \(other)")
                 self.dropped(delivery.entry)
             default:
-                // Redis is away, or refuses for now (an error reply: `-LOADING` while a restarted
-                // server reads its AOF, `-OOM`, `-BUSY`): keep the result and try again while the
-                // lease lasts; past that the entry is run again (its report is written once).
-                switch reply {
-                case .failure(let e): self.problem("\(script.name) \(delivery.taskID): \(e)")
-                case .success(let e): self.problem("\(script.name) \(delivery.taskID): \(e)")
-                }
-                let maxTries = Int(max(1, c.leaseMs / 2_000))
-                guard self.running || self.stopCompletion != nil, tries < maxTries else {
-                    return self.dropped(delivery.entry)
-                }
-                let timer = try? LoopTimer(loop: self.loop)
-                timer?.start(afterMs: 1_000) { [weak self] in
-                    timer?.close()
-                    self?.finish(delivery, result, tries: tries + 1)
-                }
-                if timer == nil { self.release(delivery.entry) }
+                self.problem("\(script.name) \(delivery.taskID): \(Self.describe(reply))")
+                self.finishLater(delivery, result, tries: tries)
             }
+        }
+    }
+
+    /// Stores every success of the last loop turn with one `succeed` call.
+    private func storeSuccesses() {
+        successFlush?.stop()
+        let batch = successes
+        successes = []
+        guard !batch.isEmpty else { return }
+        var scriptKeys = [keys.stream, keys.counters]
+        var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(String(configuration.resultTTLSeconds).utf8)]
+        scriptKeys.reserveCapacity(2 + batch.count)
+        arguments.reserveCapacity(2 + 2 * batch.count)
+        for (delivery, json, _) in batch {
+            scriptKeys.append(keys.task(delivery.taskID))
+            arguments.append(Array(delivery.entry.utf8))
+            arguments.append(json)
+        }
+        commands.eval(succeedScript, keys: scriptKeys, arguments: arguments) { [weak self] reply in
+            guard let self else { return }
+            switch reply {
+            case .success(.array(let replies?)) where replies.count == batch.count:
+                for ((delivery, _, _), value) in zip(batch, replies) {
+                    switch value.string {
+                    case "ok":
+                        self.stats.succeeded += 1
+                        self.onEvent?(.succeeded(delivery))
+                        self.release(delivery.entry)
+                    case let reason?:
+                        self.stats.skipped += 1
+                        self.onEvent?(.skipped(taskID: delivery.taskID, entry: delivery.entry, reason: reason))
+                        self.release(delivery.entry)
+                    case nil:
+                        self.problem("succeed script answered \(value) for \(delivery.taskID)")
+                        self.dropped(delivery.entry)
+                    }
+                }
+            case .success(let other) where !other.isError:
+                self.problem("succeed script answered \(other)")
+                for (delivery, _, _) in batch { self.dropped(delivery.entry) }
+            default:
+                self.problem("succeed (\(batch.count) tasks): \(Self.describe(reply))")
+                for (delivery, json, tries) in batch {
+                    self.finishLater(delivery, .success(result: json), tries: tries)
+                }
+            }
+        }
+    }
+
+    /// Redis is away, or refuses for now (an error reply: `-LOADING` while a restarted server reads
+    /// its AOF, `-OOM`, `-BUSY`): keep the outcome and try again in a second while the lease lasts;
+    /// past that the entry is run again (its report is written once whatever happens).
+    private func finishLater(_ delivery: Delivery, _ result: AttemptResult, tries: Int) {
+        let maxTries = Int(max(1, configuration.leaseMs / 2_000))
+        guard running || stopCompletion != nil, tries < maxTries else { return dropped(delivery.entry) }
+        guard let timer = try? LoopTimer(loop: loop) else { return dropped(delivery.entry) }
+        timer.start(afterMs: 1_000) { [weak self] in
+            timer.close()
+            self?.finish(delivery, result, tries: tries + 1)
+        }
+    }
+
+    static func describe(_ reply: Result<RedisValue, RedisError>) -> String {
+        switch reply {
+        case .success(let value): value.description
+        case .failure(let error): "\(error)"
         }
     }
 
@@ -555,7 +609,11 @@ public final class TaskConsumer {
     private func handBack() {
         guard let completion = stopCompletion else { return }
         stopCompletion = nil
-        let entries = Array(inFlight.keys)
+        // Results already in hand are stored (their call goes out before the hand-back); the rest
+        // are handed back.
+        let storing = Set(successes.map(\.delivery.entry))
+        storeSuccesses()
+        let entries = inFlight.keys.filter { !storing.contains($0) }
         inFlight.removeAll()
         let done = { [weak self] in
             self?.closeAll()
@@ -571,6 +629,8 @@ public final class TaskConsumer {
 
     private func closeAll() {
         for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer, janitorTimer, rescanTimer] { timer?.close() }
+        successFlush?.close()
+        successFlush = nil
         janitorTimer = nil
         rescanTimer = nil
         pumpTimer = nil

@@ -38,8 +38,8 @@ public enum TaskScripts {
             name: "submit",
             source: prelude + """
 
-                local digest = redis.sha1hex(ARGV[2])
                 if ARGV[3] == '1' then
+                  local digest = redis.sha1hex(ARGV[2])
                   local existing = redis.call('GET', KEYS[3])
                   if existing then
                     local sp = string.find(existing, ' ', 1, true)
@@ -116,19 +116,44 @@ public enum TaskScripts {
                 """)
     }
 
-    /// Stores the result, sets SUCCESS, acknowledges and deletes the entry — one step.
+    /// Stores results, sets SUCCESS, acknowledges and deletes the entries — one atomic step for a
+    /// whole batch (the tasks a worker finished in one loop turn: one script call, one `XACK` and
+    /// one `XDEL` for all of them, instead of one of each per task).
     ///
-    /// KEYS: task, stream, counters. ARGV: group, entry, result JSON, result TTL s.
-    /// Returns `"ok"`, `"duplicate"` (already terminal: nothing changed) or `"gone"`.
+    /// KEYS: stream, counters, then the task of each entry. ARGV: group, result TTL s, then
+    /// (entry, result JSON) for each.
+    /// Returns one reply per task, in order: `"ok"`, `"duplicate"` (already terminal: nothing
+    /// changed) or `"gone"`.
     public static func succeed() -> RedisScript {
         RedisScript(
             name: "succeed",
-            source: prelude + finishing + """
-                redis.call('HSET', KEYS[1], 'state', 'SUCCESS', 'result', ARGV[3], 'updated_at', now)
-                redis.call('HDEL', KEYS[1], 'message', 'error', 'retry_at')
-                redis.call('EXPIRE', KEYS[1], ARGV[4])
-                redis.call('HINCRBY', KEYS[3], 'succeeded', 1)
-                return 'ok'
+            source: prelude + """
+
+                local stream, counters, group, ttl = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+                local entries = {}
+                for i = 1, #KEYS - 2 do entries[i] = ARGV[1 + 2 * i] end
+                -- The entries leave the pending list and the stream whatever happens (the task is
+                -- being finished, by us or by whoever came first).
+                redis.call('XACK', stream, group, unpack(entries))
+                redis.call('XDEL', stream, unpack(entries))
+                local replies, ok = {}, 0
+                for i = 1, #KEYS - 2 do
+                  local task = KEYS[2 + i]
+                  local state = redis.call('HGET', task, 'state')
+                  if not state then
+                    replies[i] = 'gone'
+                  elseif terminal(state) then
+                    replies[i] = 'duplicate'
+                  else
+                    redis.call('HSET', task, 'state', 'SUCCESS', 'result', ARGV[2 + 2 * i], 'updated_at', now)
+                    redis.call('HDEL', task, 'message', 'error', 'retry_at')
+                    redis.call('EXPIRE', task, ttl)
+                    replies[i] = 'ok'
+                    ok = ok + 1
+                  end
+                end
+                if ok > 0 then redis.call('HINCRBY', counters, 'succeeded', ok) end
+                return replies
                 """)
     }
 

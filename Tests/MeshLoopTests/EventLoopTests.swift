@@ -19,27 +19,36 @@ import Testing
         try loop.close()
     }
 
-    @Test func aPrepareHandleRunsBeforeTheLoopWaitsOncePerTurnUntilStopped() throws {
+    @Test func anIdleHandleRunsOnTheNextTurnWithoutTheLoopSleepingFirst() throws {
         let loop = try EventLoop()
-        let prepare = try LoopPrepare(loop: loop)
+        let idle = try LoopIdle(loop: loop)
+        let second = try LoopIdle(loop: loop)
         let timer = try LoopTimer(loop: loop)
         var order: [String] = []
-        // Queued by a timer callback, done before the loop waits again: before the next timer.
-        timer.start(afterMs: 1, repeatMs: 20) {
+        var startedAt: UInt64 = 0
+        var ranAt: UInt64 = 0
+        timer.start(afterMs: 1, repeatMs: 200) {
             order.append("timer")
             if order.count > 4 {
-                timer.close()
-                prepare.close()
+                for h in [timer, idle, second] as [LoopHandle] { h.close() }
                 return
             }
-            prepare.start {
-                order.append("prepare")
-                prepare.stop()  // once per request, as the Redis write flush does
+            startedAt = EventLoop.hrtimeNs()
+            idle.start {
+                order.append("idle")
+                idle.stop()
+                // Started from an idle callback: runs on the next turn; the poll between does not
+                // wait for the 200 ms timer.
+                second.start {
+                    ranAt = EventLoop.hrtimeNs()
+                    second.stop()
+                }
             }
         }
         loop.run()
-        #expect(order == ["timer", "prepare", "timer", "prepare", "timer"])
-        #expect(!prepare.isActive)
+        #expect(order == ["timer", "idle", "timer", "idle", "timer"])
+        #expect(ranAt > startedAt && ranAt - startedAt < 100_000_000, "ran within 100 ms, not after the timer")
+        #expect(!idle.isActive && !second.isActive)
         try loop.close()
     }
 

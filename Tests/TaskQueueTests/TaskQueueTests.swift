@@ -64,14 +64,13 @@ import Testing
         let retry = TaskScripts.retry()
         #expect(
             w.eval(
-                succeed, keys: [w.keys.task(id), w.keys.stream, w.keys.counters], [w.keys.group, entry, "{}", "60"]
-            ).string == "ok")
+                succeed, keys: [w.keys.stream, w.keys.counters, w.keys.task(id)], [w.keys.group, "60", entry, "{}"])
+                == .array([.bulk(Array("ok".utf8))]))
         #expect(
             w.eval(
-                succeed, keys: [w.keys.task(id), w.keys.stream, w.keys.counters],
-                [w.keys.group, entry, "{\"x\":1}", "60"]
-            ).string
-                == "duplicate")
+                succeed, keys: [w.keys.stream, w.keys.counters, w.keys.task(id), w.keys.task("no-such-task")],
+                [w.keys.group, "60", entry, "{\"x\":1}", "1-1", "{}"]
+            ) == .array([.bulk(Array("duplicate".utf8)), .bulk(Array("gone".utf8))]))
         #expect(
             w.eval(
                 fail, keys: [w.keys.task(id), w.keys.stream, w.keys.dead, w.keys.counters],

@@ -73,16 +73,21 @@ while done < tasks {
         arguments: startArguments.map(b)
     ) { _ in startedBatch = true }
     loop.run(until: { startedBatch })
-    replies = 0
-    for (entry, id) in entries {
-        redis.eval(
-            succeed, keys: [keys.task(id), keys.stream, keys.counters],
-            arguments: [b(keys.group), b(entry), result, b("86400")]
-        ) {
-            if case .success(let v) = $0, v.string == "ok" {} else { failures += 1 }; replies += 1
+    // One succeed script per batch, as the worker does for the tasks it finishes in one loop turn.
+    var succeedArguments = [b(keys.group), b("86400")]
+    for (entry, _) in entries { succeedArguments += [b(entry), result] }
+    var succeeded = false
+    redis.eval(
+        succeed, keys: [keys.stream, keys.counters] + entries.map { keys.task($0.1) }, arguments: succeedArguments
+    ) {
+        if case .success(.array(let r?)) = $0 {
+            failures += r.filter { $0.string != "ok" }.count
+        } else {
+            failures += entries.count
         }
+        succeeded = true
     }
-    loop.run(until: { replies == entries.count })
+    loop.run(until: { succeeded })
     done += n
 }
 let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9

@@ -1,0 +1,44 @@
+// LoopIdle: work to do on the next loop turn, without letting the loop sleep first.
+
+internal import CLibUV
+
+/// A libuv idle handle (`uv_idle_t`): while started, `body` runs once per loop turn, before the
+/// loop polls for I/O — and the poll does not block while an idle handle is active. Started from
+/// any callback (I/O, timer, another idle handle), `body` runs promptly, after every callback of
+/// the current turn; so whatever those callbacks queued can be sent in one go (see
+/// `HiredisLoopAdapter`, `TaskConsumer`).
+///
+/// (A prepare handle would not do: one started during the prepare phase waits for the next turn,
+/// after a poll that may block.)
+public final class LoopIdle: LoopHandle {
+    private var callback: (() -> Void)?
+
+    public init(loop: EventLoop) throws(UVError) {
+        let h = allocateHandle(uv_idle_t.self)
+        let rc = uv_idle_init(loop.uv, h)
+        if rc < 0 {
+            h.deallocate()
+            throw UVError(code: rc, operation: "uv_idle_init")
+        }
+        super.init(loop: loop, handle: h)
+    }
+
+    private var idle: UnsafeMutablePointer<uv_idle_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_idle_t.self)
+    }
+
+    /// Runs `body` on every loop turn until `stop()`. Starting a started handle only replaces
+    /// `body`.
+    public func start(_ body: @escaping () -> Void) {
+        precondition(!isClosing, "LoopIdle.start after close")
+        callback = body
+        uv_idle_start(idle) { LoopHandle.owner($0, as: LoopIdle.self).callback?() }
+    }
+
+    public func stop() { uv_idle_stop(idle) }
+
+    public var isActive: Bool { uv_is_active(handle) != 0 }
+
+    override func willClose() { uv_idle_stop(idle) }
+    override func didClose() { callback = nil }
+}
