@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "AlertService",
             dependencies: [
-                "Alerts", "MeshRPC", "MeshLoop", "MeshProto", "MeshWire",
+                "Alerts", "MeshRPC", "MeshLoop", "MeshLog", "MeshProto", "MeshWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -45,6 +45,11 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Largest message, in bytes.")
     var maxBytes: Int = 4096
 
+    @Option(
+        help:
+            "Distinct messages, prepared before the clock starts and sent in turn (each checked against the detector).")
+    var distinctMessages: Int = 4_096
+
     @Option(help: "Seconds to wait after the last submit for every task to finish.")
     var timeout: Double = 60
 
@@ -67,6 +72,9 @@ struct LoadgenCommand: ParsableCommand {
         guard alertShare >= 0 && alertShare <= 1 else { throw ValidationError("--alert-share: 0...1") }
         guard minBytes > 0, maxBytes >= minBytes, maxBytes <= 512 << 10 else {
             throw ValidationError("--min-bytes/--max-bytes: 1 <= min <= max <= 524288")
+        }
+        guard distinctMessages >= 1 && distinctMessages <= 1_000_000 else {
+            throw ValidationError("--distinct-messages: 1...1000000")
         }
         _ = try endpoint()
     }
@@ -97,6 +105,7 @@ struct LoadgenCommand: ParsableCommand {
         config.maxBytes = maxBytes
         config.timeoutSeconds = timeout
         config.pollRate = pollRate
+        config.distinctMessages = distinctMessages
         let run = LoadRun(loop: loop, configuration: config)
         run.onProgress = { line in
             let bytes = Array((line + "\n").utf8)

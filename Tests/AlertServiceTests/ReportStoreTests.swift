@@ -1,0 +1,45 @@
+// ReportStoreTests: batches of reports — each written once, with its own outcome.
+
+import AlertService
+import Foundation
+import Testing
+
+@Suite struct ReportStoreTests {
+    @Test func aBatchWritesNewReportsAndKeepsExistingOnesEachWithItsOwnOutcome() throws {
+        let dir = NSTemporaryDirectory() + "alertmesh-reports-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ReportStore(directory: dir)
+        #expect(try store.write(taskID: "old", content: "first\n") == .written)
+        let results = store.write(batch: [
+            ("a", "report a\n"), ("old", "second\n"), ("b", "report b\n"), ("a", "again\n"),
+        ])
+        #expect(results.map { try? $0.get() } == [.written, .alreadyExisted, .written, .alreadyExisted])
+        #expect(try String(contentsOfFile: store.path(taskID: "a"), encoding: .utf8) == "report a\n")
+        #expect(try String(contentsOfFile: store.path(taskID: "b"), encoding: .utf8) == "report b\n")
+        #expect(try String(contentsOfFile: store.path(taskID: "old"), encoding: .utf8) == "first\n", "never replaced")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(names == ["a.txt", "b.txt", "old.txt"], "no temporary file left behind")
+    }
+
+    @Test func aFailingBatchFailsEveryReportNamingTheCall() throws {
+        let dir = NSTemporaryDirectory() + "alertmesh-reports-\(UUID().uuidString.prefix(8))"
+        defer {
+            chmod(dir, 0o755)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let store = try ReportStore(directory: dir)
+        guard getuid() != 0 else {
+            // root writes anyway; make the directory vanish instead.
+            try FileManager.default.removeItem(atPath: dir)
+            let results = store.write(batch: [("x", "1\n"), ("y", "2\n")])
+            #expect(results.allSatisfy { if case .failure(let e) = $0 { "\(e)".contains(dir) } else { false } })
+            return
+        }
+        chmod(dir, 0o500)
+        let results = store.write(batch: [("x", "1\n"), ("y", "2\n")])
+        #expect(
+            results.allSatisfy {
+                if case .failure(let e) = $0 { "\(e)".contains("EACCES") || "\(e)".contains("denied") } else { false }
+            })
+    }
+}
