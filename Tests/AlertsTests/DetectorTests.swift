@@ -121,6 +121,27 @@ import Testing
         #expect(r.findings.first?.masked == "p*******")
     }
 
+    @Test func excerptsAreMaskedAndCutWhateverTheirLength() {
+        let e = detector.scan("mail john.doe@example.com now")
+        #expect(e.findings.map(\.masked) == ["j***@example.com"])
+        let longDomain = String(repeating: "d", count: 100) + ".com"
+        let l = detector.scan("x@" + longDomain)
+        let masked = l.findings.first?.masked ?? ""
+        #expect(masked.hasPrefix("x***@…") && masked.hasSuffix("ddd.com"))
+        #expect(masked.utf8.count == 5 + "…".utf8.count + 63)
+        let run = String(repeating: "1234 ", count: 30) + "9876"
+        let c = detector.scan(run)
+        let card = c.findings.first?.masked ?? ""
+        #expect(card.hasPrefix("…") && card.hasSuffix("**** 9876") && !card.contains("123"))
+        #expect(card.utf8.count == "…".utf8.count + 63)
+        #expect(detector.scan("Password").findings.first?.masked == "P*******")
+        #expect(detector.scan("credentials").findings.first?.masked == "c**********", "11 bytes: kept inline")
+        // A rules file may list non-ASCII keywords: the first scalar stays whole, one star per scalar after.
+        let custom = Detector(
+            rules: Rules(keywords: [.personalData: ["пароль"]], emailEnabled: true, cardEnabled: true))
+        #expect(custom.scan("мой пароль").findings.first?.masked == "п*****")
+    }
+
     @Test func findingsAreCappedButAlertsAreComplete() {
         let text = String(repeating: "password ", count: 50) + "a@b.com"
         let r = detector.scan(text, maxFindings: 10)
