@@ -23,6 +23,10 @@ public final class Detector: @unchecked Sendable {
     private let accepting: UnsafeMutableBufferPointer<UInt8>
     private let classes: UnsafeMutableBufferPointer<UInt8>
     private let wordTable: UnsafeMutableBufferPointer<UInt64>
+    /// Bit `b0 << 8 | b1` (ASCII letters folded to lower case): a keyword can begin with these two
+    /// bytes. Lets the fast loops pass over words that start like a keyword but cannot be one
+    /// (`send`, `please`, `call`: most English words starting with p, s, c or f).
+    private let pairs: UnsafeMutableBufferPointer<UInt64>
 
     static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
         domain: UInt8 = 32, alpha: UInt8 = 64, initial: UInt8 = 128
@@ -73,6 +77,20 @@ public final class Detector: @unchecked Sendable {
         }
         classes = Detector.copy(cls)
         wordTable = Detector.copy(WordCharacters.bmp)
+        var pairBits = [UInt64](repeating: 0, count: 65536 / 64)
+        for words in rules.keywords.values {
+            for w in words {
+                let u = Array(w.utf8)
+                guard let first = u.first else { continue }
+                // A one-byte keyword is followed by anything (a word's end).
+                let seconds: [UInt8] = u.count >= 2 ? [Detector.foldASCII(u[1])] : Array(0...255)
+                for second in seconds {
+                    let bit = Int(Detector.foldASCII(first)) << 8 | Int(second)
+                    pairBits[bit >> 6] |= 1 << UInt64(bit & 63)
+                }
+            }
+        }
+        pairs = Detector.copy(pairBits)
     }
 
     deinit {
@@ -80,6 +98,7 @@ public final class Detector: @unchecked Sendable {
         accepting.deallocate()
         classes.deallocate()
         wordTable.deallocate()
+        pairs.deallocate()
     }
 
     private static func copy<T>(_ array: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -104,7 +123,7 @@ public final class Detector: @unchecked Sendable {
             bytes: bytes, maxFindings: maxFindings, emailEnabled: rules.emailEnabled, cardEnabled: rules.cardEnabled)
         scan.run(
             trans: transitions.baseAddress!, accept: accepting.baseAddress!, cls: classes.baseAddress!,
-            bmp: wordTable.baseAddress!)
+            bmp: wordTable.baseAddress!, pairs: pairs.baseAddress!)
         scan.assignScalarOffsets()
         return scan.result
     }
@@ -138,7 +157,9 @@ struct Scan {
     }
 
     mutating func run(
-        trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>
+        trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>,
+        bmp: UnsafePointer<UInt64>,
+        pairs: UnsafePointer<UInt64>
     ) {
         // The word state lives in locals so the hot loop keeps it in registers; matches, digits and
         // '@' are rare and handled out of line.
@@ -155,7 +176,7 @@ struct Scan {
                 // Eight plain bytes at a time (SWAR): with no digit, '@' or non-ASCII byte among them,
                 // only a word that could begin a keyword needs the byte loop; everything before it is
                 // skipped with the state the byte loop would have left (dead words, no card run).
-                let stop = Scan.plainPrefix(p + i, inWord: inWord, cls: cls)
+                let stop = Scan.plainPrefix(p + i, inWord: inWord, cls: cls, pairs: pairs, available: n - i)
                 if stop > 0 {
                     i += stop
                     inWord = cls[Int(p[i - 1])] & wordBit != 0
@@ -174,7 +195,11 @@ struct Scan {
                         let c = cls[Int(b)]
                         if c & (digitBit | atBit) != 0 { break }
                         if c & wordBit != 0 {
-                            if !inWord && c & initialBit != 0 { break }
+                            if !inWord && c & initialBit != 0
+                                && (i + 1 >= n || Scan.mayStartKeyword(b, p[i + 1], pairs))
+                            {
+                                break
+                            }
                             inWord = true
                         } else {
                             if i == lastDigitEnd { break }
@@ -276,7 +301,10 @@ struct Scan {
     /// How many of the 8 bytes at `q` the byte loop may skip: 0 when they hold a digit, '@' or a
     /// non-ASCII byte; otherwise up to the first word start whose letter can begin a keyword (8 if none).
     @inline(__always)
-    static func plainPrefix(_ q: UnsafePointer<UInt8>, inWord: Bool, cls: UnsafePointer<UInt8>) -> Int {
+    static func plainPrefix(
+        _ q: UnsafePointer<UInt8>, inWord: Bool, cls: UnsafePointer<UInt8>, pairs: UnsafePointer<UInt64>,
+        available: Int
+    ) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let high: UInt64 = 0x8080_8080_8080_8080
         let x = UnsafeRawPointer(q).loadUnaligned(as: UInt64.self)
@@ -293,10 +321,21 @@ struct Scan {
         var starts = mask & ~((mask << 1) | (inWord ? 1 : 0)) & 0xFF
         while starts != 0 {
             let k = starts.trailingZeroBitCount
-            if cls[Int(q[k])] & Detector.initial != 0 { return k }
+            if cls[Int(q[k])] & Detector.initial != 0
+                && (k + 1 >= available || mayStartKeyword(q[k], q[k + 1], pairs))
+            {
+                return k
+            }
             starts &= starts - 1
         }
         return 8
+    }
+
+    /// Whether a word beginning with bytes `b0 b1` can be a keyword (see `Detector.pairs`).
+    @inline(__always)
+    static func mayStartKeyword(_ b0: UInt8, _ b1: UInt8, _ pairs: UnsafePointer<UInt64>) -> Bool {
+        let bit = Int(Detector.foldASCII(b0)) << 8 | Int(Detector.foldASCII(b1))
+        return pairs[bit >> 6] & (1 << UInt64(bit & 63)) != 0
     }
 
     mutating func keyword(bits: UInt8, start: Int, end: Int) {

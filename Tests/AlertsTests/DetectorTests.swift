@@ -142,6 +142,17 @@ import Testing
         #expect(custom.scan("мой пароль").findings.first?.masked == "п*****")
     }
 
+    @Test func customKeywordsOfOneOrTwoLettersAreFoundAndTheirLookalikesAreNot() {
+        let custom = Detector(
+            rules: Rules(keywords: [.fraudAttempt: ["x", "Zq"]], emailEnabled: false, cardEnabled: false))
+        for text in ["x", "a x b", "X!", "zq", "ZQ", "say zQ.", String(repeating: "lorem ", count: 3) + "x"] {
+            #expect(custom.scan(text).alerts.contains(.fraudAttempt), "\(text)")
+        }
+        for text in ["xy", "ax", "zqz", "zz", "q z", "", String(repeating: "lorem ", count: 3) + "xx"] {
+            #expect(!custom.scan(text).alerts.contains(.fraudAttempt), "\(text)")
+        }
+    }
+
     @Test func findingsAreCappedButAlertsAreComplete() {
         let text = String(repeating: "password ", count: 50) + "a@b.com"
         let r = detector.scan(text, maxFindings: 10)

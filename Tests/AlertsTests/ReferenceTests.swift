@@ -79,7 +79,7 @@ enum Reference {
     static let alphabet: [String] = [
         "a", "b", "Z", "x", "1", "2", "9", "0", " ", "-", "@", ".", "_", "%", "+", "é", "а", "日", "\u{0301}",
         "pass", "word", "Password", "secret", "FAKE", "scam", "fraud", "credentials", "com", "io", "x@y.", "12345",
-        "67890",
+        "67890", "s", "c", "f", "p", "S", "e", "r",
         "\u{200B}", "\t", "١",
     ]
 
@@ -117,6 +117,8 @@ extension ReferenceTests {
         let needles = [
             "password", "Secret", "fake", "a@b.com", "x.y@mail.example.org", "1234 5678 90", "555-123-4567",
             "scam!", "_fraud", "passwordы", "12345", "credentials",
+            // Words that start like a keyword, or nearly (the two-byte filter's edges).
+            "s", "sc", "SC", "se", "pa", "p", "f", "fr", "c", "cr", "sa", "send", "Scheme", "sECRET", "pAsSwOrD",
         ]
         for prefix in ["", "ab ", "hello world ", "привет ", "q", "9", "-", "@"] {
             for pad in 0..<17 {
