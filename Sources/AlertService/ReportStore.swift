@@ -51,7 +51,8 @@ public struct ReportStore: Sendable {
     /// Writes a batch of reports with one directory sync (group commit): every file's content is
     /// written and fsynced, then each is linked to its name, then the directory is fsynced once —
     /// so a batch costs one directory flush instead of one per report. Each report succeeds or
-    /// fails on its own; a report counts as written only once the directory sync succeeded.
+    /// fails on its own; a report counts as written (or found) only once the directory sync
+    /// succeeded.
     public func write(batch: [(taskID: String, content: String)]) -> [Result<Outcome, ReportError>] {
         var results = [Result<Outcome, ReportError>?](repeating: nil, count: batch.count)
         var unnamed: [(index: Int, fd: Int32)] = []
@@ -90,19 +91,18 @@ public struct ReportStore: Sendable {
                 results[i] = .failure(ReportError(call: "linkat", path: final, errno: Glibc.errno))
             }
         }
-        if results.contains(where: { if case .success(.written) = $0 { true } else { false } }) {
+        // One directory sync makes every name durable — also the names a duplicate found, which
+        // an earlier call may have linked without a successful sync.
+        let named = results.indices.filter { if case .success? = results[$0] { true } else { false } }
+        if !named.isEmpty {
             let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            let synced = dirfd >= 0 && fsync(dirfd) == 0
-            let failure = ReportError(call: dirfd < 0 ? "open" : "fsync", path: directory, errno: Glibc.errno)
+            let failure =
+                dirfd < 0
+                ? ReportError(call: "open", path: directory, errno: Glibc.errno)
+                : fsync(dirfd) != 0 ? ReportError(call: "fsync", path: directory, errno: Glibc.errno) : nil
             if dirfd >= 0 { close(dirfd) }
-            if !synced {
-                // The names may not survive a crash: the worker retries, and the retry finds the
-                // file (already existed) or writes it again.
-                for i in results.indices
-                where results[i].map({ if case .success(.written) = $0 { true } else { false } }) == true {
-                    results[i] = .failure(failure)
-                }
-            }
+            // Not durable: the worker retries, and the retry syncs again.
+            if let failure { for i in named { results[i] = .failure(failure) } }
         }
         return results.map { $0 ?? .failure(ReportError(call: "write", path: directory, errno: EIO)) }
     }

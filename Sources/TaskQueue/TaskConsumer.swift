@@ -366,11 +366,12 @@ public final class TaskConsumer {
     private func finish(_ delivery: Delivery, _ result: AttemptResult, tries: Int = 0) {
         guard inFlight[delivery.entry] != nil else { return }
         let c = configuration
-        let decision = c.policy.decide(after: result.outcome, attempt: delivery.attempt)
         let script: RedisScript
         let scriptKeys: [String]
         var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(delivery.entry.utf8)]
-        switch decision {
+        // What to count once the script said "ok".
+        let done: ConsumerEvent
+        switch c.policy.decide(after: result.outcome, attempt: delivery.attempt) {
         case .succeed:
             guard case .success(let json) = result else { return }
             successes.append((delivery, json, tries))
@@ -380,27 +381,21 @@ public final class TaskConsumer {
             script = retryScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
             arguments += [Self.errorText(result), String(delayMs), delivery.taskID].map { Array($0.utf8) }
+            done = .retrying(delivery, delayMs: delayMs, error: Self.errorText(result))
         case .fail(let error, _):
             script = failScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead, keys.counters]
             arguments += [error, String(c.resultTTLSeconds), delivery.taskID, String(c.deadLetterCap)].map {
                 Array($0.utf8)
             }
+            done = .failed(delivery, error: error)
         }
         commands.eval(script, keys: scriptKeys, arguments: arguments) { [weak self] reply in
             guard let self else { return }
             switch reply {
             case .success(let value) where value.string == "ok":
-                switch decision {
-                case .succeed:
-                    break
-                case .retry(let delayMs):
-                    self.stats.retried += 1
-                    self.onEvent?(.retrying(delivery, delayMs: delayMs, error: Self.errorText(result)))
-                case .fail(let error, _):
-                    self.stats.failed += 1
-                    self.onEvent?(.failed(delivery, error: error))
-                }
+                if case .retrying = done { self.stats.retried += 1 } else { self.stats.failed += 1 }
+                self.onEvent?(done)
                 self.release(delivery.entry)
             case .success(let value) where value.string != nil:
                 self.stats.skipped += 1
@@ -619,7 +614,10 @@ public final class TaskConsumer {
             self?.closeAll()
             completion()
         }
-        guard !entries.isEmpty, commands.isConnected else { return done() }
+        guard commands.isConnected else { return done() }
+        // Closing aborts the connection, so wait for the last answer: Redis answers in order, so
+        // the results stored above are answered by then too.
+        guard !entries.isEmpty else { return commands.send(["PING"]) { _ in done() } }
         commands.send(
             ["XCLAIM", keys.stream, keys.group, configuration.name, "0"] + entries + [
                 "IDLE", String(configuration.leaseMs), "JUSTID",
