@@ -9,27 +9,46 @@ enum Masking {
     // keyword and card excerpts. (Profiled: building them through arrays and concatenation cost
     // more than the scan itself on chat messages.)
 
+    static let ellipsis = Array("…".utf8)
+
+    /// Appends bytes to a string's uninitialised storage.
+    struct Writer {
+        let out: UnsafeMutableBufferPointer<UInt8>
+        var count = 0
+
+        @inline(__always) mutating func put(_ b: UInt8) {
+            out[count] = b
+            count += 1
+        }
+
+        @inline(__always) mutating func put<S: Sequence<UInt8>>(_ bytes: S) { for b in bytes { put(b) } }
+
+        @inline(__always) mutating func put(_ b: UInt8, times: Int) { for _ in 0..<times { put(b) } }
+    }
+
+    /// A string of at most `capacity` bytes, as `write` puts them.
+    @inline(__always)
+    static func excerpt(capacity: Int, _ write: (inout Writer) -> Void) -> String {
+        String(unsafeUninitializedCapacity: capacity) { out in
+            var w = Writer(out: out)
+            write(&w)
+            return w.count
+        }
+    }
+
     /// `password` → `p*******`.
     static func keyword(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard let first = bytes.first else { return "" }
-        if first < 0x80 {
-            let stars = min(bytes.count - 1, maxExcerpt)
-            return String(unsafeUninitializedCapacity: 1 + stars) { out in
-                out[0] = first
-                for k in 0..<stars { out[1 + k] = UInt8(ascii: "*") }
-                return 1 + stars
-            }
-        }
-        // A non-ASCII first letter: keep its whole scalar, one star per following scalar.
+        guard !bytes.isEmpty else { return "" }
+        // The first scalar stays whole (a non-ASCII keyword from a rules file), one star per
+        // following scalar.
         var firstLength = 1
         while firstLength < bytes.count && bytes[firstLength] & 0xC0 == 0x80 { firstLength += 1 }
         var rest = 0
         for b in bytes[firstLength...] where b & 0xC0 != 0x80 { rest += 1 }
         let stars = min(rest, maxExcerpt)
-        return String(unsafeUninitializedCapacity: firstLength + stars) { out in
-            for k in 0..<firstLength { out[k] = bytes[k] }
-            for k in 0..<stars { out[firstLength + k] = UInt8(ascii: "*") }
-            return firstLength + stars
+        return excerpt(capacity: firstLength + stars) { w in
+            w.put(bytes[..<firstLength])
+            w.put(UInt8(ascii: "*"), times: stars)
         }
     }
 
@@ -37,30 +56,13 @@ enum Masking {
     static func email(local: UnsafeRawBufferPointer, domain: UnsafeRawBufferPointer) -> String {
         // A domain longer than the excerpt limit keeps its tail after an ellipsis.
         let cut = domain.count > maxExcerpt
-        let kept = cut ? UnsafeRawBufferPointer(rebasing: domain[(domain.count - maxExcerpt + 1)...]) : domain
-        let ellipsis = Array("…".utf8)
+        let kept = cut ? domain[(domain.count - maxExcerpt + 1)...] : domain[...]
         let count = (local.isEmpty ? 0 : 1) + 4 + (cut ? ellipsis.count : 0) + kept.count
-        return String(unsafeUninitializedCapacity: count) { out in
-            var o = 0
-            if let first = local.first {
-                out[o] = first
-                o += 1
-            }
-            for b in "***@".utf8 {
-                out[o] = b
-                o += 1
-            }
-            if cut {
-                for b in ellipsis {
-                    out[o] = b
-                    o += 1
-                }
-            }
-            for b in kept {
-                out[o] = b
-                o += 1
-            }
-            return o
+        return excerpt(capacity: count) { w in
+            if let first = local.first { w.put(first) }
+            w.put("***@".utf8)
+            if cut { w.put(ellipsis) }
+            w.put(kept)
         }
     }
 
@@ -70,29 +72,17 @@ enum Masking {
         var seen = 0
         let keepFrom = digits - 4
         let start = bytes.count > maxExcerpt ? bytes.count - maxExcerpt + 1 : 0
-        if start > 0 {
-            for b in bytes[..<start] where b >= 0x30 && b <= 0x39 { seen += 1 }
-        }
-        let ellipsis = Array("…".utf8)
-        let count = (start > 0 ? ellipsis.count : 0) + bytes.count - start
-        return String(unsafeUninitializedCapacity: count) { out in
-            var o = 0
-            if start > 0 {
-                for b in ellipsis {
-                    out[o] = b
-                    o += 1
-                }
-            }
+        for b in bytes[..<start] where b >= 0x30 && b <= 0x39 { seen += 1 }
+        return excerpt(capacity: (start > 0 ? ellipsis.count : 0) + bytes.count - start) { w in
+            if start > 0 { w.put(ellipsis) }
             for b in bytes[start...] {
                 if b >= 0x30 && b <= 0x39 {
-                    out[o] = seen >= keepFrom ? b : UInt8(ascii: "*")
+                    w.put(seen >= keepFrom ? b : UInt8(ascii: "*"))
                     seen += 1
                 } else {
-                    out[o] = b
+                    w.put(b)
                 }
-                o += 1
             }
-            return o
         }
     }
 

@@ -140,6 +140,9 @@ import Testing
         let custom = Detector(
             rules: Rules(keywords: [.personalData: ["пароль"]], emailEnabled: true, cardEnabled: true))
         #expect(custom.scan("мой пароль").findings.first?.masked == "п*****")
+        let accented = Detector(
+            rules: Rules(keywords: [.personalData: ["naïve"]], emailEnabled: true, cardEnabled: true))
+        #expect(accented.scan("so naïve").findings.first?.masked == "n****", "one star per scalar, not per byte")
     }
 
     @Test func customKeywordsOfOneOrTwoLettersAreFoundAndTheirLookalikesAreNot() {
