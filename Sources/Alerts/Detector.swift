@@ -6,8 +6,13 @@
 /// bytes, accepting only at a word's end), digit runs (tracked lazily: a digit continues the run
 /// only if it directly follows the last digit or one separator after it) and e-mail addresses
 /// (checked only at an `@`: the local part backwards to the previous non-local byte, the domain
-/// forwards to the next non-domain byte, so no byte is looked at more than twice). There is no
+/// forwards to the next non-domain byte, so no byte is looked at more than a few times). There is no
 /// backtracking: hostile input costs what ordinary text costs.
+///
+/// Most bytes cannot start anything, so the scan passes over them eight (or, in non-ASCII text,
+/// sixteen) at a time with word-wide bit tricks (SWAR) and stops only at ASCII digits, '@' and word
+/// starts that may begin a keyword. Word state is not tracked through skipped bytes: whether a
+/// candidate keyword follows a word character is decided by decoding the one scalar before it.
 ///
 /// ```swift
 /// let detector = Detector(rules: .default)
@@ -23,10 +28,13 @@ public final class Detector: @unchecked Sendable {
     private let accepting: UnsafeMutableBufferPointer<UInt8>
     private let classes: UnsafeMutableBufferPointer<UInt8>
     private let wordTable: UnsafeMutableBufferPointer<UInt64>
-    /// Bit `b0 << 8 | b1` (ASCII letters folded to lower case): a keyword can begin with these two
-    /// bytes. Lets the fast loops pass over words that start like a keyword but cannot be one
-    /// (`send`, `please`, `call`: most English words starting with p, s, c or f).
+    /// Bit `b1 << 8 | b0` (either ASCII case): a keyword can begin with the bytes `b0 b1`. Lets the
+    /// fast loops pass over words that start like a keyword but cannot be one (`send`, `please`,
+    /// `call`: most English words starting with p, s, c or f). The order is that of a little-endian
+    /// two-byte load, so the SWAR loop looks a pair up with one load.
     private let pairs: UnsafeMutableBufferPointer<UInt64>
+    /// Whether some keyword begins with a non-ASCII byte: then the fast loop cannot skip such bytes.
+    private let asciiStartsOnly: Bool
 
     static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
         domain: UInt8 = 32, alpha: UInt8 = 64, initial: UInt8 = 128
@@ -78,19 +86,27 @@ public final class Detector: @unchecked Sendable {
         classes = Detector.copy(cls)
         wordTable = Detector.copy(WordCharacters.bmp)
         var pairBits = [UInt64](repeating: 0, count: 65536 / 64)
+        // Both ASCII cases of each byte, so a scan indexes the table with the raw bytes.
+        func cases(_ b: UInt8) -> [UInt8] {
+            let f = Detector.foldASCII(b)
+            return f >= 0x61 && f <= 0x7A ? [f, f - 0x20] : [b]
+        }
         for words in rules.keywords.values {
             for w in words {
                 let u = Array(w.utf8)
                 guard let first = u.first else { continue }
                 // A one-byte keyword is followed by anything (a word's end).
-                let seconds: [UInt8] = u.count >= 2 ? [Detector.foldASCII(u[1])] : Array(0...255)
-                for second in seconds {
-                    let bit = Int(Detector.foldASCII(first)) << 8 | Int(second)
-                    pairBits[bit >> 6] |= 1 << UInt64(bit & 63)
+                let seconds: [UInt8] = u.count >= 2 ? cases(u[1]) : Array(0...255)
+                for b0 in cases(first) {
+                    for b1 in seconds {
+                        let bit = Scan.pairIndex(b0, b1)
+                        pairBits[bit >> 6] |= 1 << UInt64(bit & 63)
+                    }
                 }
             }
         }
         pairs = Detector.copy(pairBits)
+        asciiStartsOnly = !(0x80..<0x100).contains { trans[1 << 8 | $0] != 0 }
     }
 
     deinit {
@@ -123,7 +139,7 @@ public final class Detector: @unchecked Sendable {
             bytes: bytes, maxFindings: maxFindings, emailEnabled: rules.emailEnabled, cardEnabled: rules.cardEnabled)
         scan.run(
             trans: transitions.baseAddress!, accept: accepting.baseAddress!, cls: classes.baseAddress!,
-            bmp: wordTable.baseAddress!, pairs: pairs.baseAddress!)
+            bmp: wordTable.baseAddress!, pairs: pairs.baseAddress!, asciiStartsOnly: asciiStartsOnly)
         scan.assignScalarOffsets()
         return scan.result
     }
@@ -158,8 +174,7 @@ struct Scan {
 
     mutating func run(
         trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>,
-        bmp: UnsafePointer<UInt64>,
-        pairs: UnsafePointer<UInt64>
+        bmp: UnsafePointer<UInt64>, pairs: UnsafePointer<UInt64>, asciiStartsOnly: Bool
     ) {
         // The word state lives in locals so the hot loop keeps it in registers; matches, digits and
         // '@' are rare and handled out of line.
@@ -167,21 +182,48 @@ struct Scan {
         var wordStart = 0
         var kw = 0
         var i = 0
+        var high: UInt64 = 0
+        var swarAfter = 0
+        defer { if high != 0 { sawNonASCII = true } }
         let p = self.p
         let n = self.n
         let wordBit = Detector.word, digitBit = Detector.digit, separatorBit = Detector.separator, atBit = Detector.at
-        let initialBit = Detector.initial, localBit = Detector.local
+        let initialBit = Detector.initial, localBit = Detector.local, domainBit = Detector.domain
         while i < n {
-            if kw == 0 && i + 8 <= n {
-                // Eight plain bytes at a time (SWAR): with no digit, '@' or non-ASCII byte among them,
-                // only a word that could begin a keyword needs the byte loop; everything before it is
-                // skipped with the state the byte loop would have left (dead words, no card run).
-                let stop = Scan.plainPrefix(p + i, inWord: inWord, cls: cls, pairs: pairs, available: n - i)
-                if stop > 0 {
+            if kw == 0 && i >= swarAfter && i + 8 <= n {
+                // Eight bytes at a time (SWAR): with no ASCII digit or '@' among them, only a word that
+                // could begin a keyword needs the byte loop; everything before it is skipped. Non-ASCII
+                // bytes are skipped too (unless a keyword can begin with one): they only matter as the
+                // scalar before a candidate keyword, decoded backwards when there is one.
+                let start = i
+                while i + 8 <= n {
+                    // Sixteen bytes at a time while they hold nothing but non-ASCII bytes and ASCII
+                    // below '0' (spaces, most punctuation): Cyrillic or CJK text between its rare ASCII
+                    // words. Only tried once the message has shown a non-ASCII byte.
+                    if high != 0 && i + 16 <= n {
+                        let x0 = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                        let x1 = UnsafeRawPointer(p + i + 8).loadUnaligned(as: UInt64.self)
+                        if Scan.belowDigits(x0) & Scan.belowDigits(x1) != 0 {
+                            i += 16
+                            continue
+                        }
+                    }
+                    let stop = Scan.skippable(
+                        p, at: i, n: n, cls: cls, bmp: bmp, pairs: pairs, skipNonASCII: asciiStartsOnly,
+                        high: &high)
                     i += stop
-                    inWord = cls[Int(p[i - 1])] & wordBit != 0
+                    if stop < 8 {
+                        // A digit or '@' in these eight bytes: the byte loop takes them all, or '@@@@…'
+                        // would pay for a failed attempt at every byte.
+                        if stop == 0 { swarAfter = i + 8 }
+                        break
+                    }
+                }
+                if i != start {
+                    if i >= n { break }
+                    while p[i] & 0xC0 == 0x80 { i -= 1 }  // back to the first byte of a split scalar
+                    inWord = Scan.wordBefore(p, i, cls: cls, bmp: bmp)
                     kw = 0
-                    if stop == 8 { continue }
                 }
             }
             if kw == 0 {
@@ -193,7 +235,14 @@ struct Scan {
                     let b = p[i]
                     if b < 0x80 {
                         let c = cls[Int(b)]
-                        if c & (digitBit | atBit) != 0 { break }
+                        if c & (digitBit | atBit) != 0 {
+                            // An '@' after a byte that cannot end a local part only ends a word.
+                            guard c & atBit != 0, i > 0, p[i - 1] >= 0x80 || cls[Int(p[i - 1])] & localBit == 0
+                            else { break }
+                            inWord = false
+                            i += 1
+                            continue
+                        }
                         if c & wordBit != 0 {
                             if !inWord && c & initialBit != 0
                                 && (i + 1 >= n || Scan.mayStartKeyword(b, p[i + 1], pairs))
@@ -235,6 +284,9 @@ struct Scan {
                         if kw == 0 {
                             // The rest of a digit run in one go (a hostile all-digits message stays fast).
                             var j = i + 1
+                            while j + 8 <= n && Scan.allDigits(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)) {
+                                j += 8
+                            }
                             while j < n && p[j] &- 0x30 < 10 { j += 1 }
                             if j > i + 1 {
                                 runDigits += j - i - 1
@@ -251,9 +303,12 @@ struct Scan {
                     if c & separatorBit != 0 {
                         if i == lastDigitEnd { separatorPending = true }
                     } else if c & atBit != 0 {
-                        // Only an '@' right after a local-part byte can start an address.
+                        // Only an '@' right after a local-part byte, and before a label and a '.',
+                        // can start an address ('a@a@a@…' is turned away here, without a call).
                         if i > emailResume && p[i - 1] < 0x80 && cls[Int(p[i - 1])] & localBit != 0 {
-                            email(at: i, cls: cls)
+                            var k = i + 1
+                            while k < n && p[k] < 0x80 && cls[Int(p[k])] & domainBit != 0 { k += 1 }
+                            if k > i + 1 && k < n && p[k] == 0x2E { email(at: i, cls: cls) }
                         }
                     }
                 }
@@ -298,31 +353,44 @@ struct Scan {
         endDigitRun()
     }
 
-    /// How many of the 8 bytes at `q` the byte loop may skip: 0 when they hold a digit, '@' or a
-    /// non-ASCII byte; otherwise up to the first word start whose letter can begin a keyword (8 if none).
+    /// How many of the 8 bytes at `i` the byte loop may skip: 0 when they hold an ASCII digit or '@'
+    /// (or a non-ASCII byte, unless `skipNonASCII`); otherwise up to the first word start that can begin
+    /// a keyword (8 if none). Bytes ≥ 0x80 are ORed into `high`.
     @inline(__always)
-    static func plainPrefix(
-        _ q: UnsafePointer<UInt8>, inWord: Bool, cls: UnsafePointer<UInt8>, pairs: UnsafePointer<UInt64>,
-        available: Int
+    static func skippable(
+        _ p: UnsafePointer<UInt8>, at i: Int, n: Int, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>,
+        pairs: UnsafePointer<UInt64>, skipNonASCII: Bool, high: inout UInt64
     ) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
+        let top: UInt64 = 0x8080_8080_8080_8080
+        let q = p + i
         let x = UnsafeRawPointer(q).loadUnaligned(as: UInt64.self)
-        guard x & high == 0 else { return 0 }
-        // Per-byte comparisons, valid because every byte is below 0x80 (no carries between bytes).
-        @inline(__always) func atLeast(_ v: UInt64, _ a: UInt64) -> UInt64 { (v &+ (0x80 - a) &* ones) & high }
-        @inline(__always) func atMost(_ v: UInt64, _ z: UInt64) -> UInt64 { ~(v &+ (0x7F - z) &* ones) & high }
-        let digit = atLeast(x, 0x30) & atMost(x, 0x39)
-        let at = atLeast(x, 0x40) & atMost(x, 0x40)
-        guard digit | at == 0 else { return 0 }
-        let lower = x | (0x20 &* ones)
-        let word = (atLeast(lower, 0x61) & atMost(lower, 0x7A)) | (atLeast(x, 0x5F) & atMost(x, 0x5F))
-        let mask = ((word >> 7) &* 0x0102_0408_1020_4080) >> 56  // bit k: byte k is a word character
-        var starts = mask & ~((mask << 1) | (inWord ? 1 : 0)) & 0xFF
+        let nonASCII = x & top
+        if nonASCII != 0 {
+            guard skipNonASCII else { return 0 }
+            high |= nonASCII
+        }
+        // Per-byte comparisons on the low seven bits (no carries between bytes), then kept for
+        // ASCII bytes only.
+        let y = x & ~top
+        let ascii = ~x & top
+        @inline(__always) func atLeast(_ v: UInt64, _ a: UInt64) -> UInt64 { (v &+ (0x80 - a) &* ones) & top }
+        @inline(__always) func atMost(_ v: UInt64, _ z: UInt64) -> UInt64 { ~(v &+ (0x7F - z) &* ones) & top }
+        let digit = atLeast(y, 0x30) & atMost(y, 0x39)
+        let at = atLeast(y, 0x40) & atMost(y, 0x40)
+        guard (digit | at) & ascii == 0 else { return 0 }
+        let lower = y | (0x20 &* ones)
+        let word = ((atLeast(lower, 0x61) & atMost(lower, 0x7A)) | (atLeast(y, 0x5F) & atMost(y, 0x5F))) & ascii
+        let mask = ((word >> 7) &* 0x0102_0408_1020_4080) >> 56  // bit k: byte k is an ASCII word character
+        let before: UInt64 = i > 0 && p[i - 1] < 0x80 && cls[Int(p[i - 1])] & Detector.word != 0 ? 1 : 0
+        var starts = mask & ~((mask << 1) | before) & 0xFF
         while starts != 0 {
             let k = starts.trailingZeroBitCount
-            if cls[Int(q[k])] & Detector.initial != 0
-                && (k + 1 >= available || mayStartKeyword(q[k], q[k + 1], pairs))
+            // The pair filter alone (it implies an initial byte): a branch that is rarely taken,
+            // where testing the initial first mispredicts on a quarter of English words.
+            if (i + k + 1 < n ? mayStartKeyword(at: q + k, pairs) : cls[Int(q[k])] & Detector.initial != 0)
+                // After a non-ASCII byte the word starts here only if that scalar separates words.
+                && (i + k == 0 || p[i + k - 1] < 0x80 || !scalarBeforeIsWord(p, i + k, bmp: bmp))
             {
                 return k
             }
@@ -331,12 +399,61 @@ struct Scan {
         return 8
     }
 
+    /// Whether all eight bytes are ASCII digits: each has the high nibble 3, and still has it after
+    /// adding 6 (0x39 + 6 = 0x3F; 0x3A… overflow into 0x4…, and only they can carry into the next byte).
+    @inline(__always)
+    static func allDigits(_ x: UInt64) -> Bool {
+        let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0, threes: UInt64 = 0x3030_3030_3030_3030
+        return x & high == threes && (x &+ 0x0606_0606_0606_0606) & high == threes
+    }
+
+    /// Nonzero when each of the eight bytes is non-ASCII or below `0` (0x30).
+    @inline(__always)
+    static func belowDigits(_ x: UInt64) -> UInt64 {
+        let top: UInt64 = 0x8080_8080_8080_8080
+        // Bit 7 of each byte of `(x & ~top) + 0x50…` is set for ASCII bytes ≥ 0x30 (and for non-ASCII
+        // ones, which `~x` clears).
+        let asciiAtLeast0 = ((x & ~top) &+ 0x5050_5050_5050_5050) & ~x & top
+        return asciiAtLeast0 == 0 ? 1 : 0
+    }
+
+    /// Whether the scalar that ends just before byte `i` is a word character.
+    @inline(__always)
+    static func wordBefore(_ p: UnsafePointer<UInt8>, _ i: Int, cls: UnsafePointer<UInt8>, bmp: UnsafePointer<UInt64>)
+        -> Bool
+    {
+        guard i > 0 else { return false }
+        let b = p[i - 1]
+        if b < 0x80 { return cls[Int(b)] & Detector.word != 0 }
+        return scalarBeforeIsWord(p, i, bmp: bmp)
+    }
+
+    /// `wordBefore` for a non-ASCII scalar: finds its first byte (at most three bytes back) and decodes it.
+    static func scalarBeforeIsWord(_ p: UnsafePointer<UInt8>, _ i: Int, bmp: UnsafePointer<UInt64>) -> Bool {
+        var s = i - 1
+        while s > 0 && i - s < 4 && p[s] & 0xC0 == 0x80 { s -= 1 }
+        let lead = p[s]
+        var v = UInt32(lead >= 0xF0 ? lead & 0x07 : lead >= 0xE0 ? lead & 0x0F : lead & 0x1F)
+        for k in s + 1..<i { v = v << 6 | UInt32(p[k] & 0x3F) }
+        return WordCharacters.isWord(scalar: v, table: bmp)
+    }
+
     /// Whether a word beginning with bytes `b0 b1` can be a keyword (see `Detector.pairs`).
     @inline(__always)
     static func mayStartKeyword(_ b0: UInt8, _ b1: UInt8, _ pairs: UnsafePointer<UInt64>) -> Bool {
-        let bit = Int(Detector.foldASCII(b0)) << 8 | Int(Detector.foldASCII(b1))
+        let bit = pairIndex(b0, b1)
         return pairs[bit >> 6] & (1 << UInt64(bit & 63)) != 0
     }
+
+    /// The same, for the two bytes at `q`.
+    @inline(__always)
+    static func mayStartKeyword(at q: UnsafePointer<UInt8>, _ pairs: UnsafePointer<UInt64>) -> Bool {
+        let bit = Int(UInt16(littleEndian: UnsafeRawPointer(q).loadUnaligned(as: UInt16.self)))
+        return pairs[bit >> 6] & (1 << UInt64(bit & 63)) != 0
+    }
+
+    @inline(__always)
+    static func pairIndex(_ b0: UInt8, _ b1: UInt8) -> Int { Int(b1) << 8 | Int(b0) }
 
     mutating func keyword(bits: UInt8, start: Int, end: Int) {
         if bits & AlertCode.personalData.bit != 0 {
@@ -373,9 +490,8 @@ struct Scan {
     /// At an `@`: a local part of ≥ 1 byte ends here and a domain `label(.label)*.alpha{2,}` follows.
     mutating func email(at i: Int, cls: UnsafePointer<UInt8>) {
         guard emailEnabled else { return }
-        var j = i
-        while j > emailResume && p[j - 1] < 0x80 && cls[Int(p[j - 1])] & Detector.local != 0 { j -= 1 }
-        guard j < i else { return }
+        // The domain first: it decides (the caller saw a local-part byte before the '@'), and most
+        // '@'s have none, so the local part is only walked back for an address.
         var k = i + 1
         var label = 0
         var end = -1
@@ -395,6 +511,9 @@ struct Scan {
             }
         }
         guard end > 0 else { return }
+        var j = i
+        while j > emailResume && p[j - 1] < 0x80 && cls[Int(p[j - 1])] & Detector.local != 0 { j -= 1 }
+        guard j < i else { return }
         result.alerts.insert(.emailDetected)
         emailResume = end
         let local = UnsafeRawBufferPointer(start: p + j, count: i - j)

@@ -145,6 +145,20 @@ import Testing
         #expect(accented.scan("so naïve").findings.first?.masked == "n****", "one star per scalar, not per byte")
     }
 
+    /// A keyword that begins with a non-ASCII byte: the fast loop may not skip such bytes.
+    @Test func nonASCIIKeywordsAreFoundAtEveryOffsetAndOnlyAsWholeWords() {
+        let custom = Detector(
+            rules: Rules(keywords: [.personalData: ["пароль", "日本"]], emailEnabled: true, cardEnabled: true))
+        for count in 0..<20 {
+            let pad = String(repeating: "слово ", count: count)
+            #expect(custom.scan(pad + "мой пароль: 1").alerts.contains(.personalData), "\(count)")
+            #expect(custom.scan(pad + "ПАРОЛЬ и пароль").findings.count == 1, "ASCII case folding only")
+            #expect(!custom.scan(pad + "мойпароль паролька").alerts.contains(.personalData), "\(count)")
+            #expect(custom.scan(pad + "😀日本😀").alerts.contains(.personalData), "\(count)")
+            #expect(!custom.scan(pad + "日本語").alerts.contains(.personalData), "\(count)")
+        }
+    }
+
     @Test func customKeywordsOfOneOrTwoLettersAreFoundAndTheirLookalikesAreNot() {
         let custom = Detector(
             rules: Rules(keywords: [.fraudAttempt: ["x", "Zq"]], emailEnabled: false, cardEnabled: false))

@@ -111,6 +111,60 @@ enum Reference {
 }
 
 extension ReferenceTests {
+    /// Mostly non-ASCII text (the fast loop skips it eight or sixteen bytes at a time and decodes the
+    /// scalar before a candidate keyword backwards), long enough to cross many chunks.
+    static let nonASCIIAlphabet: [String] = [
+        "ж", "привет ", "日本", "😀", "\u{200B}", "\u{00A0}", "\u{0301}", "é", "١", " ", ", ", "-", "@", ".", "_",
+        "password", "Secret", "fake", "scam", "fraud", "pass", "x@y.ru", "a@b.", "1234", "5678 ", "90", "s", "p",
+    ]
+
+    @Test func engineAgreesWithTheReferenceOnLongNonASCIIStrings() {
+        var rng = SplitMix64(seed: 0x5EC7E7)
+        let detector = Detector()
+        var seen: [String: Int] = [:]
+        for _ in 0..<5_000 {
+            let count = 8 + Int(rng.next() % 72)
+            let text = (0..<count).map { _ in
+                Self.nonASCIIAlphabet[Int(rng.next() % UInt64(Self.nonASCIIAlphabet.count))]
+            }.joined()
+            let expected = Reference.matches(text)
+            let got = detector.scan(text).findings.map {
+                Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
+            }.sorted()
+            if got != expected {
+                Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
+                return
+            }
+            for m in expected { seen[m.code, default: 0] += 1 }
+        }
+        for code in ["personal_data", "fraud_attempt", "email_detected", "card_number_detected"] {
+            #expect(seen[code, default: 0] > 100, "only \(seen[code, default: 0]) \(code) matches in the sample")
+        }
+    }
+
+    /// A keyword right after every kind of scalar, at every offset modulo the chunks, with the
+    /// scalar before it split across two chunks in some of them.
+    @Test func keywordAfterEachScalarLengthAtEveryChunkOffset() {
+        let detector = Detector()
+        for pad in ["ж", "日", "😀", "\u{200B}", "\u{00A0}", "\u{0301}", " ", "a"] {
+            for count in 0..<20 {
+                for glue in ["ж", "日", "😀", "\u{200B}", "\u{00A0}", "é", "\u{0301}", " ", "-", "7", "@", ""] {
+                    for needle in ["password", "Fake", "pa", "x@y.com", "4111 1111 11"] {
+                        let text = String(repeating: pad, count: count) + glue + needle + glue
+                        let got = detector.scan(text).findings.map {
+                            Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
+                        }.sorted()
+                        let expected = Reference.matches(text)
+                        if got != expected {
+                            Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Every pattern at every offset modulo the scanner's 8-byte chunks, after ASCII or Cyrillic text.
     @Test func matchesAtEveryChunkOffset() {
         let detector = Detector()
