@@ -34,4 +34,11 @@ static inline int CLibUV_unblockSignal(int signum) {
     return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/// syncfs(2) is declared only under _GNU_SOURCE, which Swift's Glibc module is built without.
+#include <unistd.h>
+int syncfs(int fd);
+static inline int CLibUV_syncfs(int fd) {
+    return syncfs(fd);
+}
+
 #endif

@@ -12,8 +12,9 @@ public import MeshLoop
 /// queueing — no coordinated omission), then follows every accepted task to SUCCESS or FAILURE.
 ///
 /// Following does not dominate the load: status polls go over a few connections of their own at a
-/// bounded rate, and a task's end-to-end time is taken from its `updated_at` (the server's clock at
-/// the moment it finished) minus the submit's intended start — so polling late does not inflate it.
+/// bounded rate, mostly to a probe until it shows the mesh has caught up (see `poll()`), and a
+/// task's end-to-end time is taken from its `updated_at` (the server's clock at the moment it
+/// finished) minus the submit's intended start — so polling late does not inflate it.
 /// Client and server share a clock here (same host); across hosts their skew adds to it.
 public final class LoadRun {
     public struct Configuration: Sendable {
@@ -91,6 +92,12 @@ public final class LoadRun {
     private var pending: [String: Task] = [:]
     private var pollOrder: [String] = []
     private var pollCursor = 0
+    /// While sweeping: the sweep ends at this index of `pollOrder`; nil while probing.
+    private var sweepEnd: Int?
+    private var probeInFlight = false
+    private var lastHeadSweepMs: UInt64 = 0
+    /// Polls left in a sweep of the oldest tasks; -1 in a full sweep (after a finished probe).
+    private var headSweepLeft = -1
     private var pollsInFlight = 0
     private var issued = 0
     private var answered = 0
@@ -231,40 +238,91 @@ public final class LoadRun {
         poll()
     }
 
+    /// Polls, without letting polling compete with the work it follows. The stream is worked
+    /// first in, first out: while a recent task (the probe) is unfinished, the others mostly are
+    /// too, so only the probe is asked, once a tick, plus a share of the oldest every second (a
+    /// task being retried falls behind). Once a probe is finished, one sweep asks every pending
+    /// task older than it. So a closed-loop run asks about each task about once, mostly after the
+    /// mesh has finished it, instead of over and over while the mesh is busy.
     private func poll() {
         let now = loop.nowMs
         let limit = configuration.pollConnections * 2
         if submitEndNs != nil {
             pollBudget = .greatestFiniteMagnitude  // submitting is over: follow as fast as answers come
         }
-        var scanned = 0
-        while pollsInFlight < limit, pollBudget >= 1, !pollOrder.isEmpty, scanned < pollOrder.count {
-            if pollCursor >= pollOrder.count {
-                // One pass done: drop the finished ones (cheaper than removing each as it ends).
-                pollOrder.removeAll { pending[$0] == nil }
+        if sweepEnd == nil && now >= lastHeadSweepMs + 1_000 {
+            // The oldest pending tasks, a twentieth of them a second (at least 64): a task stuck
+            // behind an unfinished probe is still seen well within the default timeout.
+            lastHeadSweepMs = now
+            pollCursor = 0
+            sweepEnd = pollOrder.count
+            headSweepLeft = max(64, pending.count / 20)
+        }
+        guard let end = sweepEnd else {
+            // Probing: the newest pending task sent at least 50 ms ago (a younger one cannot be
+            // finished yet in any mesh worth measuring) and not asked within the last second (so a
+            // task that never finishes does not hold the probe: the next one back is asked).
+            while let last = pollOrder.last, pending[last] == nil { pollOrder.removeLast() }
+            guard !probeInFlight, pollsInFlight < limit, pollBudget >= 1 else { return }
+            let sentBefore = Self.wallMs() - 50
+            var k = pollOrder.count - 1
+            var probe: String?
+            while k >= max(0, pollOrder.count - 4_096) {
+                if let task = pending[pollOrder[k]], task.intendedWallMs <= sentBefore, now >= task.lastPollMs + 1_000 {
+                    probe = pollOrder[k]
+                    break
+                }
+                k -= 1
+            }
+            guard let id = probe else { return }
+            probeInFlight = true
+            ask(id, now: now) { [unowned self] finished in
+                self.probeInFlight = false
+                if finished {
+                    // First in, first out: the tasks older than a finished one have most likely
+                    // finished too. One sweep asks them all.
+                    self.pollCursor = 0
+                    self.sweepEnd = min(k + 1, self.pollOrder.count)
+                    self.headSweepLeft = -1
+                }
+            }
+            return
+        }
+        while pollsInFlight < limit, pollBudget >= 1 {
+            guard pollCursor < min(end, pollOrder.count), headSweepLeft != 0 else {
+                // The sweep is done: drop the finished ones (cheaper than removing each as it ends).
+                if headSweepLeft < 0 { pollOrder.removeAll { pending[$0] == nil } }
+                sweepEnd = nil
+                headSweepLeft = -1
                 pollCursor = 0
-                if pollOrder.isEmpty { break }
+                return
             }
             let id = pollOrder[pollCursor]
-            scanned += 1
             pollCursor += 1
-            guard var task = pending[id] else { continue }
             // A task is not asked again within 100 ms.
-            guard now >= task.lastPollMs + 100 else { continue }
-            task.lastPollMs = now
-            pending[id] = task
-            pollBudget -= 1
-            pollsInFlight += 1
-            report.polls += 1
-            pollClient.send(method: "GET", path: "/status/\(id)") { [unowned self] result in
-                self.pollsInFlight -= 1
-                if case .success(let response) = result, response.status == 200,
-                    let status = try? JSONDecoder().decode(Status.self, from: Data(response.body))
-                {
-                    self.observe(id, status)
-                }
-                if self.completion != nil { self.poll() }  // keep the pollers busy, within the budget
+            guard let task = pending[id], now >= task.lastPollMs + 100 else { continue }
+            if headSweepLeft > 0 { headSweepLeft -= 1 }
+            ask(id, now: now) { _ in }
+        }
+    }
+
+    /// One status poll; `then` learns whether the task has finished.
+    private func ask(_ id: String, now: UInt64, then: @escaping (Bool) -> Void) {
+        pending[id]?.lastPollMs = now
+        pollBudget -= 1
+        pollsInFlight += 1
+        report.polls += 1
+        pollClient.send(method: "GET", path: "/status/\(id)") { [unowned self] result in
+            self.pollsInFlight -= 1
+            var finished = false
+            if case .success(let response) = result, response.status == 200,
+                let status = try? JSONDecoder().decode(Status.self, from: Data(response.body))
+            {
+                finished = status.state == "SUCCESS" || status.state == "FAILURE"
+                self.observe(id, status)
             }
+            then(finished)
+            if self.completion != nil { self.poll() }  // keep the pollers busy, within the budget
         }
     }
 

@@ -49,3 +49,10 @@ private final class TypedWork<T: Sendable>: PoolWork, @unchecked Sendable {
     override func execute() { result = work() }
     override func complete() { done(result!) }
 }
+
+extension ThreadPool {
+    /// `syncfs(2)` on the filesystem holding `fd`: commits all of its dirty data and metadata.
+    /// Blocking — for work on the pool. Returns 0, or -1 with `errno` set (Linux ≥ 5.8 reports
+    /// writeback errors here).
+    public static func syncFileSystem(of fd: Int32) -> Int32 { CLibUV_syncfs(fd) }
+}

@@ -71,7 +71,7 @@ public final class TaskConsumer {
     public struct Configuration: Sendable {
         /// This consumer's name in the group (unique per process).
         public var name: String
-        public var concurrency = 16
+        public var concurrency = 128
         public var blockMs: UInt64 = 2_000
         public var leaseMs: UInt64 = 60_000
         public var reclaimIntervalMs: UInt64 = 5_000

@@ -38,8 +38,12 @@ struct WorkerCommand: ParsableCommand {
             valueName: "addr"))
     var alertEndpoint: [String] = []
 
-    @Option(help: "Tasks in flight at once.")
-    var concurrency: Int = 16
+    @Option(
+        help: ArgumentHelp(
+            "Tasks in flight at once.",
+            discussion: "Bigger batches per XREADGROUP and per script call: 128 measured ~8,000-9,300 "
+                + "completed tasks/s on 2 cores, 16 ~5,500. Each holds its message in memory."))
+    var concurrency: Int = 128
 
     @Option(help: "Deadline of one Analyze call, in ms.")
     var attemptTimeoutMs: UInt64 = 10_000

@@ -21,6 +21,22 @@ import Testing
         #expect(names == ["a.txt", "b.txt", "old.txt"], "no temporary file left behind")
     }
 
+    /// Large batches sync their contents with one syncfs instead of a fsync per file.
+    @Test func aLargeBatchWritesEveryReportWhole() throws {
+        let dir = NSTemporaryDirectory() + "alertmesh-reports-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ReportStore(directory: dir)
+        #expect(try store.write(taskID: "t3", content: "kept\n") == .written)
+        let batch = (0..<40).map { (taskID: "t\($0)", content: String(repeating: "line \($0)\n", count: 50)) }
+        let results = store.write(batch: batch)
+        for (i, result) in results.enumerated() {
+            #expect((try? result.get()) == (i == 3 ? .alreadyExisted : .written), "t\(i)")
+            let expected = i == 3 ? "kept\n" : batch[i].content
+            #expect(try String(contentsOfFile: store.path(taskID: "t\(i)"), encoding: .utf8) == expected)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).count == 40, "no temporary file left")
+    }
+
     @Test func aFailingBatchFailsEveryReportNamingTheCall() throws {
         let dir = NSTemporaryDirectory() + "alertmesh-reports-\(UUID().uuidString.prefix(8))"
         defer {

@@ -38,31 +38,46 @@ struct MessageMixTests {
 
 /// A stand-in API on our own HTTP server: tasks finish at once, with honest, wrong or no answers.
 final class FakeAPI {
-    enum Behaviour { case honest, lies, neverFinishes }
+    enum Behaviour {
+        case honest, lies, neverFinishes
+        /// The newest task of `total` never finishes; the older half finishes only after a second.
+        case stuckProbe(total: Int)
+    }
     let server: HTTPServer
     var messages: [String: String] = [:]
 
     init(loop: EventLoop, behaviour: Behaviour) throws {
         let detector = Detector()
         var messages: [String: String] = [:]
+        var order: [String: Int] = [:]
+        let started = Date()
         server = try HTTPServer(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0)) { request, responder in
             if request.method == "POST" {
                 struct Body: Decodable { var message: String }
                 let message = (try? JSONDecoder().decode(Body.self, from: Data(request.body)))?.message ?? ""
                 let id = UUID().uuidString.lowercased()
                 messages[id] = message
+                order[id] = order.count
                 responder.respond(.json(202, Array(#"{"task_id":"\#(id)","status":"submitted"}"#.utf8)))
                 return
             }
             let id = String(request.path.dropFirst("/status/".count))
             guard let message = messages[id] else { return responder.respond(.error(404, "no task")) }
             let now = APIClock.rfc3339()
-            if behaviour == .neverFinishes {
+            var unfinished = false
+            switch behaviour {
+            case .neverFinishes: unfinished = true
+            case .stuckProbe(let total):
+                let index = order[id] ?? 0
+                unfinished = index == total - 1 || (index < total / 2 && Date().timeIntervalSince(started) < 1)
+            default: break
+            }
+            if unfinished {
                 return responder.respond(
                     .json(200, Array(#"{"task_id":"\#(id)","state":"PENDING","updated_at":"\#(now)"}"#.utf8)))
             }
             var alerts = detector.scan(message).alerts.sorted.map { "\"\($0.rawValue)\"" }
-            if behaviour == .lies { alerts = alerts.isEmpty ? ["\"fraud_attempt\""] : [] }
+            if case .lies = behaviour { alerts = alerts.isEmpty ? ["\"fraud_attempt\""] : [] }
             let body =
                 #"{"task_id":"\#(id)","state":"SUCCESS","updated_at":"\#(now)","result":{"alerts":[\#(alerts.joined(separator: ","))]}}"#
             responder.respond(.json(200, Array(body.utf8)))
@@ -122,6 +137,19 @@ enum APIClock {
             $0.alertShare = 0.5
         }
         #expect(r.completed == 200 && r.wrong == 200)
+    }
+
+    /// Polling follows a probe (the newest task); tasks that finish behind one that never does
+    /// are still found by the sweeps of the oldest ones.
+    @Test func tasksBehindAProbeThatNeverFinishesAreStillFound() throws {
+        let r = try run(.stuckProbe(total: 400)) {
+            $0.tasks = 400
+            $0.concurrency = 8
+            $0.timeoutSeconds = 4
+        }
+        #expect(r.accepted == 400)
+        #expect(r.completed == 399)
+        #expect(r.lost == 1)
     }
 
     @Test func tasksThatNeverFinishAreLostAfterTheTimeout() throws {
