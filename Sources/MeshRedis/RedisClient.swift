@@ -63,6 +63,9 @@ public final class RedisClient {
     private var reconnectAttempt = 0
     private var reconnectTimer: LoopTimer?
     private var deadlineTimer: LoopTimer?
+    /// Runs `endOfTurn` work once the current loop turn's callbacks are done.
+    private var turnEnd: LoopIdle?
+    private var endOfTurn: [() -> Void] = []
     /// Deadlines of the commands in flight, in the order their replies will come.
     private var deadlines: [UInt64] = []
     private var deadlineHead = 0
@@ -87,6 +90,7 @@ public final class RedisClient {
         do {
             reconnectTimer = try LoopTimer(loop: loop)
             deadlineTimer = try LoopTimer(loop: loop)
+            turnEnd = try LoopIdle(loop: loop)
         } catch {
             lastError = RedisError("cannot create timers: \(error)")
             return
@@ -201,6 +205,24 @@ public final class RedisClient {
         }
     }
 
+    /// Runs `body` on the loop after every callback of the current turn — where a caller gathers
+    /// what those callbacks asked for into one command (see `TaskQueue.submit`). Before `start()`
+    /// or after `close()`, `body` runs at once.
+    public func atEndOfTurn(_ body: @escaping () -> Void) {
+        loop.assertInLoop()
+        guard let turnEnd else { return body() }
+        endOfTurn.append(body)
+        if endOfTurn.count == 1 {
+            turnEnd.start { [weak self] in
+                guard let self else { return }
+                self.turnEnd?.stop()
+                let work = self.endOfTurn
+                self.endOfTurn.removeAll(keepingCapacity: true)
+                for body in work { body() }
+            }
+        }
+    }
+
     private func replyArrived() {
         deadlineHead += 1
         if deadlineHead == deadlines.count {
@@ -246,7 +268,13 @@ public final class RedisClient {
         deadlineHead = 0
         reconnectTimer?.close()
         deadlineTimer?.close()
+        turnEnd?.close()
         reconnectTimer = nil
         deadlineTimer = nil
+        turnEnd = nil
+        // Work waiting for the turn's end runs now (its commands fail: not connected).
+        let work = endOfTurn
+        endOfTurn.removeAll()
+        for body in work { body() }
     }
 }

@@ -70,6 +70,10 @@ public final class TaskQueue {
     /// How long an Idempotency-Key maps to its task.
     public var idempotencyTTLSeconds = 86_400
     private let submitScript = TaskScripts.submit()
+    private let submitManyScript = TaskScripts.submitMany()
+    /// Submits without an Idempotency-Key gathered in this loop turn, sent as one script call.
+    private var gathered: [(id: String, message: [UInt8], completion: (Result<SubmitOutcome, QueueError>) -> Void)] = []
+    private var gatheredBytes = 0
     /// Whether the consumer group was seen (created or already there) since the last connect.
     public private(set) var groupReady = false
 
@@ -77,6 +81,7 @@ public final class TaskQueue {
         self.redis = redis
         self.keys = keys
         redis.register(submitScript)
+        redis.register(submitManyScript)
     }
 
     /// Creates the stream and its consumer group if missing (`XGROUP CREATE … 0 MKSTREAM`; from
@@ -103,15 +108,26 @@ public final class TaskQueue {
 
     /// Stores a task (hash + stream entry, atomically). The completion's success means Redis has
     /// confirmed the write.
+    ///
+    /// Submits without an Idempotency-Key are gathered until the end of the loop turn (or 1 MiB of
+    /// messages) and stored with one script call: one round trip and one script run for all the
+    /// requests that arrived together, instead of one each.
     public func submit(
         id: String, message: String, idempotencyKey: String?,
         completion: @escaping (Result<SubmitOutcome, QueueError>) -> Void
     ) {
+        guard let idempotencyKey else {
+            let bytes = Array(message.utf8)
+            if gathered.isEmpty { redis.atEndOfTurn { [weak self] in self?.submitGathered() } }
+            gathered.append((id, bytes, completion))
+            gatheredBytes += bytes.count
+            if gatheredBytes >= 1 << 20 || gathered.count >= 512 { submitGathered() }
+            return
+        }
         redis.eval(
-            submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey ?? ""), keys.counters],
+            submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey), keys.counters],
             arguments: [
-                Array(id.utf8), Array(message.utf8), Array((idempotencyKey == nil ? "0" : "1").utf8),
-                Array(String(idempotencyTTLSeconds).utf8),
+                Array(id.utf8), Array(message.utf8), Array("1".utf8), Array(String(idempotencyTTLSeconds).utf8),
             ]
         ) { result in
             switch result {
@@ -124,6 +140,33 @@ public final class TaskQueue {
                 default: completion(.success(.conflict(id: taskID)))
                 }
             case .success(let other): completion(.failure(QueueError("submit script answered \(other)")))
+            }
+        }
+    }
+
+    private func submitGathered() {
+        guard !gathered.isEmpty else { return }
+        let batch = gathered
+        gathered.removeAll(keepingCapacity: true)
+        gatheredBytes = 0
+        var arguments: [[UInt8]] = []
+        arguments.reserveCapacity(batch.count * 2)
+        for task in batch {
+            arguments.append(Array(task.id.utf8))
+            arguments.append(task.message)
+        }
+        redis.eval(
+            submitManyScript, keys: [keys.stream, keys.counters] + batch.map { keys.task($0.id) },
+            arguments: arguments
+        ) { result in
+            let failure: QueueError?
+            switch result {
+            case .failure(let e): failure = QueueError("\(e)")
+            case .success(.bulk(_?)), .success(.status): failure = nil
+            case .success(let other): failure = QueueError("submit script answered \(other)")
+            }
+            for task in batch {
+                task.completion(failure.map { .failure($0) } ?? .success(.created(id: task.id)))
             }
         }
     }

@@ -57,6 +57,28 @@ public enum TaskScripts {
                 """)
     }
 
+    /// Creates tasks without an Idempotency-Key — every submit of one loop turn in one call: for
+    /// each, the hash and the stream entry, as `submit` does.
+    ///
+    /// KEYS: stream, counters, then the task of each. ARGV: (id, message) for each.
+    /// Returns `now` (ms, Redis's clock); every task is created.
+    public static func submitMany() -> RedisScript {
+        RedisScript(
+            name: "submitMany",
+            source: prelude + """
+
+                local stream = KEYS[1]
+                for i = 1, #KEYS - 2 do
+                  local id, message = ARGV[2 * i - 1], ARGV[2 * i]
+                  local entry = redis.call('XADD', stream, '*', 'task_id', id)
+                  redis.call('HSET', KEYS[2 + i], 'state', 'PENDING', 'message', message, 'attempts', '0',
+                    'created_at', now, 'updated_at', now, 'entry', entry)
+                end
+                redis.call('HINCRBY', KEYS[2], 'submitted', #KEYS - 2)
+                return tostring(now)
+                """)
+    }
+
     /// Starts attempts of delivered entries — a whole `XREADGROUP` batch in one call — each only if
     /// this consumer still holds it.
     ///

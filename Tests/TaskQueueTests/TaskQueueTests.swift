@@ -20,6 +20,51 @@ import Testing
         w.finish()
     }
 
+    /// The submits of one loop turn are stored with one script call, each task whole and in order.
+    @Test func submitsOfOneLoopTurnAreStoredWithOneScriptCall() throws {
+        let w = try QueueWorld()
+        _ = w.send(["CONFIG", "RESETSTAT"])
+        var outcomes: [Int: Result<SubmitOutcome, QueueError>] = [:]
+        for i in 0..<50 {
+            w.queue.submit(id: "t-\(i)", message: "message \(i)", idempotencyKey: nil) { outcomes[i] = $0 }
+        }
+        w.run(until: { outcomes.count == 50 })
+        for i in 0..<50 {
+            #expect((try? outcomes[i]?.get()) == .created(id: "t-\(i)"))
+            #expect(w.send(["HGET", w.keys.task("t-\(i)"), "message"]).string == "message \(i)")
+            #expect(w.send(["HGET", w.keys.task("t-\(i)"), "state"]).string == "PENDING")
+        }
+        #expect(w.integer(["XLEN", w.keys.stream]) == 50)
+        let stats = w.send(["INFO", "commandstats"]).string ?? ""
+        #expect(stats.contains("cmdstat_evalsha:calls=1,") || stats.contains("cmdstat_eval:calls=1,"), "\(stats)")
+        // The stream's entries are in submit order.
+        guard case .array(let entries?) = w.send(["XRANGE", w.keys.stream, "-", "+"]) else {
+            Issue.record("no entries")
+            return w.finish()
+        }
+        let ids = entries.compactMap { e -> String? in
+            guard case .array(let pair?) = e, case .array(let fields?) = pair[1] else { return nil }
+            return fields[1].string
+        }
+        #expect(ids == (0..<50).map { "t-\($0)" })
+        w.finish()
+    }
+
+    /// With Redis gone, every gathered submit fails (the 503 path); none is left without an answer.
+    @Test func gatheredSubmitsFailTogetherWhenRedisIsGone() throws {
+        let w = try QueueWorld()
+        w.server.stop()
+        w.run(until: { !w.redis.isConnected })
+        var failures = 0
+        for i in 0..<10 {
+            w.queue.submit(id: "t-\(i)", message: "m", idempotencyKey: nil) {
+                if case .failure = $0 { failures += 1 }
+            }
+        }
+        w.run(until: { failures == 10 })
+        w.finish()
+    }
+
     @Test func anIdempotencyKeyReturnsTheSameTaskOnce() throws {
         let w = try QueueWorld()
         let first = try #require(w.submit("pay me", key: "k-1"))

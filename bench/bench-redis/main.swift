@@ -1,5 +1,5 @@
 // bench-redis: the Redis-only ceiling of the pipeline — per task, the same Redis commands the
-// services issue (the submit script, XREADGROUP, the start script, the succeed script), sent
+// services issue (the batched submit script, XREADGROUP, the start script, the succeed script), sent
 // pipelined by a plain client with no service in between. Prints one JSON object.
 //
 //   bench-redis SOCKET TASKS DEPTH
@@ -17,10 +17,10 @@ guard args.count == 4, let tasks = Int(args[2]), let depth = Int(args[3]) else {
 let loop = try EventLoop()
 let redis = RedisClient(loop: loop, endpoint: .unix(path: args[1]))
 let keys = TaskKeys(prefix: "{bench}")
-let submit = TaskScripts.submit()
+let submitMany = TaskScripts.submitMany()
 let start = TaskScripts.start()
 let succeed = TaskScripts.succeed()
-for s in [submit, start, succeed] { redis.register(s) }
+for s in [submitMany, start, succeed] { redis.register(s) }
 redis.start()
 loop.run(until: { redis.isConnected })
 var ready = false
@@ -38,14 +38,13 @@ let begin = DispatchTime.now().uptimeNanoseconds
 while done < tasks {
     let n = min(depth, tasks - done)
     let ids = (0..<n).map { _ in UUID().uuidString.lowercased() }
+    // One submit script for the batch, as api-service does for the requests of one loop turn.
     var replies = 0
-    for id in ids {
-        redis.eval(
-            submit, keys: [keys.task(id), keys.stream, keys.idempotency(""), keys.counters],
-            arguments: [b(id), message, b("0"), b("86400")]
-        ) {
-            if case .success(.array) = $0 {} else { failures += 1 }; replies += 1
-        }
+    redis.eval(
+        submitMany, keys: [keys.stream, keys.counters] + ids.map { keys.task($0) },
+        arguments: ids.flatMap { [b($0), message] }
+    ) {
+        if case .success(.bulk) = $0 {} else { failures += 1 }; replies = n
     }
     loop.run(until: { replies == n })
     var entries: [(String, String)] = []
