@@ -64,10 +64,9 @@ public struct ReportStore: Sendable {
         defer { for (_, fd) in unnamed where fd >= 0 { close(fd) } }
         for (i, (taskID, content)) in batch.enumerated() {
             precondition(TaskID.isValid(taskID), "task id must be validated before it names a file")
-            if access(path(taskID: taskID), F_OK) == 0 {
-                results[i] = .success(.alreadyExisted)
-                continue
-            }
+            // No existence check first: `link` refuses an existing name (EEXIST: already written),
+            // and a lookup per report in a directory of many thousands showed in the profile;
+            // a duplicate (a retried task) is rare and costs one discarded unnamed file.
             do throws(ReportError) {
                 if let fd = try openUnnamed(Array(content.utf8)) {
                     unnamed.append((i, fd))

@@ -33,7 +33,7 @@ public final class LoadRun {
         public var timeoutSeconds: Double = 60
         public var pollConnections = 4
         /// Status polls per second while submitting (unbounded once submitting is over).
-        public var pollRate: Double = 2_000
+        public var pollRate: Double = 500
         /// Distinct messages, prepared (request body and the alerts the detector expects) before the
         /// clock starts and used in turn, so the generator spends its CPU on requests, not on
         /// composing and checking messages — it shares the machine with what it measures.

@@ -53,8 +53,8 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Seconds to wait after the last submit for every task to finish.")
     var timeout: Double = 60
 
-    @Option(help: "Status polls per second while submitting.")
-    var pollRate: Double = 2_000
+    @Option(help: "Status polls per second at most while submitting (afterwards as fast as answers come).")
+    var pollRate: Double = 500
 
     @Flag(help: "Print the report as one JSON object.")
     var json = false
