@@ -84,25 +84,10 @@ enum Reference {
     ]
 
     @Test func engineAgreesWithTheReferenceOnRandomStrings() {
-        var rng = SplitMix64(seed: 0xA1E47)
-        let detector = Detector()
-        var checked = 0
-        var seen: [String: Int] = [:]
-        for _ in 0..<20_000 {
-            let count = Int(rng.next() % 24)
-            let text = (0..<count).map { _ in Self.alphabet[Int(rng.next() % UInt64(Self.alphabet.count))] }.joined()
-            let expected = Reference.matches(text)
-            let got = detector.scan(text).findings.map {
-                Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
-            }.sorted()
-            if got != expected {
-                Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
-                return
-            }
-            checked += 1
-            for m in expected { seen[m.code, default: 0] += 1 }
-        }
-        #expect(checked == 20_000)
+        guard
+            let seen = Reference.agreement(
+                alphabet: Self.alphabet, seed: 0xA1E47, samples: 20_000, pieces: { Int($0.next() % 24) })
+        else { return }
         // The alphabet must exercise every detector, or agreement proves little.
         for code in ["personal_data", "fraud_attempt", "email_detected", "card_number_detected"] {
             #expect(seen[code, default: 0] > 200, "only \(seen[code, default: 0]) \(code) matches in the sample")
@@ -119,24 +104,10 @@ extension ReferenceTests {
     ]
 
     @Test func engineAgreesWithTheReferenceOnLongNonASCIIStrings() {
-        var rng = SplitMix64(seed: 0x5EC7E7)
-        let detector = Detector()
-        var seen: [String: Int] = [:]
-        for _ in 0..<5_000 {
-            let count = 8 + Int(rng.next() % 72)
-            let text = (0..<count).map { _ in
-                Self.nonASCIIAlphabet[Int(rng.next() % UInt64(Self.nonASCIIAlphabet.count))]
-            }.joined()
-            let expected = Reference.matches(text)
-            let got = detector.scan(text).findings.map {
-                Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
-            }.sorted()
-            if got != expected {
-                Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
-                return
-            }
-            for m in expected { seen[m.code, default: 0] += 1 }
-        }
+        guard
+            let seen = Reference.agreement(
+                alphabet: Self.nonASCIIAlphabet, seed: 0x5EC7E7, samples: 5_000, pieces: { 8 + Int($0.next() % 72) })
+        else { return }
         for code in ["personal_data", "fraud_attempt", "email_detected", "card_number_detected"] {
             #expect(seen[code, default: 0] > 100, "only \(seen[code, default: 0]) \(code) matches in the sample")
         }
@@ -151,14 +122,7 @@ extension ReferenceTests {
                 for glue in ["ж", "日", "😀", "\u{200B}", "\u{00A0}", "é", "\u{0301}", " ", "-", "7", "@", ""] {
                     for needle in ["password", "Fake", "pa", "x@y.com", "4111 1111 11"] {
                         let text = String(repeating: pad, count: count) + glue + needle + glue
-                        let got = detector.scan(text).findings.map {
-                            Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
-                        }.sorted()
-                        let expected = Reference.matches(text)
-                        if got != expected {
-                            Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
-                            return
-                        }
+                        guard Reference.agrees(detector, on: text) else { return }
                     }
                 }
             }
@@ -179,18 +143,48 @@ extension ReferenceTests {
                 for needle in needles {
                     for suffix in ["", " ", "x", "0", ".", " tail text here"] {
                         let text = prefix + String(repeating: "z", count: pad) + " " + needle + suffix
-                        let got = detector.scan(text).findings.map {
-                            Reference.Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
-                        }.sorted()
-                        let expected = Reference.matches(text)
-                        if got != expected {
-                            Issue.record("mismatch on \(text.debugDescription): engine \(got), reference \(expected)")
-                            return
-                        }
+                        guard Reference.agrees(detector, on: text) else { return }
                     }
                 }
             }
         }
+    }
+}
+
+extension Reference {
+    /// Whether the engine finds what the reference finds in `text`; records the mismatch if not.
+    static func agrees(_ detector: Detector, on text: String, sourceLocation: SourceLocation = #_sourceLocation)
+        -> Bool
+    {
+        let got = detector.scan(text).findings.map {
+            Match(code: $0.code.rawValue, offset: $0.offset, length: $0.length)
+        }.sorted()
+        let expected = matches(text)
+        guard got == expected else {
+            Issue.record(
+                "mismatch on \(text.debugDescription): engine \(got), reference \(expected)",
+                sourceLocation: sourceLocation)
+            return false
+        }
+        return true
+    }
+
+    /// `samples` random strings of `pieces` pieces of `alphabet` each: how often each code matched,
+    /// or nil after the first mismatch.
+    static func agreement(
+        alphabet: [String], seed: UInt64, samples: Int, pieces: (inout SplitMix64) -> Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> [String: Int]? {
+        var rng = SplitMix64(seed: seed)
+        let detector = Detector()
+        var seen: [String: Int] = [:]
+        for _ in 0..<samples {
+            let count = pieces(&rng)
+            let text = (0..<count).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+            guard agrees(detector, on: text, sourceLocation: sourceLocation) else { return nil }
+            for m in matches(text) { seen[m.code, default: 0] += 1 }
+        }
+        return seen
     }
 }
 
