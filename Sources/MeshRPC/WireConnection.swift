@@ -58,6 +58,12 @@ final class WireConnection {
     private(set) var closedForProtocolError = false
     private var closeReason: String?
     private var timer: LoopTimer?
+    /// Frames sent outside a read callback — a worker starting a batch of calls from one Redis
+    /// reply, answers completing on the thread pool — are held until the loop turn's callbacks
+    /// are done, so they leave in one write instead of one each (strace: a worker wrote once per
+    /// call, 23,490 writes for 20,000 tasks).
+    private var turnEnd: LoopIdle?
+    private var heldForTurnEnd = false
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?
     private var pingCounter: UInt32 = 0
@@ -80,6 +86,7 @@ final class WireConnection {
 
     /// Starts reading; a client also sends its preface and HELLO at once (calls may follow right away).
     func start() {
+        turnEnd = try? LoopIdle(loop: loop)
         stream.onRead = { [unowned self] bytes in self.didRead(bytes) }
         stream.onWritesDrained = { [unowned self] in self.resumeReading() }
         stream.onClose { [weak self] in self?.didClose() }
@@ -99,7 +106,20 @@ final class WireConnection {
     func send(_ frame: Frame) {
         guard !isClosed else { return }
         tracer?(.sent(frame))
+        holdUntilTurnEnd()
         stream.write { frame.encode(into: &$0) }
+    }
+
+    private func holdUntilTurnEnd() {
+        guard !heldForTurnEnd, let turnEnd, !stream.isClosing else { return }
+        heldForTurnEnd = true
+        stream.cork()
+        turnEnd.start { [weak self] in
+            guard let self else { return }
+            self.turnEnd?.stop()
+            self.heldForTurnEnd = false
+            self.stream.uncork()
+        }
     }
 
     func sendError(requestID: UInt32, methodID: UInt32, _ code: StatusCode, _ message: String) {
@@ -263,6 +283,8 @@ final class WireConnection {
         isClosed = true
         timer?.close()
         timer = nil
+        turnEnd?.close()
+        turnEnd = nil
         stream.onRead = nil
         let reason =
             closeReason ?? stream.closeReason.map { "connection lost: \($0.name) (\($0.message))" }
