@@ -190,6 +190,9 @@ public final class StreamConnection: LoopHandle {
     /// Holds writes back until the matching `uncork()`, so they leave in one syscall.
     public func cork() { corkDepth += 1 }
 
+    /// Whether writes are being held (inside a read callback, or between `cork()` and `uncork()`).
+    public var isCorked: Bool { corkDepth > 0 }
+
     public func uncork() {
         corkDepth -= 1
         if corkDepth == 0 { flush() }

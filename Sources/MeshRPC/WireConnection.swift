@@ -111,7 +111,9 @@ final class WireConnection {
     }
 
     private func holdUntilTurnEnd() {
-        guard !heldForTurnEnd, let turnEnd, !stream.isClosing else { return }
+        // Inside a read callback the stream holds writes already and sends them when it returns —
+        // an answer to the frame just read must not wait for the turn's end.
+        guard !heldForTurnEnd, !stream.isCorked, let turnEnd, !stream.isClosing else { return }
         heldForTurnEnd = true
         stream.cork()
         turnEnd.start { [weak self] in
