@@ -5,8 +5,8 @@ internal import CLibUV
 /// A libuv idle handle (`uv_idle_t`): while started, `body` runs once per loop turn, before the
 /// loop polls for I/O — and the poll does not block while an idle handle is active. Started from
 /// any callback (I/O, timer, another idle handle), `body` runs promptly, after every callback of
-/// the current turn; so whatever those callbacks queued can be sent in one go (see
-/// `HiredisLoopAdapter`, `TaskConsumer`).
+/// the current turn; so whatever those callbacks queued can be sent in one go (`runOnce`; see
+/// `HiredisLoopAdapter`, `RedisClient.atEndOfTurn`, `WireConnection`).
 ///
 /// (A prepare handle would not do: one started during the prepare phase waits for the next turn,
 /// after a poll that may block.)
@@ -36,6 +36,17 @@ public final class LoopIdle: LoopHandle {
     }
 
     public func stop() { uv_idle_stop(idle) }
+
+    /// Runs `body` once, after every callback of the current turn, then stops. While a run is
+    /// pending, further calls change nothing (the pending `body` runs): the "gather what this
+    /// turn's callbacks asked for, send it in one go" pattern.
+    public func runOnce(_ body: @escaping () -> Void) {
+        guard !isActive else { return }
+        start { [unowned self] in
+            self.stop()
+            body()
+        }
+    }
 
     public var isActive: Bool { uv_is_active(handle) != 0 }
 

@@ -63,7 +63,6 @@ final class WireConnection {
     /// are done, so they leave in one write instead of one each (strace: a worker wrote once per
     /// call, 23,490 writes for 20,000 tasks).
     private var turnEnd: LoopIdle?
-    private var heldForTurnEnd = false
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?
     private var pingCounter: UInt32 = 0
@@ -111,17 +110,12 @@ final class WireConnection {
     }
 
     private func holdUntilTurnEnd() {
-        // Inside a read callback the stream holds writes already and sends them when it returns —
-        // an answer to the frame just read must not wait for the turn's end.
-        guard !heldForTurnEnd, !stream.isCorked, let turnEnd, !stream.isClosing else { return }
-        heldForTurnEnd = true
+        // A corked stream holds writes already: inside a read callback it sends them when the
+        // callback returns (an answer to the frame just read must not wait for the turn's end),
+        // and a hold already under way is itself a cork.
+        guard !stream.isCorked, let turnEnd, !stream.isClosing else { return }
         stream.cork()
-        turnEnd.start { [weak self] in
-            guard let self else { return }
-            self.turnEnd?.stop()
-            self.heldForTurnEnd = false
-            self.stream.uncork()
-        }
+        turnEnd.runOnce { [weak self] in self?.stream.uncork() }
     }
 
     func sendError(requestID: UInt32, methodID: UInt32, _ code: StatusCode, _ message: String) {

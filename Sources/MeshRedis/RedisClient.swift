@@ -212,15 +212,13 @@ public final class RedisClient {
         loop.assertInLoop()
         guard let turnEnd else { return body() }
         endOfTurn.append(body)
-        if endOfTurn.count == 1 {
-            turnEnd.start { [weak self] in
-                guard let self else { return }
-                self.turnEnd?.stop()
-                let work = self.endOfTurn
-                self.endOfTurn.removeAll(keepingCapacity: true)
-                for body in work { body() }
-            }
-        }
+        turnEnd.runOnce { [weak self] in self?.runEndOfTurn() }
+    }
+
+    private func runEndOfTurn() {
+        let work = endOfTurn
+        endOfTurn.removeAll(keepingCapacity: true)
+        for body in work { body() }
     }
 
     private func replyArrived() {
@@ -272,9 +270,6 @@ public final class RedisClient {
         reconnectTimer = nil
         deadlineTimer = nil
         turnEnd = nil
-        // Work waiting for the turn's end runs now (its commands fail: not connected).
-        let work = endOfTurn
-        endOfTurn.removeAll()
-        for body in work { body() }
+        runEndOfTurn()  // work waiting for the turn's end runs now (its commands fail: not connected)
     }
 }

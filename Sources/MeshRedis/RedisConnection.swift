@@ -283,11 +283,10 @@ final class HiredisLoopAdapter {
         guard let ac = context, ac.pointee.c.flags & REDIS_CONNECTED != 0, !flushing, let flusher else {
             return set(writing: true)
         }
-        if !flusher.isActive { flusher.start { [unowned self] in self.flush() } }
+        flusher.runOnce { [unowned self] in self.flush() }
     }
 
     private func flush() {
-        flusher?.stop()
         guard let ac = context else { return }
         flushing = true
         redisAsyncHandleWrite(ac)  // may free the context (a write error): `cleanup` clears it

@@ -132,9 +132,8 @@ public final class TaskConsumer {
     private var promoteTimer: LoopTimer?
     private var janitorTimer: LoopTimer?
     private var rescanTimer: LoopTimer?
-    /// Successes waiting for the next loop turn, stored together by one `succeed` call.
+    /// Successes of this loop turn, stored together by one `succeed` call at its end.
     private var successes: [(delivery: Delivery, json: [UInt8], tries: Int)] = []
-    private var successFlush: LoopIdle?
     /// The wait before re-reading entries dropped after a Redis error; doubles while errors go on.
     private var rescanDelayMs: UInt64 = 0
     private var stopCompletion: (() -> Void)?
@@ -170,7 +169,6 @@ public final class TaskConsumer {
         promoteTimer = try LoopTimer(loop: loop)
         janitorTimer = try LoopTimer(loop: loop)
         rescanTimer = try LoopTimer(loop: loop)
-        successFlush = try LoopIdle(loop: loop)
         commands.onConnect = { [weak self] in self?.commandsConnected() }
         reader.onConnect = { [weak self] in self?.readerConnected() }
         commands.start()
@@ -375,7 +373,7 @@ public final class TaskConsumer {
         case .succeed:
             guard case .success(let json) = result else { return }
             successes.append((delivery, json, tries))
-            if successFlush?.isActive == false { successFlush?.start { [weak self] in self?.storeSuccesses() } }
+            if successes.count == 1 { commands.atEndOfTurn { [weak self] in self?.storeSuccesses() } }
             return
         case .retry(let delayMs):
             script = retryScript
@@ -414,7 +412,6 @@ public final class TaskConsumer {
 
     /// Stores every success of the last loop turn with one `succeed` call.
     private func storeSuccesses() {
-        successFlush?.stop()
         let batch = successes
         successes = []
         guard !batch.isEmpty else { return }
@@ -627,8 +624,6 @@ public final class TaskConsumer {
 
     private func closeAll() {
         for timer in [pumpTimer, reclaimTimer, renewTimer, promoteTimer, janitorTimer, rescanTimer] { timer?.close() }
-        successFlush?.close()
-        successFlush = nil
         janitorTimer = nil
         rescanTimer = nil
         pumpTimer = nil

@@ -52,6 +52,32 @@ import Testing
         try loop.close()
     }
 
+    @Test func runOnceRunsOncePerTurnAfterTheTurnsCallbacks() throws {
+        let loop = try EventLoop()
+        let idle = try LoopIdle(loop: loop)
+        let timer = try LoopTimer(loop: loop)
+        var events: [String] = []
+        timer.start(afterMs: 1) {
+            for i in 0..<3 {
+                // Only the first body is kept while a run is pending.
+                idle.runOnce {
+                    events.append("body \(i)")
+                    // Asked again from its own run: once more, on the next turn.
+                    if i == 0 { idle.runOnce { events.append("again") } }
+                }
+                events.append("asked \(i)")
+            }
+        }
+        for _ in 0..<100 where events.count < 5 { _ = loop.runOnce() }
+        for _ in 0..<3 { _ = loop.runOnce() }
+        #expect(events == ["asked 0", "asked 1", "asked 2", "body 0", "again"])
+        #expect(!idle.isActive)
+        idle.close()
+        timer.close()
+        loop.run()
+        try loop.close()
+    }
+
     @Test func randomBytesComeFromTheKernel() throws {
         var a = [UInt8](repeating: 0, count: 64)
         var b = [UInt8](repeating: 0, count: 64)
