@@ -357,6 +357,10 @@ final class StopFlag: @unchecked Sendable {
         var browserErrors = ""
         let finished = #"<span id="state" class="state SUCCESS">SUCCESS</span>"#
         for attempt in 1...3 where !dom.contains(finished) {
+            // Seen twice in loaded full-suite runs: Chromium exiting 5 within 0.1 s of starting
+            // ("zygote … Broken pipe"), three times in a row when tried back to back; a pause lets
+            // whatever it tripped over pass.
+            if attempt > 1 { Thread.sleep(forTimeInterval: 2) }
             let profile = mesh.dir + "/chromium-profile-\(attempt)"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
