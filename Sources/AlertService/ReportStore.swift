@@ -82,14 +82,9 @@ public struct ReportStore: Sendable {
             // its own device flush): measured ~45 instead of ~95 µs of CPU per report in batches
             // of 16. It flushes the rest of the filesystem's dirty data too, which is why small
             // batches keep per-file fsync.
-            let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            let failure =
-                dirfd < 0
-                ? ReportError(call: "open", path: directory, errno: Glibc.errno)
-                : ThreadPool.syncFileSystem(of: dirfd) != 0
-                    ? ReportError(call: "syncfs", path: directory, errno: Glibc.errno) : nil
-            if dirfd >= 0 { close(dirfd) }
-            if let failure { for (i, _) in unnamed { results[i] = .failure(failure) } }
+            if let failure = syncDirectory("syncfs", ThreadPool.syncFileSystem(of:)) {
+                for (i, _) in unnamed { results[i] = .failure(failure) }
+            }
         } else {
             for (i, fd) in unnamed where fsync(fd) != 0 {
                 results[i] = .failure(ReportError(call: "fsync", path: directory + "/(unnamed)", errno: Glibc.errno))
@@ -113,17 +108,19 @@ public struct ReportStore: Sendable {
         // One directory sync makes every name durable — also the names a duplicate found, which
         // an earlier call may have linked without a successful sync.
         let named = results.indices.filter { if case .success? = results[$0] { true } else { false } }
-        if !named.isEmpty {
-            let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            let failure =
-                dirfd < 0
-                ? ReportError(call: "open", path: directory, errno: Glibc.errno)
-                : fsync(dirfd) != 0 ? ReportError(call: "fsync", path: directory, errno: Glibc.errno) : nil
-            if dirfd >= 0 { close(dirfd) }
-            // Not durable: the worker retries, and the retry syncs again.
-            if let failure { for i in named { results[i] = .failure(failure) } }
+        // Not durable: the worker retries, and the retry syncs again.
+        if !named.isEmpty, let failure = syncDirectory("fsync", fsync) {
+            for i in named { results[i] = .failure(failure) }
         }
         return results.map { $0 ?? .failure(ReportError(call: "write", path: directory, errno: EIO)) }
+    }
+
+    /// Opens the directory and runs `sync` (`fsync`, `syncfs`) on it; the failure, naming the call.
+    private func syncDirectory(_ call: String, _ sync: (Int32) -> Int32) -> ReportError? {
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { return ReportError(call: "open", path: directory, errno: Glibc.errno) }
+        defer { close(dirfd) }
+        return sync(dirfd) == 0 ? nil : ReportError(call: call, path: directory, errno: Glibc.errno)
     }
 
     /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; Swift does not import the macro).
