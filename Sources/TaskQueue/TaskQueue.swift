@@ -127,7 +127,7 @@ public final class TaskQueue {
         redis.eval(
             submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey), keys.counters],
             arguments: [
-                Array(id.utf8), Array(message.utf8), Array("1".utf8), Array(String(idempotencyTTLSeconds).utf8),
+                Array(id.utf8), Array(message.utf8), Array(String(idempotencyTTLSeconds).utf8),
             ]
         ) { result in
             switch result {

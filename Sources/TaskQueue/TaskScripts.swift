@@ -27,52 +27,54 @@ public enum TaskScripts {
         local function terminal(state) return state == 'SUCCESS' or state == 'FAILURE' end
         """
 
-    /// Creates a task: the hash and the stream entry together, or the existing task of an
-    /// Idempotency-Key.
+    /// `create(stream, task, id, message)`: a new task's stream entry and its PENDING hash — the
+    /// step both submit scripts share. Needs `prelude`'s `now`.
+    static let creating = """
+
+        local function create(stream, task, id, message)
+          local entry = redis.call('XADD', stream, '*', 'task_id', id)
+          redis.call('HSET', task, 'state', 'PENDING', 'message', message, 'attempts', '0',
+            'created_at', now, 'updated_at', now, 'entry', entry)
+        end
+        """
+
+    /// Creates a task that came with an Idempotency-Key: the hash and the stream entry together,
+    /// or the existing task of that key. (Submits without a key go through `submitMany`.)
     ///
-    /// KEYS: task, stream, idem, counters. ARGV: id, message, use-idem ("1"/"0"), idem TTL s.
+    /// KEYS: task, stream, idem, counters. ARGV: id, message, idem TTL s.
     /// Returns `{"created", id, now}`, `{"existing", id}` or `{"conflict", id}` (the key was used
     /// for another message).
     public static func submit() -> RedisScript {
         RedisScript(
             name: "submit",
-            source: prelude + """
+            source: prelude + creating + """
 
-                if ARGV[3] == '1' then
-                  local digest = redis.sha1hex(ARGV[2])
-                  local existing = redis.call('GET', KEYS[3])
-                  if existing then
-                    local sp = string.find(existing, ' ', 1, true)
-                    local id = string.sub(existing, 1, sp - 1)
-                    if string.sub(existing, sp + 1) ~= digest then return {'conflict', id} end
-                    return {'existing', id}
-                  end
-                  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. digest, 'EX', ARGV[4])
+                local digest = redis.sha1hex(ARGV[2])
+                local existing = redis.call('GET', KEYS[3])
+                if existing then
+                  local sp = string.find(existing, ' ', 1, true)
+                  local id = string.sub(existing, 1, sp - 1)
+                  if string.sub(existing, sp + 1) ~= digest then return {'conflict', id} end
+                  return {'existing', id}
                 end
-                local entry = redis.call('XADD', KEYS[2], '*', 'task_id', ARGV[1])
-                redis.call('HSET', KEYS[1], 'state', 'PENDING', 'message', ARGV[2], 'attempts', '0',
-                  'created_at', now, 'updated_at', now, 'entry', entry)
+                redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. digest, 'EX', ARGV[3])
+                create(KEYS[2], KEYS[1], ARGV[1], ARGV[2])
                 redis.call('HINCRBY', KEYS[4], 'submitted', 1)
                 return {'created', ARGV[1], tostring(now)}
                 """)
     }
 
-    /// Creates tasks without an Idempotency-Key — every submit of one loop turn in one call: for
-    /// each, the hash and the stream entry, as `submit` does.
+    /// Creates tasks without an Idempotency-Key — every submit of one loop turn in one call.
     ///
     /// KEYS: stream, counters, then the task of each. ARGV: (id, message) for each.
     /// Returns `now` (ms, Redis's clock); every task is created.
     public static func submitMany() -> RedisScript {
         RedisScript(
             name: "submitMany",
-            source: prelude + """
+            source: prelude + creating + """
 
-                local stream = KEYS[1]
                 for i = 1, #KEYS - 2 do
-                  local id, message = ARGV[2 * i - 1], ARGV[2 * i]
-                  local entry = redis.call('XADD', stream, '*', 'task_id', id)
-                  redis.call('HSET', KEYS[2 + i], 'state', 'PENDING', 'message', message, 'attempts', '0',
-                    'created_at', now, 'updated_at', now, 'entry', entry)
+                  create(KEYS[1], KEYS[2 + i], ARGV[2 * i - 1], ARGV[2 * i])
                 end
                 redis.call('HINCRBY', KEYS[2], 'submitted', #KEYS - 2)
                 return tostring(now)
