@@ -63,7 +63,16 @@ private func onHandleClosed(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
     UnsafeMutableRawPointer(handle!).deallocate()
 }
 
-/// Allocates uninitialised storage for a libuv handle type.
-func allocateHandle<T>(_ type: T.Type) -> UnsafeMutablePointer<T> {
-    UnsafeMutablePointer<T>.allocate(capacity: 1)
+/// Allocates storage for a libuv handle and initialises it with `initialize` (`uv_timer_init`
+/// and the like, named by `operation`); on failure frees the storage and throws.
+func initializedHandle<T>(
+    _ type: T.Type, _ operation: String, _ initialize: (UnsafeMutablePointer<T>) -> Int32
+) throws(UVError) -> UnsafeMutablePointer<T> {
+    let handle = UnsafeMutablePointer<T>.allocate(capacity: 1)
+    let rc = initialize(handle)
+    if rc < 0 {
+        handle.deallocate()
+        throw UVError(code: rc, operation: operation)
+    }
+    return handle
 }

@@ -14,12 +14,7 @@ public final class LoopIdle: LoopHandle {
     private var callback: (() -> Void)?
 
     public init(loop: EventLoop) throws(UVError) {
-        let h = allocateHandle(uv_idle_t.self)
-        let rc = uv_idle_init(loop.uv, h)
-        if rc < 0 {
-            h.deallocate()
-            throw UVError(code: rc, operation: "uv_idle_init")
-        }
+        let h = try initializedHandle(uv_idle_t.self, "uv_idle_init") { uv_idle_init(loop.uv, $0) }
         super.init(loop: loop, handle: h)
     }
 

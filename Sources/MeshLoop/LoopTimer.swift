@@ -7,12 +7,7 @@ public final class LoopTimer: LoopHandle {
     private var callback: (() -> Void)?
 
     public init(loop: EventLoop) throws(UVError) {
-        let t = allocateHandle(uv_timer_t.self)
-        let rc = uv_timer_init(loop.uv, t)
-        if rc < 0 {
-            t.deallocate()
-            throw UVError(code: rc, operation: "uv_timer_init")
-        }
+        let t = try initializedHandle(uv_timer_t.self, "uv_timer_init") { uv_timer_init(loop.uv, $0) }
         super.init(loop: loop, handle: t)
     }
 

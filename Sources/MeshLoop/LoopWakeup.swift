@@ -15,11 +15,8 @@ public final class LoopWakeup: LoopHandle, @unchecked Sendable {
     private let state = Mutex(State())
 
     public init(loop: EventLoop) throws(UVError) {
-        let a = allocateHandle(uv_async_t.self)
-        let rc = uv_async_init(loop.uv, a) { LoopHandle.owner($0, as: LoopWakeup.self).drain() }
-        if rc < 0 {
-            a.deallocate()
-            throw UVError(code: rc, operation: "uv_async_init")
+        let a = try initializedHandle(uv_async_t.self, "uv_async_init") {
+            uv_async_init(loop.uv, $0) { LoopHandle.owner($0, as: LoopWakeup.self).drain() }
         }
         super.init(loop: loop, handle: a)
     }

@@ -9,12 +9,7 @@ public final class PollWatcher: LoopHandle {
     private var callback: ((Bool, Bool, UVError?) -> Void)?
 
     public init(loop: EventLoop, socket fd: Int32, _ body: @escaping (Bool, Bool, UVError?) -> Void) throws(UVError) {
-        let h = allocateHandle(uv_poll_t.self)
-        let rc = uv_poll_init_socket(loop.uv, h, fd)
-        if rc < 0 {
-            h.deallocate()
-            throw UVError(code: rc, operation: "uv_poll_init_socket")
-        }
+        let h = try initializedHandle(uv_poll_t.self, "uv_poll_init_socket") { uv_poll_init_socket(loop.uv, $0, fd) }
         super.init(loop: loop, handle: h)
         callback = body
     }

@@ -12,12 +12,7 @@ public final class SignalWatcher: LoopHandle {
     public static let hangup: Int32 = 1  // SIGHUP
 
     public init(loop: EventLoop, signal: Int32, _ body: @escaping (Int32) -> Void) throws(UVError) {
-        let s = allocateHandle(uv_signal_t.self)
-        let rc = uv_signal_init(loop.uv, s)
-        if rc < 0 {
-            s.deallocate()
-            throw UVError(code: rc, operation: "uv_signal_init")
-        }
+        let s = try initializedHandle(uv_signal_t.self, "uv_signal_init") { uv_signal_init(loop.uv, $0) }
         super.init(loop: loop, handle: s)
         callback = body
         _ = CLibUV_unblockSignal(signal)

@@ -48,20 +48,10 @@ public final class StreamConnection: LoopHandle {
         let raw: UnsafeMutableRawPointer
         switch transport {
         case .tcp:
-            let t = allocateHandle(uv_tcp_t.self)
-            let rc = uv_tcp_init(loop.uv, t)
-            if rc < 0 {
-                t.deallocate()
-                throw UVError(code: rc, operation: "uv_tcp_init")
-            }
+            let t = try initializedHandle(uv_tcp_t.self, "uv_tcp_init") { uv_tcp_init(loop.uv, $0) }
             raw = UnsafeMutableRawPointer(t)
         case .unix:
-            let p = allocateHandle(uv_pipe_t.self)
-            let rc = uv_pipe_init(loop.uv, p, 0)
-            if rc < 0 {
-                p.deallocate()
-                throw UVError(code: rc, operation: "uv_pipe_init")
-            }
+            let p = try initializedHandle(uv_pipe_t.self, "uv_pipe_init") { uv_pipe_init(loop.uv, $0, 0) }
             raw = UnsafeMutableRawPointer(p)
         }
         super.init(loop: loop, handle: raw)

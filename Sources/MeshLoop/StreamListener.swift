@@ -28,12 +28,7 @@ public final class StreamListener: LoopHandle {
         case .tcp(let host, let port):
             transport = .tcp
             let address = try SocketAddress.resolveBlocking(host: host, port: port, loop: loop)
-            let t = allocateHandle(uv_tcp_t.self)
-            let rc = uv_tcp_init(loop.uv, t)
-            if rc < 0 {
-                t.deallocate()
-                throw UVError(code: rc, operation: "uv_tcp_init")
-            }
+            let t = try initializedHandle(uv_tcp_t.self, "uv_tcp_init") { uv_tcp_init(loop.uv, $0) }
             super.init(loop: loop, handle: t)
             do {
                 // libuv reports some bind errors (EADDRINUSE) only at listen, so listen before reading the port.
@@ -57,12 +52,7 @@ public final class StreamListener: LoopHandle {
         case .unix(let path):
             transport = .unix
             try StreamListener.clearStaleSocket(path: path, endpoint: endpoint)
-            let p = allocateHandle(uv_pipe_t.self)
-            let rc = uv_pipe_init(loop.uv, p, 0)
-            if rc < 0 {
-                p.deallocate()
-                throw UVError(code: rc, operation: "uv_pipe_init")
-            }
+            let p = try initializedHandle(uv_pipe_t.self, "uv_pipe_init") { uv_pipe_init(loop.uv, $0, 0) }
             super.init(loop: loop, handle: p)
             // Create the file with the final mode: no window in which others may connect.
             let oldMask = umask(~unixSocketMode & 0o777)

@@ -22,12 +22,7 @@ public final class UDPSender: LoopHandle {
     public init(loop: EventLoop, host: String, port: UInt16) throws(UVError) {
         destination = .tcp(host: host, port: port)
         address = try SocketAddress.resolveBlocking(host: host, port: port, loop: loop)
-        let u = allocateHandle(uv_udp_t.self)
-        let rc = uv_udp_init(loop.uv, u)
-        if rc < 0 {
-            u.deallocate()
-            throw UVError(code: rc, operation: "uv_udp_init")
-        }
+        let u = try initializedHandle(uv_udp_t.self, "uv_udp_init") { uv_udp_init(loop.uv, $0) }
         super.init(loop: loop, handle: u)
     }
 
