@@ -73,6 +73,7 @@ struct LoadgenCommand: ParsableCommand {
         guard minBytes > 0, maxBytes >= minBytes, maxBytes <= 512 << 10 else {
             throw ValidationError("--min-bytes/--max-bytes: 1 <= min <= max <= 524288")
         }
+        guard pollRate.isFinite && pollRate >= 1 else { throw ValidationError("--poll-rate: at least 1") }
         guard distinctMessages >= 1 && distinctMessages <= 1_000_000 else {
             throw ValidationError("--distinct-messages: 1...1000000")
         }

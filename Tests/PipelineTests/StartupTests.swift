@@ -38,6 +38,16 @@ import Testing
         }
     }
 
+    @Test func loadgenRefusesBadFlagsNamingThem() {
+        for (arguments, option) in [
+            (["--poll-rate", "0"], "--poll-rate"), (["--poll-rate", "nan"], "--poll-rate"),
+            (["--distinct-messages", "0"], "--distinct-messages"),
+        ] {
+            let r = run("loadgen", ["--url", "http://127.0.0.1:9", "--tasks", "1"] + arguments)
+            #expect(r.status != 0 && r.err.contains(option), "\(arguments): \(r.err)")
+        }
+    }
+
     @Test func servicesStartedBeforeRedisBecomeReadyByThemselves() throws {
         let mesh = try MeshProcesses()
         defer { mesh.stop() }
