@@ -92,12 +92,11 @@ public final class LoadRun {
     private var pending: [String: Task] = [:]
     private var pollOrder: [String] = []
     private var pollCursor = 0
-    /// While sweeping: the sweep ends at this index of `pollOrder`; nil while probing.
-    private var sweepEnd: Int?
+    /// The sweep under way (nil while probing): it ends at index `end` of `pollOrder`, or after
+    /// `left` more polls in a sweep of the oldest tasks (nil: a full sweep, after a finished probe).
+    private var sweep: (end: Int, left: Int?)?
     private var probeInFlight = false
     private var lastHeadSweepMs: UInt64 = 0
-    /// Polls left in a sweep of the oldest tasks; -1 in a full sweep (after a finished probe).
-    private var headSweepLeft = -1
     private var pollsInFlight = 0
     private var issued = 0
     private var answered = 0
@@ -250,15 +249,14 @@ public final class LoadRun {
         if submitEndNs != nil {
             pollBudget = .greatestFiniteMagnitude  // submitting is over: follow as fast as answers come
         }
-        if sweepEnd == nil && now >= lastHeadSweepMs + 1_000 {
+        if sweep == nil && now >= lastHeadSweepMs + 1_000 {
             // The oldest pending tasks, a twentieth of them a second (at least 64): a task stuck
             // behind an unfinished probe is still seen well within the default timeout.
             lastHeadSweepMs = now
             pollCursor = 0
-            sweepEnd = pollOrder.count
-            headSweepLeft = max(64, pending.count / 20)
+            sweep = (pollOrder.count, max(64, pending.count / 20))
         }
-        guard let end = sweepEnd else {
+        guard let (end, _) = sweep else {
             // Probing: the newest pending task sent at least 50 ms ago (a younger one cannot be
             // finished yet in any mesh worth measuring) and not asked within the last second (so a
             // task that never finishes does not hold the probe: the next one back is asked).
@@ -282,18 +280,17 @@ public final class LoadRun {
                     // First in, first out: the tasks older than a finished one have most likely
                     // finished too. One sweep asks them all.
                     self.pollCursor = 0
-                    self.sweepEnd = min(k + 1, self.pollOrder.count)
-                    self.headSweepLeft = -1
+                    self.sweep = (min(k + 1, self.pollOrder.count), nil)
                 }
             }
             return
         }
         while pollsInFlight < limit, pollBudget >= 1 {
-            guard pollCursor < min(end, pollOrder.count), headSweepLeft != 0 else {
-                // The sweep is done: drop the finished ones (cheaper than removing each as it ends).
-                if headSweepLeft < 0 { pollOrder.removeAll { pending[$0] == nil } }
-                sweepEnd = nil
-                headSweepLeft = -1
+            guard pollCursor < min(end, pollOrder.count), sweep?.left != 0 else {
+                // The sweep is done; after a full one, drop the finished tasks (cheaper than
+                // removing each as it ends).
+                if sweep?.left == nil { pollOrder.removeAll { pending[$0] == nil } }
+                sweep = nil
                 pollCursor = 0
                 return
             }
@@ -301,7 +298,7 @@ public final class LoadRun {
             pollCursor += 1
             // A task is not asked again within 100 ms.
             guard let task = pending[id], now >= task.lastPollMs + 100 else { continue }
-            if headSweepLeft > 0 { headSweepLeft -= 1 }
+            if let left = sweep?.left { sweep?.left = left - 1 }
             ask(id, now: now) { _ in }
         }
     }
