@@ -38,15 +38,18 @@ let package = Package(
         .target(name: "MeshWire", swiftSettings: swiftSettings),
         // Detectors, masking and report rendering: pure domain logic, no I/O.
         .target(name: "Alerts", swiftSettings: swiftSettings),
+        // JSON written by hand where JSONEncoder showed in profiles (the API's answers, stored results).
+        .target(name: "MeshJSON", swiftSettings: swiftSettings),
         // The task pipeline's rules: states, transitions, retry decisions. Pure, no I/O.
-        .target(name: "TaskPipeline", swiftSettings: swiftSettings),
+        .target(name: "TaskPipeline", dependencies: ["MeshJSON"], swiftSettings: swiftSettings),
         // Logging: the swift-log handler — rotating files, stderr, batched UDP line protocol to InfluxDB.
         .target(
-            name: "MeshLog", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+            name: "MeshLog", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
         // HTTP/1.1 server on MeshLoop around http-parser: keep-alive, pipelining, limits, timeouts.
-        .target(name: "MeshHTTP", dependencies: ["CHTTPParser", "MeshLoop"], swiftSettings: swiftSettings),
+        .target(name: "MeshHTTP", dependencies: ["CHTTPParser", "MeshLoop", "MeshJSON"], swiftSettings: swiftSettings),
         // hiredis's async API on the service's libuv loop: connection, commands, replies.
         .target(name: "MeshRedis", dependencies: ["CHiredis", "MeshLoop"], swiftSettings: swiftSettings),
         // The pipeline in Redis: key layout, atomic Lua state changes, submit/status, the stream consumer.
@@ -79,8 +82,8 @@ let package = Package(
         .target(
             name: "APIService",
             dependencies: [
-                "MeshHTTP", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto", "MeshLoop", "MeshLog",
-                .product(name: "Logging", package: "swift-log"),
+                "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto",
+                "MeshLoop", "MeshLog", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // worker's logic: an attempt is an Analyze call; the consumer does the rest.
@@ -95,7 +98,8 @@ let package = Package(
         .target(
             name: "LoadGen",
             dependencies: [
-                "MeshHTTP", "MeshLoop", "Alerts", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "MeshHTTP", "MeshJSON", "MeshLoop", "Alerts",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
         // The command-line conventions every executable shares (ALERTMESH_* environment, common options).
@@ -127,7 +131,8 @@ let package = Package(
         .executableTarget(
             name: "worker",
             dependencies: [
-                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts", "MeshLog",
+                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts",
+                "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -162,7 +167,8 @@ let package = Package(
 
         // Helpers shared by the test targets (plain sockets on free loopback ports).
         .target(
-            name: "MeshTestSupport", dependencies: ["MeshLoop"], path: "Tests/MeshTestSupport", swiftSettings: swiftSettings),
+            name: "MeshTestSupport", dependencies: ["MeshLoop"], path: "Tests/MeshTestSupport",
+            swiftSettings: swiftSettings),
 
         // The Redis-only ceiling of the pipeline for bench/run's end-to-end benchmark.
         .executableTarget(
@@ -174,7 +180,8 @@ let package = Package(
             dependencies: ["MeshLog", .product(name: "Logging", package: "swift-log")],
             path: "bench/bench-log", swiftSettings: swiftSettings),
         // The Swift side of bench/run's detector benchmark.
-        .executableTarget(name: "bench-detect", dependencies: ["Alerts"], path: "bench/bench-detect", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "bench-detect", dependencies: ["Alerts"], path: "bench/bench-detect", swiftSettings: swiftSettings),
 
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
@@ -183,11 +190,14 @@ let package = Package(
             dependencies: ["MeshLog", "MeshTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshJSONTests", dependencies: ["MeshJSON"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskPipeline", "MeshRedis", "MeshLoop", "MeshTestSupport"],
+            name: "TaskQueueTests",
+            dependencies: ["TaskQueue", "TaskPipeline", "MeshRedis", "MeshLoop", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
+            name: "MeshRedisTests", dependencies: ["MeshRedis", "MeshLoop", "MeshTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "AlertServiceTests",
             dependencies: [
@@ -196,11 +206,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
+            name: "MeshHTTPTests", dependencies: ["MeshHTTP", "MeshLoop", "MeshTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "APIServiceTests",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshLog", "MeshRedis", "TaskQueue", "TaskPipeline", "MeshTestSupport",
+                "APIService", "MeshHTTP", "MeshLoop", "MeshLog", "MeshRedis", "TaskQueue", "TaskPipeline",
+                "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -211,24 +223,30 @@ let package = Package(
             swiftSettings: swiftSettings),
         // compose/ checked against the real binaries (no container engine here).
         .testTarget(
-            name: "ComposeTests", dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
+            name: "ComposeTests",
+            dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "LoadGenTests", dependencies: ["LoadGen", "Alerts", "MeshHTTP", "MeshLoop"], swiftSettings: swiftSettings),
-        .testTarget(name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
+            name: "LoadGenTests", dependencies: ["LoadGen", "Alerts", "MeshHTTP", "MeshLoop"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",
             dependencies: ["MeshOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRPCTests",
-            dependencies: ["MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshTestSupport",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCProbeTests",
             dependencies: [
-                "rpc-probe", "alert-service", "bench-server", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions", "MeshWire",
+                "rpc-probe", "alert-service", "bench-server", "MeshRPC", "MeshLoop", "MeshProto", "MeshOptions",
+                "MeshWire",
                 "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,6 +4,7 @@ import Alerts
 import FoundationEssentials
 public import Logging
 public import MeshHTTP
+import MeshJSON
 import MeshLog
 import MeshLoop
 import MeshRedis
@@ -29,8 +30,19 @@ public final class APIService {
         public var submitted: UInt64 = 0
         public var replayed: UInt64 = 0
         public var redisErrors: UInt64 = 0
-        /// Answers by route and status, as `"POST /submit 202"`.
-        public var responses: [String: UInt64] = [:]
+        /// Answers by method, route and status.
+        public var responses: [ResponseKey: UInt64] = [:]
+    }
+
+    /// What answers are counted by: `POST /submit 202`.
+    public struct ResponseKey: Hashable, Sendable, Comparable {
+        public var method: String
+        public var route: String
+        public var status: Int
+
+        public static func < (a: ResponseKey, b: ResponseKey) -> Bool {
+            (a.route, a.method, a.status) < (b.route, b.method, b.status)
+        }
     }
 
     public let queue: TaskQueue
@@ -38,7 +50,7 @@ public final class APIService {
     public private(set) var stats = Stats()
     private let logger: Logger
     private let taskIDs = TaskIDGenerator()
-    private var latency: [String: LatencyHistogram] = [:]
+    private var latency: [Route: LatencyHistogram] = [:]
     /// This process's other figures for /metrics (the log shipper's, the HTTP server's).
     public var figuresProvider: (() -> [String: Double])?
     /// The rest of the mesh, for /metrics.
@@ -77,7 +89,7 @@ public final class APIService {
         var taskID: Substring = ""
         if path == "/submit" {
             route = .submit
-        } else if path.hasPrefix("/status/") {
+        } else if path.utf8.starts(with: "/status/".utf8) {
             route = .status
             taskID = path.dropFirst("/status/".count)
         } else if path == "/healthz" {
@@ -135,8 +147,9 @@ public final class APIService {
     static let docsBytes = Array(DocsPage.html.utf8)
 
     private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
-        stats.responses["\(method) \(route.rawValue) \(status)", default: 0] += 1
-        latency[route.rawValue, default: LatencyHistogram()].record(
+        // Keyed by parts, not by a string made of them: this runs for every request.
+        stats.responses[ResponseKey(method: method, route: route.rawValue, status: status), default: 0] += 1
+        latency[route, default: LatencyHistogram()].record(
             seconds: Double(EventLoop.hrtimeNs() &- ns) / 1e9)
     }
 
@@ -223,12 +236,15 @@ public final class APIService {
     }
 
     static func accepted(_ id: String, replayed: Bool) -> HTTPResponse {
-        var body: [UInt8] = Array(#"{"task_id":"#.utf8)
+        let url = "/status/" + id
+        var body: [UInt8] = []
+        body.reserveCapacity(128)
+        body.append(contentsOf: #"{"task_id":"#.utf8)
         JSONText.appendString(id, to: &body)
-        body += Array(#","status":"submitted","status_url":"#.utf8)
-        JSONText.appendString("/status/\(id)", to: &body)
+        body.append(contentsOf: #","status":"submitted","status_url":"#.utf8)
+        JSONText.appendString(url, to: &body)
         body.append(UInt8(ascii: "}"))
-        var headers: [(name: String, value: String)] = [("Location", "/status/\(id)")]
+        var headers: [(name: String, value: String)] = [("Location", url)]
         if replayed { headers.append(("Idempotent-Replayed", "true")) }
         return .json(202, body, headers: headers)
     }
@@ -258,26 +274,31 @@ public final class APIService {
 
     /// `{"task_id", "state", "result"?, "error"?, "attempts", "created_at", "updated_at", "retry_at"?}`.
     static func statusBody(_ r: TaskRecord) -> [UInt8] {
-        var b: [UInt8] = Array(#"{"task_id":"#.utf8)
+        var b: [UInt8] = []
+        b.reserveCapacity(160 + (r.result?.count ?? 0) + (r.error?.utf8.count ?? 0))
+        b.append(contentsOf: #"{"task_id":"#.utf8)
         JSONText.appendString(r.id, to: &b)
-        b += Array(#","state":"#.utf8)
+        b.append(contentsOf: #","state":"#.utf8)
         JSONText.appendString(r.state.rawValue, to: &b)
         if let result = r.result {
-            b += Array(#","result":"#.utf8)
-            b += result
+            b.append(contentsOf: #","result":"#.utf8)
+            b.append(contentsOf: result)
         }
         if let error = r.error {
-            b += Array(#","error":"#.utf8)
+            b.append(contentsOf: #","error":"#.utf8)
             JSONText.appendString(error, to: &b)
         }
-        b += Array(#","attempts":\#(r.attempts),"created_at":"#.utf8)
-        JSONText.appendString(Timestamp.rfc3339(ms: r.createdAtMs), to: &b)
-        b += Array(#","updated_at":"#.utf8)
-        JSONText.appendString(Timestamp.rfc3339(ms: r.updatedAtMs), to: &b)
-        if let retryAt = r.retryAtMs {
-            b += Array(#","retry_at":"#.utf8)
-            JSONText.appendString(Timestamp.rfc3339(ms: retryAt), to: &b)
+        b.append(contentsOf: #","attempts":"#.utf8)
+        JSONText.appendInt(r.attempts, to: &b)
+        func time(_ key: StaticString, _ ms: Int64) {
+            key.withUTF8Buffer { b.append(contentsOf: $0) }
+            b.append(UInt8(ascii: "\""))
+            Timestamp.append(ms: ms, to: &b)  // RFC 3339 needs no escaping
+            b.append(UInt8(ascii: "\""))
         }
+        time(#","created_at":"#, r.createdAtMs)
+        time(#","updated_at":"#, r.updatedAtMs)
+        if let retryAt = r.retryAtMs { time(#","retry_at":"#, retryAt) }
         b.append(UInt8(ascii: "}"))
         return b
     }
@@ -290,16 +311,15 @@ public final class APIService {
         var text = PrometheusText()
         let requestsHelp = "HTTP requests answered, by route, method and status."
         for (key, n) in stats.responses.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: " ", maxSplits: 2).map(String.init)
-            guard parts.count == 3 else { continue }
             text.add(
                 "alertmesh_http_requests_total", .counter, requestsHelp,
-                labels: [("method", parts[0]), ("route", parts[1]), ("status", parts[2])], value: Double(n))
+                labels: [("method", key.method), ("route", key.route), ("status", String(key.status))], value: Double(n)
+            )
         }
-        for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
+        for (route, histogram) in latency.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             histogram.add(
                 to: &text, name: "alertmesh_http_request_duration_seconds",
-                help: "Time from a complete request to its answer.", labels: [("route", route)])
+                help: "Time from a complete request to its answer.", labels: [("route", route.rawValue)])
         }
         text.add(
             "alertmesh_submits_total", .counter, "Tasks accepted (202) by this api-service.",

@@ -54,20 +54,24 @@ public struct HTTPRequest: Sendable {
 
     /// The target's path, without the query string.
     public var path: Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<mark]
     }
 
     /// The target's query string, if any.
     public var query: Substring? {
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count == 2 ? parts[1] : nil
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return target[target.utf8.index(after: mark)...]
     }
 
     /// The media type of the body without parameters, lower-cased (`application/json`).
     public var mediaType: String? {
         guard let value = headers["Content-Type"] else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
-        return type.trimmingSpaces().lowercased()
+        let type = value.utf8.firstIndex(of: UInt8(ascii: ";")).map { value[..<$0] } ?? value[...]
+        let trimmed = type.trimmingSpaces()
+        // Already lower case (as clients send it): no new string.
+        if !trimmed.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(trimmed) }
+        return trimmed.lowercased()
     }
 }
 

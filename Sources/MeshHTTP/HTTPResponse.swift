@@ -1,6 +1,7 @@
 // HTTPResponse: a status, headers and a body, and their HTTP/1.1 serialization.
 
 import Glibc
+import MeshJSON
 
 /// A response to send. The server adds `Content-Length`, `Date` and `Connection`.
 public struct HTTPResponse: Sendable {
@@ -81,27 +82,6 @@ public struct HTTPResponse: Sendable {
         case 505: "HTTP Version Not Supported"
         default: "Status \(status)"
         }
-    }
-}
-
-/// JSON string escaping (RFC 8259 §7) for the few bodies built by hand.
-public enum JSONText {
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-            case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<32, 127:
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

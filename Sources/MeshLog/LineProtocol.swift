@@ -53,9 +53,22 @@ public enum LineProtocol {
             }
         }
         out.append(UInt8(ascii: " "))
-        out.append(contentsOf: String(timestampNs).utf8)
+        appendDecimal(timestampNs, to: &out)
         out.append(UInt8(ascii: "\n"))
         return true
+    }
+
+    /// Appends `value` in decimal (a nanosecond timestamp has 19 digits: too long for a String
+    /// without a heap allocation).
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(truncatingIfNeeded: 48 + rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     static func escape(

@@ -9,7 +9,7 @@ public enum LogFormat {
     /// one line.
     public static func logfmt(_ event: LogRecord, service: String, into out: inout [UInt8]) {
         out.append(contentsOf: "ts=".utf8)
-        out.append(contentsOf: Timestamp.rfc3339(ns: event.timestampNs).utf8)
+        Timestamp.append(ms: Int64(event.timestampNs / 1_000_000), to: &out)
         out.append(contentsOf: " level=".utf8)
         out.append(contentsOf: event.level.utf8)
         out.append(contentsOf: " service=".utf8)
@@ -50,31 +50,91 @@ public enum LogFormat {
     /// Metadata keys whose values are numbers in InfluxDB (always floats, so one key never changes
     /// type between points — influxd drops a point whose field type conflicts).
     public static func isNumericKey(_ key: String) -> Bool {
-        numericSuffixes.contains { key.hasSuffix($0) } || numericKeys.contains(key)
+        switch key {
+        case "attempt", "attempts", "bytes", "count", "dropped", "in_flight", "concurrency", "findings": return true
+        default: break
+        }
+        // Compared as bytes: String.hasSuffix compares Characters, several times slower.
+        let k = key.utf8
+        return numericSuffixes.contains { suffix in
+            k.count >= suffix.count && k.suffix(suffix.count).elementsEqual(suffix)
+        }
     }
 
-    static let numericSuffixes = ["_ms", "_us", "_ns", "_bytes", "_count", "_total"]
-    static let numericKeys: Set<String> = [
-        "attempt", "attempts", "bytes", "count", "dropped", "in_flight", "concurrency", "findings",
-    ]
+    static let numericSuffixes = ["_ms", "_us", "_ns", "_bytes", "_count", "_total"].map { Array($0.utf8) }
 
     /// `log_event,host=…,level=info,service=worker message="task succeeded",task_id="…",attempt=1 <ns>`
     ///
     /// Tags are the low-cardinality `service`, `level`, `host`; everything else (task ids included)
     /// is a field, so series stay few. `time` cannot be a field key in InfluxDB: it becomes `time_`.
+    /// Written straight into `out` (the same text `LineProtocol.append` makes of these tags and
+    /// fields, without building them first): the writer thread formats every event.
     public static func lineProtocol(_ event: LogRecord, service: String, host: String, into out: inout [UInt8]) {
-        var fields: [(String, FieldValue)] = [("message", .string(event.message))]
-        fields.reserveCapacity(event.metadata.count + 1)
-        for (key, v) in event.metadata where !key.isEmpty {
-            let name = key == "time" || key == "message" ? key + "_" : key
-            if isNumericKey(key), let number = Double(v), number.isFinite {
-                fields.append((name, .float(number)))
-            } else {
-                fields.append((name, .string(v)))
-            }
+        out.append(contentsOf: "log_event".utf8)
+        // Tags sorted by key, as influxd prefers; an empty value is left out.
+        func tag(_ key: StaticString, _ value: String) {
+            guard !value.isEmpty else { return }
+            out.append(UInt8(ascii: ","))
+            key.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "="))
+            LineProtocol.escape(value, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
         }
-        LineProtocol.append(
-            measurement: "log_event", tags: [("service", service), ("level", event.level), ("host", host)],
-            fields: fields, timestampNs: event.timestampNs, to: &out)
+        tag("host", host)
+        tag("level", event.level)
+        tag("service", service)
+        out.append(contentsOf: " message=".utf8)
+        LineProtocol.quoted(event.message, into: &out)
+        for (key, v) in event.metadata where !key.isEmpty {
+            out.append(UInt8(ascii: ","))
+            LineProtocol.escape(key, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
+            if key == "time" || key == "message" { out.append(UInt8(ascii: "_")) }
+            out.append(UInt8(ascii: "="))
+            if isNumericKey(key), appendNumber(v, into: &out) { continue }
+            LineProtocol.quoted(v, into: &out)
+        }
+        out.append(UInt8(ascii: " "))
+        LineProtocol.appendDecimal(event.timestampNs, to: &out)
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// Appends `text` as an InfluxDB float field; false (nothing appended) when it is not a finite
+    /// number. A plain decimal (`-12`, `3.25`) is copied as it is — without an `i` suffix
+    /// influxd reads it as a float — anything else goes through `Double`.
+    static func appendNumber(_ text: String, into out: inout [UInt8]) -> Bool {
+        var plain = !text.isEmpty && text.utf8.count <= 18
+        if plain {
+            var index = 0
+            var sawDot = false
+            var digitsBefore = 0
+            var digitsAfter = 0
+            var leadingZero = false
+            for byte in text.utf8 {
+                defer { index += 1 }
+                switch byte {
+                case UInt8(ascii: "-") where index == 0: continue
+                case UInt8(ascii: "."):
+                    if sawDot || digitsBefore == 0 { plain = false }
+                    sawDot = true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    if sawDot {
+                        digitsAfter += 1
+                    } else {
+                        if digitsBefore == 0 && byte == UInt8(ascii: "0") { leadingZero = true }
+                        digitsBefore += 1
+                    }
+                default: plain = false
+                }
+                if !plain { break }
+            }
+            // "007" and "1." are numbers to Double but not as written here.
+            if digitsBefore == 0 || (sawDot && digitsAfter == 0) || (leadingZero && digitsBefore > 1) { plain = false }
+        }
+        if plain {
+            out.append(contentsOf: text.utf8)
+            return true
+        }
+        guard let number = Double(text), number.isFinite else { return false }
+        out.append(contentsOf: String(number).utf8)
+        return true
     }
 }

@@ -35,7 +35,9 @@ public struct LogRecord: Sendable {
     mutating func normalize() {
         guard let m = swiftLogMetadata else { return }
         swiftLogMetadata = nil
-        metadata = m.sorted { $0.key < $1.key }.map { ($0.key, MeshLogHandler.text($0.value)) }
+        metadata.reserveCapacity(m.count)
+        for (key, value) in m { metadata.append((key, MeshLogHandler.text(value))) }
+        metadata.sort { $0.0 < $1.0 }
     }
 }
 
@@ -141,8 +143,8 @@ public final class LogShipper: Sendable {
 
     public static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        return String(cString: buffer)
+        gethostname(&buffer, buffer.count - 1)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Queues an event; never blocks beyond a short lock.
@@ -381,12 +383,19 @@ final class Writer: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
         let wantsText = fd >= 0 || configuration.stderr
         var line: [UInt8] = []
+        var point: [UInt8] = []
         for var event in events {
             event.normalize()
             if let redact = configuration.redact {
                 event.message = redact(event.message)
-                event.metadata = event.metadata.map {
-                    configuration.redactionExempt.contains($0.0) ? $0 : ($0.0, redact($0.1))
+                for i in event.metadata.indices {
+                    // The exemption is looked up only for a value the redactor would change:
+                    // most values pass its fast path untouched, and a Set lookup hashes the key.
+                    let value = event.metadata[i].1
+                    let masked = redact(value)
+                    if masked != value && !configuration.redactionExempt.contains(event.metadata[i].0) {
+                        event.metadata[i].1 = masked
+                    }
                 }
             }
             // influxd overwrites points with the same series and timestamp: keep them strictly increasing.
@@ -406,7 +415,7 @@ final class Writer: @unchecked Sendable {
                 delta.fileLines += 1
             }
             if configuration.influxHost != nil {
-                var point: [UInt8] = []
+                point.removeAll(keepingCapacity: true)
                 LogFormat.lineProtocol(event, service: configuration.service, host: configuration.host, into: &point)
                 let before = batcher.droppedOversized
                 for datagram in batcher.add(point) { send(datagram) }

@@ -5,6 +5,18 @@
 public enum Timestamp {
     /// From milliseconds since the epoch.
     public static func rfc3339(ms: Int64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        append(ms: ms, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// From nanoseconds since the epoch.
+    public static func rfc3339(ns: UInt64) -> String { rfc3339(ms: Int64(ns / 1_000_000)) }
+
+    /// Appends the 24 bytes of `rfc3339(ms:)` to `out` — the log writer's form: no String, no
+    /// allocation once `out` has room.
+    public static func append(ms: Int64, to out: inout [UInt8]) {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = ms - seconds * 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -18,30 +30,34 @@ public enum Timestamp {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var s = ""
-        s.reserveCapacity(24)
-        func pad(_ v: Int64, _ width: Int) {
-            let digits = String(v)
-            for _ in digits.count..<width { s.append("0") }
-            s.append(digits)
+        func digits(_ v: Int64, _ width: Int) {
+            // Years outside 0...9999 are written in full (RFC 3339 has no room for them anyway).
+            if v < 0 || (width == 4 && v > 9999) {
+                out.append(contentsOf: String(v).utf8)
+                return
+            }
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = v
+            while divisor > 0 {
+                out.append(UInt8(truncatingIfNeeded: 48 + rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        pad(year, 4)
-        s.append("-")
-        pad(month, 2)
-        s.append("-")
-        pad(day, 2)
-        s.append("T")
-        pad(secondOfDay / 3600, 2)
-        s.append(":")
-        pad(secondOfDay / 60 % 60, 2)
-        s.append(":")
-        pad(secondOfDay % 60, 2)
-        s.append(".")
-        pad(millis, 3)
-        s.append("Z")
-        return s
+        digits(year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        out.append(UInt8(ascii: "."))
+        digits(millis, 3)
+        out.append(UInt8(ascii: "Z"))
     }
-
-    /// From nanoseconds since the epoch.
-    public static func rfc3339(ns: UInt64) -> String { rfc3339(ms: Int64(ns / 1_000_000)) }
 }

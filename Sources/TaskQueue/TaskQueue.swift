@@ -18,26 +18,28 @@ public struct TaskRecord: Sendable, Hashable {
     /// When a RETRY is due (ms since the epoch).
     public var retryAtMs: Int64?
 
-    /// Reads an `HGETALL` reply; nil when the hash does not exist (or makes no sense).
-    public init?(id: String, hash: RedisValue) {
-        guard case .array(let items?) = hash, !items.isEmpty, items.count % 2 == 0 else { return nil }
-        var fields: [String: [UInt8]] = [:]
-        var i = 0
-        while i < items.count {
-            guard let name = items[i].string, case .bulk(let value?) = items[i + 1] else { return nil }
-            fields[name] = value
-            i += 2
+    /// The fields `TaskQueue.status` asks for, in its `HMGET`'s order — never `message`: a
+    /// pending task's message (up to the size limit) would travel with every poll for nothing.
+    public static let fields = ["state", "attempts", "created_at", "updated_at", "result", "error", "retry_at"]
+
+    /// Reads the `HMGET` reply for `fields`; nil when the hash does not exist (every field nil) or
+    /// makes no sense.
+    public init?(id: String, fields reply: RedisValue) {
+        guard case .array(let items?) = reply, items.count == TaskRecord.fields.count else { return nil }
+        func bytes(_ i: Int) -> [UInt8]? {
+            if case .bulk(let value?) = items[i] { return value }
+            return nil
         }
-        func text(_ name: String) -> String? { fields[name].map { String(decoding: $0, as: UTF8.self) } }
-        guard let stateText = text("state"), let state = TaskState(rawValue: stateText) else { return nil }
+        func text(_ i: Int) -> String? { bytes(i).map { String(decoding: $0, as: UTF8.self) } }
+        guard let stateText = text(0), let state = TaskState(rawValue: stateText) else { return nil }
         self.id = id
         self.state = state
-        attempts = text("attempts").flatMap { Int($0) } ?? 0
-        createdAtMs = text("created_at").flatMap { Int64($0) } ?? 0
-        updatedAtMs = text("updated_at").flatMap { Int64($0) } ?? createdAtMs
-        result = state == .success ? fields["result"] : nil
-        error = text("error")
-        retryAtMs = state == .retry ? text("retry_at").flatMap { Int64($0) } : nil
+        attempts = text(1).flatMap { Int($0) } ?? 0
+        createdAtMs = text(2).flatMap { Int64($0) } ?? 0
+        updatedAtMs = text(3).flatMap { Int64($0) } ?? createdAtMs
+        result = state == .success ? bytes(4) : nil
+        error = text(5)
+        retryAtMs = state == .retry ? text(6).flatMap { Int64($0) } : nil
     }
 }
 
@@ -173,11 +175,11 @@ public final class TaskQueue {
 
     /// Reads a task; nil when there is none (never existed, or expired).
     public func status(id: String, completion: @escaping (Result<TaskRecord?, QueueError>) -> Void) {
-        redis.send(["HGETALL", keys.task(id)]) { result in
+        redis.send(["HMGET", keys.task(id)] + TaskRecord.fields) { result in
             switch result {
             case .failure(let e): completion(.failure(QueueError("\(e)")))
-            case .success(.error(let e)): completion(.failure(QueueError("HGETALL: \(e)")))
-            case .success(let value): completion(.success(TaskRecord(id: id, hash: value)))
+            case .success(.error(let e)): completion(.failure(QueueError("HMGET: \(e)")))
+            case .success(let value): completion(.success(TaskRecord(id: id, fields: value)))
             }
         }
     }

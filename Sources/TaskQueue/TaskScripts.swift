@@ -24,6 +24,9 @@ public enum TaskScripts {
     static let prelude = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        -- Written into hashes as text made once: a Lua number given to redis.call is formatted
+        -- with snprintf("%.17g") at every call.
+        local nowText = tostring(now)
         local function terminal(state) return state == 'SUCCESS' or state == 'FAILURE' end
         """
 
@@ -34,7 +37,7 @@ public enum TaskScripts {
         local function create(stream, task, id, message)
           local entry = redis.call('XADD', stream, '*', 'task_id', id)
           redis.call('HSET', task, 'state', 'PENDING', 'message', message, 'attempts', '0',
-            'created_at', now, 'updated_at', now, 'entry', entry)
+            'created_at', nowText, 'updated_at', nowText, 'entry', entry)
         end
         """
 
@@ -104,10 +107,12 @@ public enum TaskScripts {
                   end
                   local p = redis.call('XPENDING', stream, group, entry, entry, 1)
                   if #p == 0 or p[1][2] ~= consumer then return {'lost'} end
-                  local state = redis.call('HGET', task, 'state')
+                  -- One call for the three fields (each redis.call has a fixed cost).
+                  local fields = redis.call('HMGET', task, 'state', 'attempts', 'message')
+                  local state, message = fields[1], fields[3]
                   if not state then drop() return {'gone'} end
                   if terminal(state) then drop() return {'done', state} end
-                  local attempts = tonumber(redis.call('HGET', task, 'attempts') or '0')
+                  local attempts = tonumber(fields[2] or '0')
                   local deliveries = tonumber(p[1][4])
                   local err = nil
                   if deliveries > tonumber(ARGV[3]) then
@@ -116,21 +121,21 @@ public enum TaskScripts {
                     err = 'the worker running attempt ' .. attempts .. ' of ' .. ARGV[4] .. ' died; no attempts left'
                   end
                   if err then
-                    local message = redis.call('HGET', task, 'message') or ''
-                    redis.call('HSET', task, 'state', 'FAILURE', 'error', err, 'updated_at', now)
+                    redis.call('HSET', task, 'state', 'FAILURE', 'error', err, 'updated_at', nowText)
                     redis.call('HDEL', task, 'message')
                     redis.call('EXPIRE', task, ARGV[5])
                     redis.call('XADD', dead, 'MAXLEN', '~', ARGV[6], '*', 'task_id', id, 'error', err,
-                      'attempts', attempts, 'message', message)
+                      'attempts', attempts, 'message', message or '')
                     drop()
                     redis.call('HINCRBY', counters, 'failed', 1)
                     redis.call('HINCRBY', counters, 'poisoned', 1)
                     return {'poison', err}
                   end
                   attempts = attempts + 1
-                  redis.call('HSET', task, 'state', 'STARTED', 'attempts', attempts, 'updated_at', now,
+                  local attemptsText = tostring(attempts)
+                  redis.call('HSET', task, 'state', 'STARTED', 'attempts', attemptsText, 'updated_at', nowText,
                     'worker', consumer)
-                  return {'run', redis.call('HGET', task, 'message') or '', tostring(attempts)}
+                  return {'run', message or '', attemptsText}
                 end
                 local replies = {}
                 for i = 1, #KEYS - 3 do
@@ -169,7 +174,7 @@ public enum TaskScripts {
                   elseif terminal(state) then
                     replies[i] = 'duplicate'
                   else
-                    redis.call('HSET', task, 'state', 'SUCCESS', 'result', ARGV[2 + 2 * i], 'updated_at', now)
+                    redis.call('HSET', task, 'state', 'SUCCESS', 'result', ARGV[2 + 2 * i], 'updated_at', nowText)
                     redis.call('HDEL', task, 'message', 'error', 'retry_at')
                     redis.call('EXPIRE', task, ttl)
                     replies[i] = 'ok'
@@ -191,7 +196,7 @@ public enum TaskScripts {
             name: "retry",
             source: prelude + finishing + """
                 local due = now + tonumber(ARGV[4])
-                redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', now, 'retry_at', due)
+                redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', nowText, 'retry_at', due)
                 redis.call('ZADD', KEYS[3], due, ARGV[5])
                 redis.call('HINCRBY', KEYS[4], 'retried', 1)
                 return 'ok'
@@ -209,7 +214,7 @@ public enum TaskScripts {
             source: prelude + finishing + """
                 local message = redis.call('HGET', KEYS[1], 'message') or ''
                 local attempts = redis.call('HGET', KEYS[1], 'attempts') or '0'
-                redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', ARGV[3], 'updated_at', now)
+                redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', ARGV[3], 'updated_at', nowText)
                 redis.call('HDEL', KEYS[1], 'message', 'retry_at')
                 redis.call('EXPIRE', KEYS[1], ARGV[4])
                 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'task_id', ARGV[5], 'error', ARGV[3],

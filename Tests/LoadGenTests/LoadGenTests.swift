@@ -2,10 +2,11 @@
 
 import Alerts
 import Foundation
-import LoadGen
 import MeshHTTP
 import MeshLoop
 import Testing
+
+@testable import LoadGen
 
 struct MessageMixTests {
     @Test func theSameSeedGivesTheSameMessages() {
@@ -33,6 +34,23 @@ struct MessageMixTests {
         #expect(sizes.filter { $0 < 100 }.count > 200 && sizes.filter { $0 > 1000 }.count > 200, "tens of bytes to KiB")
         let withAlerts = (0..<4_000).filter { _ in !detector.scan(mixed.next()).alerts.isEmpty }.count
         #expect(withAlerts > 800 && withAlerts < 1_200)
+    }
+}
+
+struct SubmitAnswerTests {
+    @Test func theTaskIDComesFromLocationElseFromTheBody() {
+        func id(_ location: String?, _ body: String) -> String? {
+            LoadRun.taskID(
+                HTTPClientResponse(
+                    status: 202, headers: HTTPHeaders(location.map { [("Location", $0)] } ?? []), body: Array(body.utf8)
+                ))
+        }
+        #expect(id("/status/abc", "") == "abc")
+        #expect(id("http://h:8080/status/abc", "not json") == "abc")
+        #expect(id(nil, #"{"task_id":"xyz","status":"submitted"}"#) == "xyz")
+        #expect(id("/elsewhere/abc", #"{"task_id":"xyz"}"#) == "xyz")  // not a status URL: the body says
+        #expect(id("/status/", #"{"task_id":"xyz"}"#) == "xyz")
+        #expect(id(nil, "garbage") == nil)
     }
 }
 

@@ -37,12 +37,51 @@ struct LogFormatTests {
         var out: [UInt8] = []
         let record = LogRecord(
             timestampNs: 5, level: "warning", message: "m",
-            metadata: [("duration_ms", "1.5"), ("attempt", "2"), ("status", "200"), ("time", "x"), ("bytes", "nan?")])
+            metadata: [
+                ("duration_ms", "1.5"), ("attempt", "2"), ("status", "200"), ("time", "x"), ("bytes", "nan?"),
+                ("in_flight", "007"), ("scan_us", "1e3"), ("count", "-0.50"),
+            ])
         LogFormat.lineProtocol(record, service: "api service", host: "h,1", into: &out)
         #expect(
             String(decoding: out, as: UTF8.self)
-                == #"log_event,host=h\,1,level=warning,service=api\ service message="m",duration_ms=1.5,attempt=2.0,status="200",time_="x",bytes="nan?" 5"#
+                == #"log_event,host=h\,1,level=warning,service=api\ service message="m",duration_ms=1.5,attempt=2,status="200",time_="x",bytes="nan?",in_flight=7.0,scan_us=1000.0,count=-0.50 5"#
                 + "\n")
+    }
+}
+
+extension LogFormatTests {
+    /// The writer's direct formatting says what `LineProtocol.append` says of the same tags and fields.
+    @Test func pointsAreWhatTheGeneralEncoderWrites() {
+        let records = [
+            LogRecord(timestampNs: 1, level: "info", message: "a \"b\"\n", metadata: []),
+            LogRecord(
+                timestampNs: 1_795_965_544_245_000_001, level: "error", message: "x",
+                metadata: [("a b", "c,d"), ("message", "m"), ("", "dropped"), ("duration_ms", "12.25"), ("x=y", "\\")]),
+        ]
+        for record in records {
+            for (service, host) in [("worker", "h"), ("a,b c", ""), ("", "h\\x")] {
+                var direct: [UInt8] = []
+                LogFormat.lineProtocol(record, service: service, host: host, into: &direct)
+                var fields: [(String, FieldValue)] = [("message", .string(record.message))]
+                for (k, v) in record.metadata where !k.isEmpty {
+                    let name = k == "message" || k == "time" ? k + "_" : k
+                    fields.append((name, LogFormat.isNumericKey(k) ? .float(Double(v)!) : .string(v)))
+                }
+                var general: [UInt8] = []
+                LineProtocol.append(
+                    measurement: "log_event", tags: [("service", service), ("level", record.level), ("host", host)],
+                    fields: fields, timestampNs: record.timestampNs, to: &general)
+                #expect(String(decoding: direct, as: UTF8.self) == String(decoding: general, as: UTF8.self))
+            }
+        }
+    }
+
+    @Test func timestampsAreWrittenAsRFC3339Milliseconds() {
+        var out: [UInt8] = []
+        Timestamp.append(ms: 1_795_965_544_005, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "2026-11-29T15:19:04.005Z")
+        #expect(Timestamp.rfc3339(ms: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.rfc3339(ms: 253_402_300_799_999) == "9999-12-31T23:59:59.999Z")
     }
 }
 

@@ -372,17 +372,17 @@ import Testing
     }
 
     @Test func statusRecordParsesOnlyWhatMakesSense() {
-        #expect(TaskRecord(id: "a", hash: .array([])) == nil)
-        #expect(TaskRecord(id: "a", hash: .array([.bulk(Array("state".utf8)), .bulk(Array("WHAT".utf8))])) == nil)
-        #expect(TaskRecord(id: "a", hash: .error("WRONGTYPE")) == nil)
-        let r = TaskRecord(
-            id: "a",
-            hash: .array(
-                ["state", "RETRY", "attempts", "2", "created_at", "1000", "updated_at", "2000", "retry_at", "3000"].map
-                {
-                    .bulk(Array($0.utf8))
-                }))
+        func reply(_ values: [String?]) -> RedisValue { .array(values.map { .bulk($0.map { Array($0.utf8) }) }) }
+        #expect(TaskRecord(id: "a", fields: .array([])) == nil)
+        #expect(TaskRecord(id: "a", fields: reply([String?](repeating: nil, count: 7))) == nil)  // no such hash
+        #expect(TaskRecord(id: "a", fields: reply(["WHAT", "1", "1", "1", nil, nil, nil])) == nil)
+        #expect(TaskRecord(id: "a", fields: reply(["PENDING", "0"])) == nil)  // not the fields asked for
+        #expect(TaskRecord(id: "a", fields: .error("WRONGTYPE")) == nil)
+        let r = TaskRecord(id: "a", fields: reply(["RETRY", "2", "1000", "2000", nil, "boom", "3000"]))
         #expect(r?.state == .retry && r?.attempts == 2 && r?.retryAtMs == 3000 && r?.updatedAtMs == 2000)
+        #expect(r?.error == "boom" && r?.result == nil)
+        let done = TaskRecord(id: "a", fields: reply(["SUCCESS", "1", "1000", "2000", "{}", nil, "3000"]))
+        #expect(done?.result == Array("{}".utf8) && done?.retryAtMs == nil)
     }
 }
 
