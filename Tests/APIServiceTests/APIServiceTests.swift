@@ -1,6 +1,5 @@
 // APIServiceTests: the HTTP API in-process against a real redis-server — every status it answers.
 
-import APIService
 import Foundation
 import Logging
 import MeshHTTP
@@ -10,6 +9,8 @@ import MeshRedis
 import MeshTestSupport
 import TaskQueue
 import Testing
+
+@testable import APIService
 
 /// One test's api-service: a loop, a redis-server, the HTTP server on a free port.
 final class APIWorld {
@@ -283,5 +284,52 @@ struct Response {
         #expect(Timestamp.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")
         #expect(Timestamp.rfc3339(ms: 951_782_400_001) == "2000-02-29T00:00:00.001Z")
+    }
+}
+
+/// The submit body's fast path against JSONDecoder: whatever it reads, JSONDecoder reads the same;
+/// whatever JSONDecoder refuses, it leaves alone.
+struct SubmitBodyTests {
+    func decoded(_ body: [UInt8]) -> String? {
+        try? JSONDecoder().decode(APIService.SubmitBody.self, from: Data(body)).message
+    }
+
+    @Test func theCommonShapesTakeTheFastPath() {
+        for body in [
+            #"{"message":"hi"}"#, #"{"message": "my card is 4111 1111 1111 1111, ключ"}"#,
+            " {\n\t\"message\" : \"\" }\r\n", "{\"message\": \"a/b 'quoted' \u{7f}\"}",
+        ] {
+            let bytes = Array(body.utf8)
+            #expect(APIService.plainSubmitMessage(bytes) != nil, "\(body)")
+            #expect(APIService.plainSubmitMessage(bytes) == decoded(bytes))
+        }
+    }
+
+    @Test func itAgreesWithJSONDecoderOnMutatedBodies() {
+        var rng = SystemRandomNumberGenerator()
+        let seeds = [
+            #"{"message": "hello there"}"#, #"{"message":"x\"y"}"#, #"{"message": "\u00e9"}"#,
+            #"{"message": 5}"#, #"{"other": "x"}"#, #"{"message": "a", "message": "b"}"#, #"["message"]"#,
+            #"{"message": "é ключ 秘密"}"#,
+        ].map { Array($0.utf8) }
+        let alphabet: [UInt8] =
+            Array(#"{}[]":, \"#.utf8) + [0x00, 0x0A, 0x09, 0x5C, 0x7F, 0xC3, 0xA9, 0xFF, 0x80, 0x61]
+        var fast = 0
+        for _ in 0..<20_000 {
+            var body = seeds.randomElement(using: &rng)!
+            for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                let at = Int.random(in: 0...body.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: body.insert(alphabet.randomElement(using: &rng)!, at: at)
+                case 1: if at < body.count { body.remove(at: at) }
+                default: if at < body.count { body[at] = alphabet.randomElement(using: &rng)! }
+                }
+            }
+            if let message = APIService.plainSubmitMessage(body) {
+                fast += 1
+                #expect(message == decoded(body), "\(body)")
+            }
+        }
+        #expect(fast > 1_000, "the fast path was taken")
     }
 }
