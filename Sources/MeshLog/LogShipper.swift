@@ -388,14 +388,8 @@ final class Writer: @unchecked Sendable {
             event.normalize()
             if let redact = configuration.redact {
                 event.message = redact(event.message)
-                for i in event.metadata.indices {
-                    // The exemption is looked up only for a value the redactor would change:
-                    // most values pass its fast path untouched, and a Set lookup hashes the key.
-                    let value = event.metadata[i].1
-                    let masked = redact(value)
-                    if masked != value && !configuration.redactionExempt.contains(event.metadata[i].0) {
-                        event.metadata[i].1 = masked
-                    }
+                for i in event.metadata.indices where !configuration.redactionExempt.contains(event.metadata[i].0) {
+                    event.metadata[i].1 = redact(event.metadata[i].1)
                 }
             }
             // influxd overwrites points with the same series and timestamp: keep them strictly increasing.
