@@ -215,11 +215,16 @@ public final class LoadRun {
     /// else from the body's `task_id`.
     static func taskID(_ response: HTTPClientResponse) -> String? {
         if let location = response.headers["Location"] {
-            let segments = location.split(separator: "/", omittingEmptySubsequences: false)
-            if segments.count >= 2, segments[segments.count - 2] == "status", let id = segments.last, !id.isEmpty,
-                !id.contains("?")
-            {
-                return String(id)
+            // By bytes: splitting the String by Characters was a twentieth of the load generator.
+            let bytes = location.utf8
+            if let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
+                let id = location[bytes.index(after: slash)...]
+                let head = bytes[..<slash]
+                if !id.isEmpty, !id.utf8.contains(UInt8(ascii: "?")), head.count >= 7,
+                    head.suffix(7).elementsEqual("/status".utf8)
+                {
+                    return String(id)
+                }
             }
         }
         struct Accepted: Decodable { var task_id: String }

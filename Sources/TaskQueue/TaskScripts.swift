@@ -100,20 +100,37 @@ public enum TaskScripts {
 
                 local stream, dead, counters = KEYS[1], KEYS[2], KEYS[3]
                 local group, consumer = ARGV[1], ARGV[2]
+                local n = #KEYS - 3
+                -- Who holds each entry, and how often it was delivered: one XPENDING for the whole
+                -- batch (this consumer's entries from the batch's first id to its last — XREADGROUP
+                -- delivers in stream order) instead of one per entry. An entry it does not list
+                -- (another consumer holds it, or the batch was not in order) is asked for alone.
+                local held = {}
+                if n > 1 then
+                  for _, p in ipairs(redis.call('XPENDING', stream, group, ARGV[7], ARGV[5 + 2 * n], 2 * n, consumer)) do
+                    held[p[1]] = p[4]
+                  end
+                end
+                local function deliveriesOf(entry)
+                  if held[entry] then return held[entry] end
+                  local p = redis.call('XPENDING', stream, group, entry, entry, 1)
+                  if #p == 0 or p[1][2] ~= consumer then return nil end
+                  return p[1][4]
+                end
                 local function one(task, entry, id)
                   local function drop()
                     redis.call('XACK', stream, group, entry)
                     redis.call('XDEL', stream, entry)
                   end
-                  local p = redis.call('XPENDING', stream, group, entry, entry, 1)
-                  if #p == 0 or p[1][2] ~= consumer then return {'lost'} end
+                  local delivered = deliveriesOf(entry)
+                  if not delivered then return {'lost'} end
                   -- One call for the three fields (each redis.call has a fixed cost).
                   local fields = redis.call('HMGET', task, 'state', 'attempts', 'message')
                   local state, message = fields[1], fields[3]
                   if not state then drop() return {'gone'} end
                   if terminal(state) then drop() return {'done', state} end
                   local attempts = tonumber(fields[2] or '0')
-                  local deliveries = tonumber(p[1][4])
+                  local deliveries = tonumber(delivered)
                   local err = nil
                   if deliveries > tonumber(ARGV[3]) then
                     err = 'poison: delivered ' .. deliveries .. ' times without finishing'
@@ -138,7 +155,7 @@ public enum TaskScripts {
                   return {'run', message or '', attemptsText}
                 end
                 local replies = {}
-                for i = 1, #KEYS - 3 do
+                for i = 1, n do
                   replies[i] = one(KEYS[3 + i], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
                 end
                 return replies

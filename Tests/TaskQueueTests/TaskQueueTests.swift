@@ -308,6 +308,33 @@ import Testing
         w.finish([c1, c2])
     }
 
+    /// A batch's holders are read with one XPENDING over its id range; an entry another consumer
+    /// holds now is still refused, in or out of order.
+    @Test func aBatchStartsOnlyTheEntriesItsConsumerHolds() throws {
+        let w = try QueueWorld()
+        let ids = (0..<3).compactMap { w.submit("m\($0)")?.id }
+        _ = w.send(["XREADGROUP", "GROUP", w.keys.group, "a", "COUNT", "3", "STREAMS", w.keys.stream, ">"])
+        let entries = try ids.map { try #require(w.send(["HGET", w.keys.task($0), "entry"]).string) }
+        _ = w.send(["XCLAIM", w.keys.stream, w.keys.group, "b", "0", entries[1]])
+        func start(_ order: [Int]) -> [String] {
+            var args = [w.keys.group, "a", "10", "5", "60", "100"]
+            for i in order { args += [entries[i], ids[i]] }
+            let reply = w.eval(
+                TaskScripts.start(),
+                keys: [w.keys.stream, w.keys.dead, w.keys.counters] + order.map { w.keys.task(ids[$0]) },
+                args)
+            guard case .array(let items?) = reply else { return ["\(reply)"] }
+            return items.map { item in
+                guard case .array(let parts?) = item else { return "?" }
+                return parts.first?.string ?? "?"
+            }
+        }
+        #expect(start([0, 1, 2]) == ["run", "lost", "run"])
+        #expect(start([2, 1, 0]) == ["run", "lost", "run"], "out of order: each entry asked for alone")
+        #expect(w.record(ids[0])?.attempts == 2 && w.record(ids[1])?.attempts == 0)
+        w.finish()
+    }
+
     @Test func poisonTasksAreDeadLetteredWithoutRunning() throws {
         let w = try QueueWorld()
         let id = try #require(w.submit("poison")?.id)
