@@ -40,7 +40,12 @@ public struct HTTPResponse: Sendable {
     ///   - date: the `Date` header's value (see `HTTPDate`).
     ///   - headersOnly: the answer to a HEAD request: the GET answer's headers, no body.
     public func serialize(into out: inout [UInt8], close: Bool, date: String, headersOnly: Bool = false) {
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
+        // Appended piece by piece: an interpolated line is a String allocated per response.
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(contentsOf: String(status).utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: HTTPResponse.reasonPhrase(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
         for (name, value) in headers {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
@@ -49,9 +54,13 @@ public struct HTTPResponse: Sendable {
             out.append(contentsOf: "\r\n".utf8)
         }
         if status != 204 && status != 304 && !(100..<200).contains(status) {
-            out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+            out.append(contentsOf: "Content-Length: ".utf8)
+            out.append(contentsOf: String(body.count).utf8)
+            out.append(contentsOf: "\r\n".utf8)
         }
-        out.append(contentsOf: "Date: \(date)\r\n".utf8)
+        out.append(contentsOf: "Date: ".utf8)
+        out.append(contentsOf: date.utf8)
+        out.append(contentsOf: "\r\n".utf8)
         if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
         if !headersOnly { out.append(contentsOf: body) }
