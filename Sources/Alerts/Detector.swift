@@ -308,7 +308,7 @@ struct Scan {
                         if i > emailResume && p[i - 1] < 0x80 && cls[Int(p[i - 1])] & localBit != 0 {
                             var k = i + 1
                             while k < n && p[k] < 0x80 && cls[Int(p[k])] & domainBit != 0 { k += 1 }
-                            if k > i + 1 && k < n && p[k] == 0x2E { email(at: i, cls: cls) }
+                            if k > i + 1 && k < n && p[k] == 0x2E { email(at: i, firstDot: k, cls: cls) }
                         }
                     }
                 }
@@ -488,12 +488,14 @@ struct Scan {
     }
 
     /// At an `@`: a local part of ≥ 1 byte ends here and a domain `label(.label)*.alpha{2,}` follows.
-    mutating func email(at i: Int, cls: UnsafePointer<UInt8>) {
+    /// The caller has found the domain's first label, ending at the '.' at `firstDot`; the walk goes
+    /// on from there.
+    mutating func email(at i: Int, firstDot: Int, cls: UnsafePointer<UInt8>) {
         guard emailEnabled else { return }
         // The domain first: it decides (the caller saw a local-part byte before the '@'), and most
         // '@'s have none, so the local part is only walked back for an address.
-        var k = i + 1
-        var label = 0
+        var k = firstDot
+        var label = firstDot - i - 1
         var end = -1
         while k < n {
             let b = p[k]
