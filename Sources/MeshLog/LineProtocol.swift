@@ -32,12 +32,7 @@ public enum LineProtocol {
     ) -> Bool {
         guard !fields.isEmpty else { return false }
         escape(measurement, commaSpace: true, equals: false, into: &out)
-        for (k, v) in tags.sorted(by: { $0.0 < $1.0 }) where !k.isEmpty && !v.isEmpty {
-            out.append(UInt8(ascii: ","))
-            escape(k, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
-            out.append(UInt8(ascii: "="))
-            escape(v, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
-        }
+        for (k, v) in tags.sorted(by: { $0.0 < $1.0 }) { appendTag(k, v, to: &out) }
         out.append(UInt8(ascii: " "))
         for (index, (k, v)) in fields.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -52,10 +47,25 @@ public enum LineProtocol {
             case .boolean(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
             }
         }
+        appendLineEnd(timestampNs: timestampNs, to: &out)
+        return true
+    }
+
+    /// `,key=value` — one tag, escaped; nothing when the key or the value is empty (influxd
+    /// refuses an empty tag value). Tags go in key order, which is the caller's to keep.
+    static func appendTag(_ key: String, _ value: String, to out: inout [UInt8]) {
+        guard !key.isEmpty && !value.isEmpty else { return }
+        out.append(UInt8(ascii: ","))
+        escape(key, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
+        out.append(UInt8(ascii: "="))
+        escape(value, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
+    }
+
+    /// ` <timestamp>\n`: what ends every line.
+    static func appendLineEnd(timestampNs: UInt64, to out: inout [UInt8]) {
         out.append(UInt8(ascii: " "))
         appendDecimal(timestampNs, to: &out)
         out.append(UInt8(ascii: "\n"))
-        return true
     }
 
     /// Appends `value` in decimal (a nanosecond timestamp has 19 digits: too long for a String

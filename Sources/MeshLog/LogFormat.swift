@@ -71,17 +71,10 @@ public enum LogFormat {
     /// fields, without building them first): the writer thread formats every event.
     public static func lineProtocol(_ event: LogRecord, service: String, host: String, into out: inout [UInt8]) {
         out.append(contentsOf: "log_event".utf8)
-        // Tags sorted by key, as influxd prefers; an empty value is left out.
-        func tag(_ key: StaticString, _ value: String) {
-            guard !value.isEmpty else { return }
-            out.append(UInt8(ascii: ","))
-            key.withUTF8Buffer { out.append(contentsOf: $0) }
-            out.append(UInt8(ascii: "="))
-            LineProtocol.escape(value, commaSpace: true, equals: true, slashForBackslash: true, into: &out)
-        }
-        tag("host", host)
-        tag("level", event.level)
-        tag("service", service)
+        // Tags in key order, as influxd prefers.
+        LineProtocol.appendTag("host", host, to: &out)
+        LineProtocol.appendTag("level", event.level, to: &out)
+        LineProtocol.appendTag("service", service, to: &out)
         out.append(contentsOf: " message=".utf8)
         LineProtocol.quoted(event.message, into: &out)
         for (key, v) in event.metadata where !key.isEmpty {
@@ -92,9 +85,7 @@ public enum LogFormat {
             if isNumericKey(key), appendNumber(v, into: &out) { continue }
             LineProtocol.quoted(v, into: &out)
         }
-        out.append(UInt8(ascii: " "))
-        LineProtocol.appendDecimal(event.timestampNs, to: &out)
-        out.append(UInt8(ascii: "\n"))
+        LineProtocol.appendLineEnd(timestampNs: event.timestampNs, to: &out)
     }
 
     /// Appends `text` as an InfluxDB float field; false (nothing appended) when it is not a finite

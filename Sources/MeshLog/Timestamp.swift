@@ -11,9 +11,6 @@ public enum Timestamp {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// From nanoseconds since the epoch.
-    public static func rfc3339(ns: UInt64) -> String { rfc3339(ms: Int64(ns / 1_000_000)) }
-
     /// Appends the 24 bytes of `rfc3339(ms:)` to `out` — the log writer's form: no String, no
     /// allocation once `out` has room.
     public static func append(ms: Int64, to out: inout [UInt8]) {
