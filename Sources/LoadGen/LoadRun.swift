@@ -246,6 +246,9 @@ public final class LoadRun {
         var state: String
         var updated_at: String
         var result: Result?
+
+        /// SUCCESS or FAILURE: the task will not change again.
+        var isFinished: Bool { state == "SUCCESS" || state == "FAILURE" }
     }
 
     /// Adds the budget of one poller tick (every 20 ms) while submitting.
@@ -334,7 +337,7 @@ public final class LoadRun {
             if case .success(let response) = result, response.status == 200,
                 let status = try? self.statusDecoder.decode(Status.self, from: Data(response.body))
             {
-                finished = status.state == "SUCCESS" || status.state == "FAILURE"
+                finished = status.isFinished
                 self.observe(id, status)
             }
             then(finished)
@@ -343,7 +346,7 @@ public final class LoadRun {
     }
 
     private func observe(_ id: String, _ status: Status) {
-        guard status.state == "SUCCESS" || status.state == "FAILURE", let task = pending.removeValue(forKey: id) else {
+        guard status.isFinished, let task = pending.removeValue(forKey: id) else {
             return
         }
         let doneMs = Self.parseRFC3339(status.updated_at) ?? Self.wallMs()
