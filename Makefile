@@ -42,11 +42,8 @@ proto:
 
 ## lint: swift-format over our code (generated protobuf code excluded)
 lint:
-	$(SWIFT) format lint --strict -r Sources/MeshWire Sources/MeshLoop Sources/MeshHTTP Sources/MeshRPC Sources/MeshOptions \
-		Sources/MeshRedis Sources/TaskPipeline Sources/TaskQueue Sources/APIService Sources/Worker \
-		Sources/api-service Sources/worker Sources/Alerts Sources/AlertService Sources/alert-service Sources/MeshLog \
-		Sources/rpc-probe Sources/MeshJSON Sources/LoadGen Sources/loadgen Tests bench/bench-server bench/bench-detect \
-		bench/bench-redis bench/bench-log
+	$(SWIFT) format lint --strict -r $(filter-out Sources/MeshProto,$(wildcard Sources/*)) Tests \
+		bench/bench-server bench/bench-detect bench/bench-redis bench/bench-log
 
 clean:
 	rm -rf .build .build-*

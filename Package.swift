@@ -1,5 +1,6 @@
 // swift-tools-version: 6.0
 // alertmesh: a message-alerting mesh on libuv, with its own length-prefixed binary RPC.
+// Linux only (Debian 12): the loop, sockets and report store use Glibc and Linux calls directly.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -9,7 +10,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "alertmesh",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "rpc-probe", targets: ["rpc-probe"]),
         .executable(name: "alert-service", targets: ["alert-service"]),
@@ -38,13 +38,15 @@ let package = Package(
         .target(name: "MeshWire", swiftSettings: swiftSettings),
         // Detectors, masking and report rendering: pure domain logic, no I/O.
         .target(name: "Alerts", swiftSettings: swiftSettings),
+        // Time of day and RFC 3339 text: a leaf every layer that stamps times may use.
+        .target(name: "MeshTime", swiftSettings: swiftSettings),
         // JSON written by hand where JSONEncoder showed in profiles (the API's answers, stored results).
         .target(name: "MeshJSON", swiftSettings: swiftSettings),
-        // The task pipeline's rules: states, transitions, retry decisions. Pure, no I/O.
+        // The task pipeline's rules: task ids, states, transitions, retry decisions. Pure, no I/O.
         .target(name: "TaskPipeline", dependencies: ["MeshJSON"], swiftSettings: swiftSettings),
         // Logging: the swift-log handler — rotating files, stderr, batched UDP line protocol to InfluxDB.
         .target(
-            name: "MeshLog", dependencies: [.product(name: "Logging", package: "swift-log")],
+            name: "MeshLog", dependencies: ["MeshTime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // Swift face of libuv: loop, timers, signals, streams, UDP, cross-thread wakeup.
         .target(name: "MeshLoop", dependencies: ["CLibUV"], swiftSettings: swiftSettings),
@@ -70,11 +72,13 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
+        // The contract of alertmesh.v1.AlertService (method ids and message types): what its callers import.
+        .target(name: "AlertContract", dependencies: ["MeshRPC", "MeshProto"], swiftSettings: swiftSettings),
         // alert-service's logic: the Analyze RPC and the report store (the executable only wires it).
         .target(
             name: "AlertService",
             dependencies: [
-                "Alerts", "MeshRPC", "MeshLoop", "MeshLog", "MeshProto", "MeshWire",
+                "Alerts", "AlertContract", "TaskPipeline", "MeshRPC", "MeshLoop", "MeshTime", "MeshProto", "MeshWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -82,23 +86,23 @@ let package = Package(
         .target(
             name: "APIService",
             dependencies: [
-                "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "Alerts", "MeshRPC", "MeshProto",
-                "MeshLoop", "MeshLog", .product(name: "Logging", package: "swift-log"),
+                "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "MeshRPC", "MeshProto", "MeshLoop",
+                "MeshTime", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // worker's logic: an attempt is an Analyze call; the consumer does the rest.
         .target(
-            name: "Worker",
+            name: "TaskWorker",
             dependencies: [
-                "TaskQueue", "TaskPipeline", "MeshRPC", "MeshProto", "MeshWire", "AlertService",
+                "TaskQueue", "TaskPipeline", "MeshRPC", "MeshProto", "MeshWire", "AlertContract",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // The load test: message mix, HTTP submit and follow, latency histograms, verification.
         .target(
-            name: "LoadGen",
+            name: "LoadGenerator",
             dependencies: [
-                "MeshHTTP", "MeshJSON", "MeshLoop", "Alerts",
+                "MeshHTTP", "MeshJSON", "MeshLoop", "MeshTime", "Alerts",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings),
@@ -119,6 +123,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            path: "Sources/Executables/alert-service",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "api-service",
@@ -127,22 +132,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            path: "Sources/Executables/api-service",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "worker",
             dependencies: [
-                "Worker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts",
+                "TaskWorker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts",
                 "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            path: "Sources/Executables/worker",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "loadgen",
             dependencies: [
-                "LoadGen", "MeshLoop", "MeshOptions",
+                "LoadGenerator", "MeshLoop", "MeshOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            path: "Sources/Executables/loadgen",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "rpc-probe",
@@ -152,6 +160,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            path: "Sources/Executables/rpc-probe",
             swiftSettings: swiftSettings),
 
         // The peer of bench/run's RPC benchmarks (lives in bench/, not shipped).
@@ -187,7 +196,7 @@ let package = Package(
         .testTarget(name: "AlertsTests", dependencies: ["Alerts"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshLogTests",
-            dependencies: ["MeshLog", "MeshTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MeshLog", "MeshTime", "MeshTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .testTarget(name: "TaskPipelineTests", dependencies: ["TaskPipeline"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshJSONTests", dependencies: ["MeshJSON"], swiftSettings: swiftSettings),
@@ -201,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "AlertServiceTests",
             dependencies: [
-                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshProto", "MeshWire",
+                "AlertService", "AlertContract", "Alerts", "MeshRPC", "MeshLoop", "MeshProto", "MeshWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -211,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "APIServiceTests",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshLog", "MeshRedis", "TaskQueue", "TaskPipeline",
+                "APIService", "MeshHTTP", "MeshLoop", "MeshTime", "MeshRedis", "TaskQueue", "TaskPipeline",
                 "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -227,7 +236,7 @@ let package = Package(
             dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "LoadGenTests", dependencies: ["LoadGen", "Alerts", "MeshHTTP", "MeshLoop"],
+            name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "Alerts", "MeshHTTP", "MeshLoop"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
@@ -242,6 +251,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        // The tree itself: module edges, case collisions, README and docs links, file lengths.
+        .testTarget(name: "RepositoryTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCProbeTests",
             dependencies: [

@@ -1,13 +1,13 @@
 // APIService: the public HTTP API — POST /submit, GET /status/{id}, /healthz, /readyz.
 
-import Alerts
 import FoundationEssentials
 public import Logging
 public import MeshHTTP
 import MeshJSON
-import MeshLog
 import MeshLoop
 import MeshRedis
+import MeshTime
+import TaskPipeline
 public import TaskQueue
 
 /// Routes requests to the queue and shapes every answer (JSON bodies, JSON errors).

@@ -1,19 +1,15 @@
 // AlertAnalyzer: the Analyze RPC — validate, detect, write the report off the loop, answer.
 
+import AlertContract
 public import Alerts
 import Glibc
 public import Logging
-import MeshLog
 import MeshLoop
 public import MeshProto
 public import MeshRPC
+import MeshTime
 import MeshWire
-
-/// The alert service's methods.
-public enum AlertServiceMethods {
-    public static let analyze = RPCMethod<Alertmesh_V1_AnalyzeRequest, Alertmesh_V1_AnalyzeResponse>(
-        service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Analyze", methodID: 1, idempotent: true)
-}
+import TaskPipeline
 
 /// Serves `alertmesh.v1.AlertService/Analyze` on an `RPCServer`.
 ///
@@ -121,9 +117,5 @@ public final class AlertAnalyzer {
 
     /// RFC 3339 UTC with milliseconds (not `String(format:)`: Foundation's formatter showed up
     /// in alert-service's profile).
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp.rfc3339(ms: Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec / 1_000_000))
-    }
+    static func timestamp() -> String { WallClock.rfc3339() }
 }

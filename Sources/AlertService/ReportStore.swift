@@ -3,6 +3,7 @@
 import Alerts
 import Glibc
 import MeshLoop
+import TaskPipeline
 
 /// A failed report write, naming the system call and path: `open(/srv/reports/.t1.tmp): EACCES …`.
 public struct ReportError: Error, Sendable, CustomStringConvertible {

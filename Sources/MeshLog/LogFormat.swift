@@ -1,5 +1,7 @@
 // LogFormat: one event as a logfmt line (files, stderr) and as an InfluxDB point (UDP).
 
+import MeshTime
+
 /// The two renderings of a `LogRecord`.
 public enum LogFormat {
     /// `ts=2026-11-29T15:19:04.245Z level=info service=worker msg="task succeeded" task_id=… attempt=1`

@@ -3,6 +3,7 @@
 
 import Glibc
 import Logging
+import MeshTime
 import Synchronization
 
 /// One log event, as captured on the caller's thread (formatting happens later, off the hot path).
@@ -218,7 +219,7 @@ public final class LogShipper: Sendable {
                 // Say so in the log itself (the queue had room again by now).
                 all.append(
                     LogRecord(
-                        timestampNs: LogShipper.nowNs(), level: "warning",
+                        timestampNs: WallClock.nowNs(), level: "warning",
                         message: "log events dropped: the queue was full",
                         metadata: [
                             ("dropped", String(dropped - lastDropped)), ("dropped_total", String(dropped)),
@@ -247,18 +248,6 @@ public final class LogShipper: Sendable {
         }
     }
 
-    static func monotonicNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    /// Wall-clock nanoseconds (`CLOCK_REALTIME`).
-    public static func nowNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
 }
 
 /// Why logging could not be set up.
@@ -299,7 +288,7 @@ final class Writer: @unchecked Sendable {
     /// fail with ECONNREFUSED and are counted, instead of vanishing unnoticed.
     private func connectUDP() {
         guard let host = configuration.influxHost, udp < 0 else { return }
-        let now = LogShipper.monotonicNs()
+        let now = WallClock.monotonicNs()
         guard now >= nextResolveNs else { return }
         nextResolveNs = now + 5_000_000_000
         var target = sockaddr_in()

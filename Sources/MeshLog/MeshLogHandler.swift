@@ -1,6 +1,7 @@
 // MeshLogHandler: the swift-log handler every alertmesh executable bootstraps.
 
 public import Logging
+import MeshTime
 
 /// Captures each log call into a `LogRecord` (timestamp, level, message, merged metadata) and hands
 /// it to the `LogShipper`: no formatting and no I/O on the caller's thread.
@@ -40,7 +41,7 @@ public struct MeshLogHandler: LogHandler {
         if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         shipper.enqueue(
             LogRecord(
-                timestampNs: LogShipper.nowNs(), level: event.level.rawValue, message: event.message.description,
+                timestampNs: WallClock.nowNs(), level: event.level.rawValue, message: event.message.description,
                 swiftLogMetadata: merged))
     }
 

@@ -3,10 +3,10 @@
 import Foundation
 import Logging
 import MeshHTTP
-import MeshLog
 import MeshLoop
 import MeshRedis
 import MeshTestSupport
+import MeshTime
 import TaskQueue
 import Testing
 

@@ -1,5 +1,6 @@
 // AnalyzeTests: the Analyze RPC over a real socket — results, reports, limits, failures, privacy.
 
+import AlertContract
 import AlertService
 import Alerts
 import Foundation

@@ -3,6 +3,7 @@
 import Foundation
 import Logging
 import MeshTestSupport
+import MeshTime
 import Testing
 
 @testable import MeshLog
@@ -116,7 +117,7 @@ extension LogFormatTests {
         let shipper = try LogShipper(configuration: config)
         for i in 0..<100 {
             shipper.enqueue(
-                LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "event \(i)", metadata: []))
+                LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "event \(i)", metadata: []))
         }
         shipper.flush()
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
@@ -131,7 +132,7 @@ extension LogFormatTests {
         try FileManager.default.moveItem(atPath: dir + "/w.log", toPath: dir + "/moved.log")
         shipper.reopen()
         shipper.enqueue(
-            LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "after reopen", metadata: []))
+            LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "after reopen", metadata: []))
         shipper.flush()
         #expect(lines(dir + "/w.log").count == 1 && lines(dir + "/w.log").first?.contains("after reopen") == true)
         shipper.shutdown()
@@ -145,7 +146,7 @@ extension LogFormatTests {
         let shipper = try LogShipper(configuration: config)
         shipper.hold(true)
         for i in 0..<100 {
-            shipper.enqueue(LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "e\(i)", metadata: []))
+            shipper.enqueue(LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "e\(i)", metadata: []))
         }
         #expect(shipper.stats.dropped == 90 && shipper.stats.events == 10)
         shipper.hold(false)
@@ -227,7 +228,7 @@ extension LogFormatTests {
         config.flushIntervalMs = 10
         let shipper = try LogShipper(configuration: config)
         for i in 0..<100 {
-            shipper.enqueue(LogRecord(timestampNs: LogShipper.nowNs(), level: "info", message: "m\(i)", metadata: []))
+            shipper.enqueue(LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "m\(i)", metadata: []))
         }
         shipper.flush()
         #expect(lines(dir + "/w.log").count == 100)

@@ -10,7 +10,7 @@ import MeshRPC
 import MeshRedis
 import TaskPipeline
 import TaskQueue
-import Worker
+import TaskWorker
 
 @main
 struct WorkerCommand: ParsableCommand {

@@ -1,4 +1,4 @@
-// LoadGenTests: the message mix, and a whole run against a small server that behaves (or lies).
+// LoadGeneratorTests: the message mix, and a whole run against a small server that behaves (or lies).
 
 import Alerts
 import Foundation
@@ -6,7 +6,7 @@ import MeshHTTP
 import MeshLoop
 import Testing
 
-@testable import LoadGen
+@testable import LoadGenerator
 
 struct MessageMixTests {
     @Test func theSameSeedGivesTheSameMessages() {

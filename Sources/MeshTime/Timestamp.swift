@@ -1,4 +1,4 @@
-// Timestamp: RFC 3339 text for times — log lines, and the API's task timestamps.
+// Timestamp: RFC 3339 text for times — log lines, reports, and the API's task timestamps.
 
 /// RFC 3339 timestamps in UTC with milliseconds (`2026-11-29T15:19:04.245Z`), without locale or
 /// time zone database (Howard Hinnant's civil-from-days).

@@ -7,6 +7,7 @@ import Histogram
 import MeshHTTP
 import MeshJSON
 public import MeshLoop
+import MeshTime
 
 /// One load test: submits (closed loop: N tasks at concurrency C; or open loop: R tasks/s for S
 /// seconds, latency measured from each request's *intended* start so a slow server cannot hide
@@ -157,11 +158,7 @@ public final class LoadRun {
         if total == 0 { finishSubmitting() }
     }
 
-    static func wallMs() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
-    }
+    static func wallMs() -> Double { Double(WallClock.nowNs()) / 1e6 }
 
     // MARK: Submitting
 

@@ -1,6 +1,6 @@
 // AnalyzeProcessor: one attempt of a task = one Analyze call to an alert-service.
 
-import AlertService
+import AlertContract
 import MeshProto
 public import MeshRPC
 import MeshWire

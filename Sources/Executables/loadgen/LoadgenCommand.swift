@@ -3,7 +3,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
-import LoadGen
+import LoadGenerator
 import MeshLoop
 import MeshOptions
 

@@ -1,0 +1,17 @@
+// AlertServiceMethods: the contract of alertmesh.v1.AlertService — what its clients and server share.
+
+public import MeshProto
+public import MeshRPC
+
+/// The alert service's methods: names, ids and message types (from `proto/alertmesh/v1/alert.proto`).
+///
+/// A caller imports this and the messages, never the service's implementation: the worker needs
+/// to know how to call Analyze, not how reports are written.
+///
+/// ```swift
+/// client.call(AlertServiceMethods.analyze, request, timeoutMs: 10_000) { result in … }
+/// ```
+public enum AlertServiceMethods {
+    public static let analyze = RPCMethod<Alertmesh_V1_AnalyzeRequest, Alertmesh_V1_AnalyzeResponse>(
+        service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Analyze", methodID: 1, idempotent: true)
+}
