@@ -2,7 +2,8 @@
 
 /// How an attempt ended, as the worker saw it.
 public enum AttemptOutcome: Sendable, Hashable {
-    case success
+    /// Done: the result JSON to store.
+    case success(result: [UInt8])
     /// A failure that may pass: UNAVAILABLE, DEADLINE_EXCEEDED, a lost connection, a report-disk error.
     case transient(String)
     /// A failure that will not pass on retry: INVALID_ARGUMENT and the like.
@@ -15,7 +16,7 @@ public enum RetryDecision: Sendable, Hashable {
     /// Try again after `delayMs` (the task leaves the pending list meanwhile).
     case retry(delayMs: UInt64)
     /// Give up: FAILURE with this error, and a copy to the dead-letter stream.
-    case fail(error: String, deadLetter: Bool)
+    case fail(error: String)
 }
 
 /// Exponential backoff with full jitter, a cap on attempts, and a hard cap on deliveries.
@@ -50,10 +51,10 @@ public struct RetryPolicy: Sendable, Hashable {
         case .success:
             return .succeed
         case .permanent(let error):
-            return .fail(error: error, deadLetter: true)
+            return .fail(error: error)
         case .transient(let error):
             guard attempt < maxAttempts else {
-                return .fail(error: "gave up after \(attempt) attempts: \(error)", deadLetter: true)
+                return .fail(error: "gave up after \(attempt) attempts: \(error)")
             }
             return .retry(delayMs: UInt64.random(in: 0...ceilingMs(retry: attempt), using: &rng))
         }

@@ -4,7 +4,7 @@ import AlertContract
 import MeshProto
 public import MeshRPC
 import MeshWire
-import TaskPipeline
+public import TaskPipeline
 public import TaskQueue
 
 /// Runs an attempt by calling `alertmesh.v1.AlertService/Analyze` over the mesh RPC (across every
@@ -22,7 +22,7 @@ public final class AnalyzeProcessor {
         self.attemptTimeoutMs = attemptTimeoutMs
     }
 
-    public func process(_ delivery: Delivery, _ done: @escaping (AttemptResult) -> Void) {
+    public func process(_ delivery: Delivery, _ done: @escaping (AttemptOutcome) -> Void) {
         var request = Alertmesh_V1_AnalyzeRequest()
         request.taskID = delivery.taskID
         request.message = delivery.message
@@ -50,7 +50,7 @@ public final class AnalyzeProcessor {
 
     /// Which failures are worth another attempt. Bad input will not get better; a missing, busy,
     /// slow or crashing peer may.
-    public static func classify(_ error: RPCError) -> AttemptResult {
+    public static func classify(_ error: RPCError) -> AttemptOutcome {
         switch error.code {
         case .invalidArgument, .unimplemented, .notFound, .failedPrecondition, .outOfRange, .permissionDenied,
             .unauthenticated, .alreadyExists, .dataLoss:

@@ -46,7 +46,7 @@ import Testing
         }
         #expect(
             p.decide(after: .transient("UNAVAILABLE: alert-service down"), attempt: 5)
-                == .fail(error: "gave up after 5 attempts: UNAVAILABLE: alert-service down", deadLetter: true))
+                == .fail(error: "gave up after 5 attempts: UNAVAILABLE: alert-service down"))
     }
 
     @Test func jitterSpansTheWholeRange() {
@@ -63,8 +63,8 @@ import Testing
         let p = RetryPolicy()
         #expect(
             p.decide(after: .permanent("INVALID_ARGUMENT: bad task id"), attempt: 1)
-                == .fail(error: "INVALID_ARGUMENT: bad task id", deadLetter: true))
-        #expect(p.decide(after: .success, attempt: 4) == .succeed)
+                == .fail(error: "INVALID_ARGUMENT: bad task id"))
+        #expect(p.decide(after: .success(result: []), attempt: 4) == .succeed)
     }
 
     @Test func poisonAfterTooManyDeliveries() {

@@ -5,8 +5,9 @@ import MeshLoop
 import MeshRedis
 import MeshTestSupport
 import TaskPipeline
-import TaskQueue
 import Testing
+
+@testable import TaskQueue
 
 /// One test's world: its own loop and redis-server.
 final class QueueWorld {
@@ -89,7 +90,8 @@ final class QueueWorld {
 
     /// A consumer on its own pair of connections.
     func consumer(
-        name: String, configure: (inout TaskConsumer.Configuration) -> Void = { _ in },
+        name: String, clock: (any ConsumerClock)? = nil,
+        configure: (inout TaskConsumer.Configuration) -> Void = { _ in },
         processor: @escaping TaskConsumer.Processor
     ) -> TaskConsumer {
         var config = TaskConsumer.Configuration(name: name)
@@ -98,7 +100,7 @@ final class QueueWorld {
         config.blockMs = 200
         configure(&config)
         return TaskConsumer(
-            loop: loop, commands: client(), reader: client(), configuration: config, processor: processor)
+            loop: loop, commands: client(), reader: client(), configuration: config, clock: clock, processor: processor)
     }
 
     func finish(_ consumers: [TaskConsumer] = []) {
@@ -120,4 +122,54 @@ extension SubmitOutcome {
         case .created(let id), .existing(let id), .conflict(let id): id
         }
     }
+}
+
+/// A clock that moves only when the test says: the consumer's timers fire in due order inside
+/// `advance`, so a test of a 60-second interval takes no 60 seconds.
+final class ManualClock: ConsumerClock {
+    private(set) var nowMs: UInt64 = 0
+    private var timers: [ManualTimer] = []
+
+    func makeTimer() throws(UVError) -> any ConsumerTimer {
+        let timer = ManualTimer(clock: self)
+        timers.append(timer)
+        return timer
+    }
+
+    /// Moves time on by `ms`, firing every timer that falls due on the way.
+    func advance(byMs ms: UInt64) {
+        let end = nowMs + ms
+        while let next = timers.filter({ ($0.dueMs ?? .max) <= end }).min(by: { $0.dueMs! < $1.dueMs! }) {
+            nowMs = next.dueMs!
+            next.dueMs = next.repeatMs > 0 ? nowMs + next.repeatMs : nil
+            next.body?()
+        }
+        nowMs = end
+    }
+
+    var activeTimers: Int { timers.filter(\.isActive).count }
+}
+
+final class ManualTimer: ConsumerTimer {
+    unowned let clock: ManualClock
+    var dueMs: UInt64?
+    var repeatMs: UInt64 = 0
+    var body: (() -> Void)?
+
+    init(clock: ManualClock) { self.clock = clock }
+
+    func start(afterMs: UInt64, repeatMs: UInt64, _ body: @escaping () -> Void) {
+        dueMs = clock.nowMs + afterMs
+        self.repeatMs = repeatMs
+        self.body = body
+    }
+
+    func stop() { dueMs = nil }
+
+    func close() {
+        dueMs = nil
+        body = nil
+    }
+
+    var isActive: Bool { dueMs != nil }
 }

@@ -1,0 +1,98 @@
+// ScriptReplies: the consumer scripts' answers, decoded once into Swift types (see TaskScripts).
+
+public import MeshRedis
+
+/// What a script call came to, before its reply's meaning.
+public enum ScriptAnswer<Reply: Sendable>: Sendable {
+    /// The script ran and answered in its documented shape.
+    case reply(Reply)
+    /// Redis is away or refused for now (`-LOADING` while a restarted server reads its AOF,
+    /// `-OOM`, `-BUSY`, a lost connection, a deadline): the same call may pass later.
+    case refused(String)
+    /// An answer the script never gives: nothing can be concluded from it.
+    case malformed(String)
+
+    /// Decodes `result` with `decode`, which returns nil for a shape the script does not answer.
+    public init(_ result: Result<RedisValue, RedisError>, _ decode: (RedisValue) -> Reply?) {
+        switch result {
+        case .failure(let error): self = .refused("\(error)")
+        case .success(.error(let e)): self = .refused(e)
+        case .success(let value): self = decode(value).map { .reply($0) } ?? .malformed("\(value)")
+        }
+    }
+}
+
+/// The start script's answer for one entry.
+public enum StartReply: Sendable, Hashable {
+    /// Run attempt number `attempt` of the task with this message.
+    case run(message: String, attempt: Int)
+    /// Failed and dead-lettered without running: delivered too often, or out of attempts after crashes.
+    case poison(error: String)
+    /// Another consumer holds the entry now.
+    case lost
+    /// No such task: the entry was dropped.
+    case gone
+    /// Already finished (SUCCESS or FAILURE): the entry was dropped.
+    case done(state: String)
+
+    public static func decode(_ value: RedisValue) -> StartReply? {
+        guard case .array(let items?) = value, let tag = items.first?.string else { return nil }
+        switch (tag, items.count) {
+        case ("run", 3):
+            guard let message = items[1].string, let attempt = items[2].string.flatMap({ Int($0) }) else { return nil }
+            return .run(message: message, attempt: attempt)
+        case ("poison", 2): return items[1].string.map { .poison(error: $0) }
+        case ("lost", 1): return .lost
+        case ("gone", 1): return .gone
+        case ("done", 2): return items[1].string.map { .done(state: $0) }
+        default: return nil
+        }
+    }
+
+    /// A batch's answer: one reply per entry, in order; nil unless every one decodes.
+    public static func decodeBatch(_ value: RedisValue, count: Int) -> [StartReply]? {
+        guard case .array(let items?) = value, items.count == count else { return nil }
+        let replies = items.compactMap(decode)
+        return replies.count == count ? replies : nil
+    }
+
+    /// Why a task was not run, for the `skipped` event (`lost`, `gone`, `done SUCCESS`).
+    public var skipReason: String {
+        switch self {
+        case .run: "run"
+        case .poison(let error): "poison \(error)"
+        case .lost: "lost"
+        case .gone: "gone"
+        case .done(let state): "done \(state)"
+        }
+    }
+}
+
+/// The answer of a state change (succeed, retry, fail) for one task.
+public enum FinishReply: String, Sendable, Hashable {
+    /// The change was made.
+    case ok
+    /// The task was already terminal: nothing changed.
+    case duplicate
+    /// No such task.
+    case gone
+
+    public static func decode(_ value: RedisValue) -> FinishReply? { value.string.flatMap(FinishReply.init(rawValue:)) }
+
+    /// The succeed script's answer: one reply per task, in order; nil unless every one decodes.
+    public static func decodeBatch(_ value: RedisValue, count: Int) -> [FinishReply]? {
+        guard case .array(let items?) = value, items.count == count else { return nil }
+        let replies = items.compactMap(decode)
+        return replies.count == count ? replies : nil
+    }
+}
+
+/// The promote script's answer: how many retries were due (moved, or dropped when no longer RETRY).
+public struct PromoteReply: Sendable, Hashable {
+    public var due: Int
+
+    public static func decode(_ value: RedisValue) -> PromoteReply? {
+        guard case .integer(let n) = value, n >= 0 else { return nil }
+        return PromoteReply(due: Int(n))
+    }
+}

@@ -1,0 +1,115 @@
+// TaskConsumer+Finishing: an attempt's outcome stored — successes batched per loop turn, retries
+// and failures one script call each, and kept for later while Redis refuses.
+
+import MeshRedis
+import TaskPipeline
+
+extension TaskConsumer {
+    func finish(_ delivery: Delivery, _ outcome: AttemptOutcome, tries: Int = 0) {
+        guard inFlight[delivery.entry] != nil else { return }
+        let c = configuration
+        let script: RedisScript
+        let scriptKeys: [String]
+        var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(delivery.entry.utf8)]
+        // What to count once the script said "ok".
+        let done: ConsumerEvent
+        switch c.policy.decide(after: outcome, attempt: delivery.attempt) {
+        case .succeed:
+            guard case .success(let json) = outcome else { return }
+            successes.append((delivery, json, tries))
+            if successes.count == 1 { commands.atEndOfTurn { [weak self] in self?.storeSuccesses() } }
+            return
+        case .retry(let delayMs):
+            script = retryScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
+            arguments += [outcome.errorText, String(delayMs), delivery.taskID].map { Array($0.utf8) }
+            done = .retrying(delivery, delayMs: delayMs, error: outcome.errorText)
+        case .fail(let error):
+            script = failScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead, keys.counters]
+            arguments += [error, String(c.resultTTLSeconds), delivery.taskID, String(c.deadLetterCap)].map {
+                Array($0.utf8)
+            }
+            done = .failed(delivery, error: error)
+        }
+        commands.eval(script, keys: scriptKeys, arguments: arguments) { [weak self] result in
+            guard let self else { return }
+            switch ScriptAnswer(result, FinishReply.decode) {
+            case .reply(.ok):
+                if case .retrying = done { self.stats.retried += 1 } else { self.stats.failed += 1 }
+                self.onEvent?(done)
+                self.release(delivery.entry)
+            case .reply(let other):
+                self.stats.skipped += 1
+                self.onEvent?(.skipped(taskID: delivery.taskID, entry: delivery.entry, reason: other.rawValue))
+                self.release(delivery.entry)
+            case .malformed(let what):
+                self.problem("\(script.name) script answered \(what)")
+                self.dropped(delivery.entry)
+            case .refused(let why):
+                self.problem("\(script.name) \(delivery.taskID): \(why)")
+                self.finishLater(delivery, outcome, tries: tries)
+            }
+        }
+    }
+
+    /// Stores every success of the last loop turn with one `succeed` call.
+    func storeSuccesses() {
+        let batch = successes
+        successes = []
+        guard !batch.isEmpty else { return }
+        var scriptKeys = [keys.stream, keys.counters]
+        var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(String(configuration.resultTTLSeconds).utf8)]
+        scriptKeys.reserveCapacity(2 + batch.count)
+        arguments.reserveCapacity(2 + 2 * batch.count)
+        for (delivery, json, _) in batch {
+            scriptKeys.append(keys.task(delivery.taskID))
+            arguments.append(Array(delivery.entry.utf8))
+            arguments.append(json)
+        }
+        commands.eval(succeedScript, keys: scriptKeys, arguments: arguments) { [weak self] result in
+            guard let self else { return }
+            switch ScriptAnswer(result, { FinishReply.decodeBatch($0, count: batch.count) }) {
+            case .reply(let replies):
+                for ((delivery, _, _), reply) in zip(batch, replies) {
+                    if reply == .ok {
+                        self.stats.succeeded += 1
+                        self.onEvent?(.succeeded(delivery))
+                    } else {
+                        self.stats.skipped += 1
+                        self.onEvent?(
+                            .skipped(taskID: delivery.taskID, entry: delivery.entry, reason: reply.rawValue))
+                    }
+                    self.release(delivery.entry)
+                }
+            case .malformed(let what):
+                self.problem("succeed script answered \(what)")
+                for (delivery, _, _) in batch { self.dropped(delivery.entry) }
+            case .refused(let why):
+                self.problem("succeed (\(batch.count) tasks): \(why)")
+                for (delivery, json, tries) in batch {
+                    self.finishLater(delivery, .success(result: json), tries: tries)
+                }
+            }
+        }
+    }
+
+    /// Redis is away, or refuses for now: keep the outcome and try again in a second while the
+    /// lease lasts; past that the entry is run again (its report is written once whatever happens).
+    /// While draining, a try that would come after the grace deadline is not made: the entry
+    /// stays in flight and is handed back then.
+    func finishLater(_ delivery: Delivery, _ outcome: AttemptOutcome, tries: Int) {
+        let maxTries = Int(max(1, configuration.leaseMs / 2_000))
+        let retryMs: UInt64 = 1_000
+        switch lifecycle {
+        case .running: break
+        case .draining(let deadlineMs, _): if clock.nowMs + retryMs >= deadlineMs { return }
+        case .idle, .stopped: return dropped(delivery.entry)
+        }
+        guard tries < maxTries, let timer = try? clock.makeTimer() else { return dropped(delivery.entry) }
+        timer.start(afterMs: retryMs) { [weak self] in
+            timer.close()
+            self?.finish(delivery, outcome, tries: tries + 1)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+// ScriptReplyTests: the consumer scripts' replies decoded without Redis, malformed ones refused.
+
+import MeshRedis
+import Testing
+
+@testable import TaskQueue
+
+@Suite struct ScriptReplyTests {
+    func bulk(_ s: String) -> RedisValue { .bulk(Array(s.utf8)) }
+    func array(_ items: RedisValue...) -> RedisValue { .array(items) }
+
+    @Test func startRepliesOfEveryShape() {
+        #expect(StartReply.decode(array(bulk("run"), bulk("hello"), bulk("3"))) == .run(message: "hello", attempt: 3))
+        #expect(StartReply.decode(array(bulk("run"), bulk(""), bulk("1"))) == .run(message: "", attempt: 1))
+        #expect(
+            StartReply.decode(array(bulk("poison"), bulk("delivered 11 times"))) == .poison(error: "delivered 11 times")
+        )
+        #expect(StartReply.decode(array(bulk("lost"))) == .lost)
+        #expect(StartReply.decode(array(bulk("gone"))) == .gone)
+        #expect(StartReply.decode(array(bulk("done"), bulk("SUCCESS"))) == .done(state: "SUCCESS"))
+        #expect(StartReply.done(state: "SUCCESS").skipReason == "done SUCCESS")
+    }
+
+    @Test(arguments: [
+        RedisValue.array([]), .array(nil), .bulk(nil), .integer(1),
+        .array([.bulk(Array("run".utf8)), .bulk(Array("m".utf8))]),  // no attempt
+        .array([.bulk(Array("run".utf8)), .bulk(Array("m".utf8)), .bulk(Array("three".utf8))]),
+        .array([.bulk(Array("lost".utf8)), .bulk(Array("extra".utf8))]),
+        .array([.bulk(Array("later".utf8))]),
+    ])
+    func malformedStartRepliesAreRefused(_ value: RedisValue) {
+        #expect(StartReply.decode(value) == nil)
+    }
+
+    @Test func aBatchDecodesOnlyWhole() {
+        let two = array(array(bulk("lost")), array(bulk("gone")))
+        #expect(StartReply.decodeBatch(two, count: 2) == [.lost, .gone])
+        #expect(StartReply.decodeBatch(two, count: 3) == nil, "a reply per entry, or nothing")
+        #expect(StartReply.decodeBatch(array(array(bulk("lost")), .integer(0)), count: 2) == nil)
+        #expect(
+            FinishReply.decodeBatch(array(bulk("ok"), bulk("duplicate"), bulk("gone")), count: 3) == [
+                .ok, .duplicate, .gone,
+            ])
+        #expect(FinishReply.decodeBatch(array(bulk("ok"), bulk("OK")), count: 2) == nil)
+    }
+
+    @Test func finishAndPromoteReplies() {
+        #expect(FinishReply.decode(.status("ok")) == .ok)
+        #expect(FinishReply.decode(bulk("duplicate")) == .duplicate)
+        #expect(FinishReply.decode(.integer(1)) == nil)
+        #expect(PromoteReply.decode(.integer(7)) == PromoteReply(due: 7))
+        #expect(PromoteReply.decode(.integer(-1)) == nil)
+        #expect(PromoteReply.decode(bulk("7")) == nil)
+    }
+
+    @Test func answersTellRefusalFromNonsense() {
+        func kind(_ a: ScriptAnswer<FinishReply>) -> String {
+            switch a {
+            case .reply(let r): "reply \(r.rawValue)"
+            case .refused: "refused"
+            case .malformed: "malformed"
+            }
+        }
+        #expect(kind(ScriptAnswer(.success(.status("ok")), FinishReply.decode)) == "reply ok")
+        #expect(kind(ScriptAnswer(.success(.error("LOADING Redis is loading")), FinishReply.decode)) == "refused")
+        #expect(kind(ScriptAnswer(.failure(RedisError("connection closed")), FinishReply.decode)) == "refused")
+        #expect(kind(ScriptAnswer(.success(.integer(3)), FinishReply.decode)) == "malformed")
+    }
+}
