@@ -242,7 +242,10 @@ let package = Package(
             name: "MeshLoopTests", dependencies: ["MeshLoop", "MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshOptionsTests",
-            dependencies: ["MeshOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MeshOptions", "MeshLoop", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshRPCTests",

@@ -1,4 +1,8 @@
-// Metrics: the Prometheus text exposition api-service serves on GET /metrics.
+// Metrics: GET /metrics — the whole mesh in one Prometheus text exposition.
+
+import MeshHTTP
+import MeshLoop
+import TaskQueue
 
 /// Builds a Prometheus text exposition (version 0.0.4): samples are grouped by metric name, each
 /// group opened by its `# HELP` and `# TYPE` lines, label values escaped.
@@ -86,5 +90,121 @@ struct LatencyHistogram {
         text.add(name, .histogram, help, labels: labels + [("le", "+Inf")], value: Double(count), suffix: "_bucket")
         text.add(name, .histogram, help, labels: labels, value: sum, suffix: "_sum")
         text.add(name, .histogram, help, labels: labels, value: Double(count), suffix: "_count")
+    }
+}
+
+extension APIHandler {
+    /// Everything in one scrape: this process's HTTP figures, the queue (read from Redis now), the
+    /// pipeline's totals (kept by the Lua scripts), and every `--scrape` service's figures.
+    func metrics(_ respond: @escaping (HTTPResponse) -> Void) {
+        var text = PrometheusText()
+        let requestsHelp = "HTTP requests answered, by route, method and status."
+        for (key, n) in stats.responses.sorted(by: { $0.key < $1.key }) {
+            text.add(
+                "alertmesh_http_requests_total", .counter, requestsHelp,
+                labels: [("method", key.method), ("route", key.route), ("status", String(key.status))], value: Double(n)
+            )
+        }
+        for (route, histogram) in latency.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            histogram.add(
+                to: &text, name: "alertmesh_http_request_duration_seconds",
+                help: "Time from a complete request to its answer.", labels: [("route", route.rawValue)])
+        }
+        text.add(
+            "alertmesh_submits_total", .counter, "Tasks accepted (202) by this api-service.",
+            value: Double(stats.submitted))
+        text.add(
+            "alertmesh_idempotent_replays_total", .counter, "Submits answered with an existing task (Idempotency-Key).",
+            value: Double(stats.replayed))
+        text.add(
+            "alertmesh_redis_errors_total", .counter, "Requests answered 503 because Redis failed.",
+            value: Double(stats.redisErrors))
+        text.add("alertmesh_redis_up", .gauge, "Whether Redis is connected.", value: queue.redis.isConnected ? 1 : 0)
+        for (name, value) in (figuresProvider?() ?? [:]).sorted(by: { $0.key < $1.key }) {
+            text.add(
+                PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
+                "api-service: \(name.replacingOccurrences(of: "_", with: " ")).", labels: [("service", "api-service")],
+                value: value)
+        }
+        var pending = 3
+        let finish = { [weak self] in
+            pending -= 1
+            guard pending == 0, self != nil else { return }
+            respond(
+                HTTPResponse(
+                    status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                    body: Array(text.render().utf8)))
+        }
+        queue.depth { result in
+            if case .success(let d) = result {
+                text.add("alertmesh_queue_length", .gauge, "Entries in the work stream.", value: Double(d.length))
+                text.add(
+                    "alertmesh_queue_pending", .gauge, "Entries delivered to a worker, not yet finished.",
+                    value: Double(d.pending))
+                text.add(
+                    "alertmesh_queue_lag", .gauge, "Entries not yet delivered to any worker.", value: Double(d.lag))
+                text.add("alertmesh_queue_delayed", .gauge, "Tasks waiting for a retry.", value: Double(d.delayed))
+                text.add(
+                    "alertmesh_dead_letter_size", .gauge, "Entries in the dead-letter stream.", value: Double(d.dead))
+                text.add(
+                    "alertmesh_queue_consumers", .gauge, "Consumers (workers) in the group.", value: Double(d.consumers)
+                )
+            }
+            finish()
+        }
+        queue.counters { result in
+            if case .success(let counters) = result {
+                for state in ["submitted", "succeeded", "failed", "retried", "poisoned"] {
+                    text.add(
+                        "alertmesh_tasks_total", .counter,
+                        "Pipeline totals across every service: tasks submitted, finished by final state, retries, poison.",
+                        labels: [("event", state)], value: Double(counters[state] ?? 0))
+                }
+            }
+            finish()
+        }
+        guard let scraper else { return finish() }
+        scraper.scrape { results in
+            Self.add(results, to: &text)
+            finish()
+        }
+    }
+
+    /// The scraped services' figures: `alertmesh_up`, RPC calls and latency per method, and each
+    /// service's own figures as `alertmesh_<name>`.
+    static func add(_ results: [ScrapeResult], to text: inout PrometheusText) {
+        for r in results {
+            let labels = [("instance", r.instance), ("service", r.service)]
+            text.add(
+                "alertmesh_up", .gauge, "Whether a scraped mesh service answered _sys.Stats.", labels: labels,
+                value: r.stats == nil ? 0 : 1)
+            guard let s = r.stats else { continue }
+            text.add(
+                "alertmesh_uptime_seconds", .gauge, "Seconds since the service started.", labels: labels,
+                value: s.uptimeSeconds)
+            text.add(
+                "alertmesh_rpc_connections_open", .gauge, "Open RPC connections.", labels: labels,
+                value: Double(s.connectionsOpen))
+            text.add(
+                "alertmesh_rpc_calls_in_flight", .gauge, "RPC calls being served.", labels: labels,
+                value: Double(s.callsInFlight))
+            for m in s.methods {
+                for (status, n) in m.byStatus.sorted(by: { $0.key < $1.key }) {
+                    text.add(
+                        "alertmesh_rpc_calls_total", .counter, "RPC calls served, by method and status.",
+                        labels: labels + [("method", m.method), ("status", status)], value: Double(n))
+                }
+                for (q, v) in [("0.5", m.latencyP50Ms), ("0.9", m.latencyP90Ms), ("0.99", m.latencyP99Ms)] {
+                    text.add(
+                        "alertmesh_rpc_latency_ms", .gauge, "RPC latency quantiles since start, in ms.",
+                        labels: labels + [("method", m.method), ("quantile", q)], value: v)
+                }
+            }
+            for (name, value) in s.figures.sorted(by: { $0.key < $1.key }) {
+                text.add(
+                    PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
+                    "\(name.replacingOccurrences(of: "_", with: " ")).", labels: labels, value: value)
+            }
+        }
     }
 }

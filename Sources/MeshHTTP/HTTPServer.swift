@@ -39,6 +39,15 @@ public final class HTTPServer {
         public var malformed: UInt64 = 0
         public var timedOut: UInt64 = 0
         public var open = 0
+
+        /// The counters under their metric names, for `/metrics`.
+        public func figures() -> [String: Double] {
+            [
+                "http_connections_open": Double(open), "http_connections_accepted_total": Double(accepted),
+                "http_connections_rejected_total": Double(rejected), "http_malformed_requests_total": Double(malformed),
+                "http_timeouts_total": Double(timedOut),
+            ]
+        }
     }
 
     public typealias Handler = (HTTPRequest, HTTPResponder) -> Void

@@ -110,6 +110,16 @@ public final class LogShipper: Sendable {
         public var udpErrors: UInt64 = 0
         public var linesSent: UInt64 = 0
         public var oversizedDropped: UInt64 = 0
+
+        /// The counters under their metric names, for `_sys.Stats` and `/metrics`.
+        public func figures() -> [String: Double] {
+            [
+                "log_events_total": Double(events), "log_events_dropped_total": Double(dropped),
+                "log_file_bytes_total": Double(fileBytes), "log_file_errors_total": Double(fileErrors),
+                "log_datagrams_sent_total": Double(datagramsSent), "log_bytes_sent_total": Double(udpBytesSent),
+                "log_udp_errors_total": Double(udpErrors), "log_lines_sent_total": Double(linesSent),
+            ]
+        }
     }
 
     public let configuration: Configuration
@@ -164,17 +174,6 @@ public final class LogShipper: Sendable {
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
-
-    /// The counters as figures for `_sys.Stats` and `/metrics`.
-    public func figures() -> [String: Double] {
-        let s = stats
-        return [
-            "log_events_total": Double(s.events), "log_events_dropped_total": Double(s.dropped),
-            "log_file_bytes_total": Double(s.fileBytes), "log_file_errors_total": Double(s.fileErrors),
-            "log_datagrams_sent_total": Double(s.datagramsSent), "log_bytes_sent_total": Double(s.udpBytesSent),
-            "log_udp_errors_total": Double(s.udpErrors), "log_lines_sent_total": Double(s.linesSent),
-        ]
-    }
 
     /// Reopens the log file (after logrotate moved it: SIGHUP).
     public func reopen() {

@@ -57,6 +57,12 @@ public final class EventLoop {
         }
     }
 
+    /// Runs until every handle's close callback has run (at most `maxTurns` turns): what a
+    /// program does after closing everything, so the loop can be closed without a leak.
+    public func runUntilHandlesClosed(maxTurns: Int = 50) {
+        for _ in 0..<maxTurns where openHandleCount > 0 { runOnce() }
+    }
+
     /// Makes `run()` return after the current iteration.
     public func stop() { uv_stop(uv) }
 

@@ -43,7 +43,7 @@ public final class RPCServer {
 
     public let loop: EventLoop
     /// The service's own figures for `_sys.Stats/Get` (`figures`), Prometheus-style names.
-    public var statsProvider: (() -> [String: Double])?
+    public var figuresProvider: (() -> [String: Double])?
     public let configuration: Configuration
     let logger: Logger
     let helloSettings: HelloSettings
@@ -249,7 +249,7 @@ public final class RPCServer {
         r.bytesIn = stats.closedBytesIn + connections.values.reduce(0) { $0 + $1.wire.stream.bytesRead }
         r.bytesOut = stats.closedBytesOut + connections.values.reduce(0) { $0 + $1.wire.stream.bytesWritten }
         r.methods = stats.methodStats()
-        if let statsProvider { r.figures = statsProvider() }
+        if let figuresProvider { r.figures = figuresProvider() }
         return r
     }
 }

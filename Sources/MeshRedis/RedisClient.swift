@@ -44,6 +44,15 @@ public final class RedisClient {
         /// Commands that got no reply (not connected, connection lost, deadline passed).
         public var failures: UInt64 = 0
         public var timeouts: UInt64 = 0
+
+        /// The counters under their metric names, for `_sys.Stats` and `/metrics`.
+        public func figures() -> [String: Double] {
+            [
+                "redis_connects_total": Double(connects), "redis_disconnects_total": Double(disconnects),
+                "redis_commands_total": Double(commands), "redis_command_failures_total": Double(failures),
+                "redis_command_timeouts_total": Double(timeouts),
+            ]
+        }
     }
 
     public let loop: EventLoop
@@ -206,7 +215,7 @@ public final class RedisClient {
     }
 
     /// Runs `body` on the loop after every callback of the current turn — where a caller gathers
-    /// what those callbacks asked for into one command (see `TaskQueue.submit`). Before `start()`
+    /// what those callbacks asked for into one command (see `QueueClient.submit`). Before `start()`
     /// or after `close()`, `body` runs at once.
     public func atEndOfTurn(_ body: @escaping () -> Void) {
         loop.assertInLoop()

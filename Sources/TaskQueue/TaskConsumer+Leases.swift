@@ -83,7 +83,7 @@ extension TaskConsumer {
         guard isRunning, commands.isConnected else { return }
         commands.send(["XINFO", "CONSUMERS", keys.stream, keys.group]) { [weak self] result in
             guard let self, case .success(.array(let consumers?)) = result else { return }
-            for consumer in consumers.compactMap(TaskQueue.fields) {
+            for consumer in consumers.compactMap(QueueClient.fields) {
                 guard let name = consumer["name"]?.string, name != self.configuration.name,
                     case .integer(let pending)? = consumer["pending"], pending == 0,
                     case .integer(let idle)? = consumer["idle"], idle >= Int64(self.configuration.forgetConsumersIdleMs)

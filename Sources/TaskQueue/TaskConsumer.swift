@@ -192,7 +192,7 @@ public final class TaskConsumer {
 
     func commandsConnected() {
         if stats.started > 0 || stats.redisProblems > 0 { rescanOwnPending() }
-        TaskQueue.ensureGroup(redis: commands, keys: keys) { [weak self] result in
+        QueueClient.ensureGroup(redis: commands, keys: keys) { [weak self] result in
             if case .failure(let e) = result { self?.problem("cannot create the consumer group: \(e)") }
             self?.pump()
             self?.reclaim()

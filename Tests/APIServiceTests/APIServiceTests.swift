@@ -17,8 +17,8 @@ final class APIWorld {
     let loop: EventLoop
     let redisServer: RedisServer
     let redis: RedisClient
-    let queue: TaskQueue
-    let api: APIService
+    let queue: QueueClient
+    let api: APIHandler
     let http: HTTPServer
     let port: UInt16
 
@@ -30,10 +30,10 @@ final class APIWorld {
         redisConfig.reconnectMaxMs = 200
         redis = RedisClient(
             loop: loop, endpoint: .tcp(host: "127.0.0.1", port: redisServer.port), configuration: redisConfig)
-        queue = TaskQueue(redis: redis)
+        queue = QueueClient(redis: redis)
         redis.onConnect = { [queue] in queue.ensureGroup() }
         redis.start()
-        api = APIService(queue: queue, logger: Logger(label: "test"))
+        api = APIHandler(queue: queue, logger: Logger(label: "test"))
         var config = HTTPServer.Configuration()
         configure(&config)
         http = try HTTPServer(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0), configuration: config) {
@@ -284,52 +284,5 @@ struct Response {
         #expect(Timestamp.rfc3339(ms: 0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.rfc3339(ms: 1_795_965_544_245) == "2026-11-29T15:19:04.245Z")
         #expect(Timestamp.rfc3339(ms: 951_782_400_001) == "2000-02-29T00:00:00.001Z")
-    }
-}
-
-/// The submit body's fast path against JSONDecoder: whatever it reads, JSONDecoder reads the same;
-/// whatever JSONDecoder refuses, it leaves alone.
-struct SubmitBodyTests {
-    func decoded(_ body: [UInt8]) -> String? {
-        try? JSONDecoder().decode(APIService.SubmitBody.self, from: Data(body)).message
-    }
-
-    @Test func theCommonShapesTakeTheFastPath() {
-        for body in [
-            #"{"message":"hi"}"#, #"{"message": "my card is 4111 1111 1111 1111, ключ"}"#,
-            " {\n\t\"message\" : \"\" }\r\n", "{\"message\": \"a/b 'quoted' \u{7f}\"}",
-        ] {
-            let bytes = Array(body.utf8)
-            #expect(APIService.plainSubmitMessage(bytes) != nil, "\(body)")
-            #expect(APIService.plainSubmitMessage(bytes) == decoded(bytes))
-        }
-    }
-
-    @Test func itAgreesWithJSONDecoderOnMutatedBodies() {
-        var rng = SystemRandomNumberGenerator()
-        let seeds = [
-            #"{"message": "hello there"}"#, #"{"message":"x\"y"}"#, #"{"message": "\u00e9"}"#,
-            #"{"message": 5}"#, #"{"other": "x"}"#, #"{"message": "a", "message": "b"}"#, #"["message"]"#,
-            #"{"message": "é ключ 秘密"}"#,
-        ].map { Array($0.utf8) }
-        let alphabet: [UInt8] =
-            Array(#"{}[]":, \"#.utf8) + [0x00, 0x0A, 0x09, 0x5C, 0x7F, 0xC3, 0xA9, 0xFF, 0x80, 0x61]
-        var fast = 0
-        for _ in 0..<20_000 {
-            var body = seeds.randomElement(using: &rng)!
-            for _ in 0..<Int.random(in: 0...3, using: &rng) {
-                let at = Int.random(in: 0...body.count, using: &rng)
-                switch Int.random(in: 0..<3, using: &rng) {
-                case 0: body.insert(alphabet.randomElement(using: &rng)!, at: at)
-                case 1: if at < body.count { body.remove(at: at) }
-                default: if at < body.count { body[at] = alphabet.randomElement(using: &rng)! }
-                }
-            }
-            if let message = APIService.plainSubmitMessage(body) {
-                fast += 1
-                #expect(message == decoded(body), "\(body)")
-            }
-        }
-        #expect(fast > 1_000, "the fast path was taken")
     }
 }

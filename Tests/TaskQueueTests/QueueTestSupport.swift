@@ -14,7 +14,7 @@ final class QueueWorld {
     let loop: EventLoop
     let server: RedisServer
     let redis: RedisClient
-    let queue: TaskQueue
+    let queue: QueueClient
     let keys = TaskKeys()
     private var extraClients: [RedisClient] = []
 
@@ -22,7 +22,7 @@ final class QueueWorld {
         server = try RedisServer()
         loop = try EventLoop()
         redis = RedisClient(loop: loop, endpoint: .unix(path: server.socketPath))
-        queue = TaskQueue(redis: redis)
+        queue = QueueClient(redis: redis)
         redis.start()
         run(until: { self.redis.isConnected })
         var ready = false

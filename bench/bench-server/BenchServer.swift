@@ -31,8 +31,10 @@ struct BenchServer: ParsableCommand {
             print("listening \(bound)")
         }
         fflush(nil)
-        try server.stopOnSignals(graceMs: 1_000)
-        loop.run()
+        let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: nil, graceMs: 1_000)
+        shutdown.drain = { grace, done in server.shutdown(graceMs: grace, done) }
+        shutdown.hurry = { server.shutdownNow() }
+        try shutdown.run()
         try loop.close()
     }
 }

@@ -92,12 +92,16 @@ struct AlertServiceCommand: ParsableCommand {
             }
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
-        try server.stopOnSignals(graceMs: shutdownGraceMs) { hangup.close() }
-        server.statsProvider = { shipper.figures() }
+        server.figuresProvider = { shipper.stats.figures() }
+        let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
+        // Stop listening, GOAWAY, let calls in flight finish; a second signal closes at once.
+        shutdown.drain = { grace, done in server.shutdown(graceMs: grace, done) }
+        shutdown.hurry = { server.shutdownNow() }
+        shutdown.close = { hangup.close() }
         logger.notice(
             "alert-service ready",
             metadata: ["endpoints": "\(server.endpoints.map(\.description))", "reports": "\(store.directory)"])
-        loop.run()
+        try shutdown.run()
         try loop.close()
     }
 }

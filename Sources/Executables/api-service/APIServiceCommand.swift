@@ -115,7 +115,7 @@ struct APIServiceCommand: ParsableCommand {
         redisConfig.commandTimeoutMs = redisTimeoutMs
         let redisClient = RedisClient(
             loop: loop, endpoint: try RedisEndpoint(parsing: redis), configuration: redisConfig)
-        let queue = TaskQueue(redis: redisClient, keys: TaskKeys(prefix: redisPrefix))
+        let queue = QueueClient(redis: redisClient, keys: TaskKeys(prefix: redisPrefix))
         queue.idempotencyTTLSeconds = idempotencyTtl
         redisClient.onConnect = {
             logger.notice("redis connected", metadata: ["redis": "\(redisClient.endpoint)"])
@@ -130,7 +130,7 @@ struct APIServiceCommand: ParsableCommand {
         }
         redisClient.start()
 
-        let api = APIService(queue: queue, logger: logger)
+        let api = APIHandler(queue: queue, logger: logger)
         var httpConfig = HTTPServer.Configuration()
         httpConfig.maxBodyBytes = maxBodyBytes
         httpConfig.maxHeaderBytes = maxHeaderBytes
@@ -149,43 +149,23 @@ struct APIServiceCommand: ParsableCommand {
         let scraper = MeshScraper(loop: loop, endpoints: try scrape.map { try Endpoint(parsing: $0) })
         api.scraper = scraper.isEmpty ? nil : scraper
         api.figuresProvider = {
-            var figures = shipper.figures()
-            let s = server.stats
-            figures["http_connections_open"] = Double(s.open)
-            figures["http_connections_accepted_total"] = Double(s.accepted)
-            figures["http_connections_rejected_total"] = Double(s.rejected)
-            figures["http_malformed_requests_total"] = Double(s.malformed)
-            figures["http_timeouts_total"] = Double(s.timedOut)
-            return figures
+            shipper.stats.figures().merging(server.stats.figures()) { a, _ in a }
+                .merging(redisClient.stats.figures()) { a, _ in a }
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
 
-        var stopping = false
-        let stop = { (signal: Int32) in
-            guard !stopping else { return }
-            stopping = true
-            logger.notice("stopping", metadata: ["signal": "\(signal)"])
-            server.close()
-            let poll = try? LoopTimer(loop: loop)
-            let deadline = loop.nowMs + shutdownGraceMs
-            poll?.start(afterMs: 10, repeatMs: 10) {
-                guard server.isDrained || loop.nowMs >= deadline else { return }
-                poll?.close()
-                scraper.close()
-                hangup.close()
-                redisClient.close()
-                loop.stop()
-            }
+        let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
+        shutdown.stopAccepting = { server.close() }
+        shutdown.drain = { _, done in shutdown.poll(until: { server.isDrained }, done) }
+        shutdown.close = {
+            scraper.close()
+            hangup.close()
+            redisClient.close()
         }
-        let signals = try [SignalWatcher.terminate, SignalWatcher.interrupt].map {
-            try SignalWatcher(loop: loop, signal: $0, stop)
-        }
+        shutdown.summary = { ["submitted": "\(api.stats.submitted)"] }
         var url = "http://\(http)"
         if case .tcp(let host, let port) = server.endpoint { url = "http://\(host):\(port)" }
         logger.notice("api-service ready", metadata: ["http": "\(url)", "redis": "\(redisClient.endpoint)"])
-        loop.run()
-        signals.forEach { $0.close() }
-        for _ in 0..<10 where loop.openHandleCount > 0 { _ = loop.runOnce() }
-        logger.notice("stopped")
+        try shutdown.run()
     }
 }

@@ -115,7 +115,7 @@ struct LoadgenCommand: ParsableCommand {
         var result: LoadRun.Report?
         try run.start { result = $0 }
         loop.run(until: { result != nil })
-        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed()
         let r = result!
         if json {
             let encoder = JSONEncoder()

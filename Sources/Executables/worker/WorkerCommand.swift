@@ -155,50 +155,32 @@ struct WorkerCommand: ParsableCommand {
             }
         }
 
-        server.statsProvider = {
-            var figures = shipper.figures()
-            let s = consumer.stats
-            figures["tasks_started_total"] = Double(s.started)
-            figures["tasks_succeeded_total"] = Double(s.succeeded)
-            figures["tasks_retried_total"] = Double(s.retried)
-            figures["tasks_failed_total"] = Double(s.failed)
-            figures["tasks_poisoned_total"] = Double(s.poisoned)
-            figures["tasks_skipped_total"] = Double(s.skipped)
-            figures["tasks_reclaimed_total"] = Double(s.reclaimed)
-            figures["redis_problems_total"] = Double(s.redisProblems)
+        server.figuresProvider = {
+            var figures = shipper.stats.figures().merging(consumer.stats.figures()) { a, _ in a }
             figures["tasks_in_flight"] = Double(consumer.inFlightCount)
             figures["concurrency"] = Double(consumer.configuration.concurrency)
             figures["redis_connected"] = commands.isConnected ? 1 : 0
             return figures
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
-        var stopping = false
+        let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
         // NOT_SERVING while Redis is away (the worker can do nothing then); SERVING once it is back.
         server.setServingStatus(.notServing)
         let readiness = try LoopTimer(loop: loop)
         readiness.start(afterMs: 0, repeatMs: 250) {
-            server.setServingStatus(commands.isConnected && reader.isConnected && !stopping ? .serving : .notServing)
+            let up = commands.isConnected && reader.isConnected && !shutdown.isStopping
+            server.setServingStatus(up ? .serving : .notServing)
         }
         readiness.unref()
-
-        let stop = { (signal: Int32) in
-            guard !stopping else { return }
-            stopping = true
-            logger.notice(
-                "stopping: finishing tasks in flight",
-                metadata: ["signal": "\(signal)", "in_flight": "\(consumer.inFlightCount)"])
-            consumer.stop(graceMs: shutdownGraceMs) {
-                client.close()
-                server.shutdownNow()
-                hangup.close()
-                readiness.close()
-                logger.notice("stopped", metadata: ["succeeded": "\(consumer.stats.succeeded)"])
-                loop.stop()
-            }
+        // Stop reading; tasks in flight get the grace period, the rest are handed back.
+        shutdown.drain = { grace, done in consumer.stop(graceMs: grace, completion: done) }
+        shutdown.close = {
+            client.close()
+            server.shutdownNow()
+            hangup.close()
+            readiness.close()
         }
-        let signals = try [SignalWatcher.terminate, SignalWatcher.interrupt].map {
-            try SignalWatcher(loop: loop, signal: $0, stop)
-        }
+        shutdown.summary = { ["succeeded": "\(consumer.stats.succeeded)"] }
         try consumer.start()
         logger.notice(
             "worker ready",
@@ -207,8 +189,6 @@ struct WorkerCommand: ParsableCommand {
                 "alert_endpoints": "\(endpoints.map(\.description))",
                 "concurrency": "\(concurrency)",
             ])
-        loop.run()
-        signals.forEach { $0.close() }
-        for _ in 0..<10 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        try shutdown.run()
     }
 }

@@ -1,4 +1,4 @@
-// TaskQueue: the api-service's side of the pipeline — submit, look up, readiness, queue figures.
+// QueueClient: the api-service's side of the pipeline — submit, look up, readiness, queue figures.
 
 public import MeshRedis
 public import TaskPipeline
@@ -18,7 +18,7 @@ public struct TaskRecord: Sendable, Hashable {
     /// When a RETRY is due (ms since the epoch).
     public var retryAtMs: Int64?
 
-    /// The fields `TaskQueue.status` asks for, in its `HMGET`'s order — never `message`: a
+    /// The fields `QueueClient.status` asks for, in its `HMGET`'s order — never `message`: a
     /// pending task's message (up to the size limit) would travel with every poll for nothing.
     public static let fields = ["state", "attempts", "created_at", "updated_at", "result", "error", "retry_at"]
 
@@ -63,10 +63,10 @@ public struct QueueError: Error, Sendable, Hashable, CustomStringConvertible {
 /// The api-service's handle on the queue: writes tasks, reads them back.
 ///
 /// ```swift
-/// let queue = TaskQueue(redis: client)
+/// let queue = QueueClient(redis: client)
 /// queue.submit(id: id, message: text, idempotencyKey: nil) { print($0) }
 /// ```
-public final class TaskQueue {
+public final class QueueClient {
     public let redis: RedisClient
     public let keys: TaskKeys
     /// How long an Idempotency-Key maps to its task.
@@ -89,7 +89,7 @@ public final class TaskQueue {
     /// Creates the stream and its consumer group if missing (`XGROUP CREATE … 0 MKSTREAM`; from
     /// id 0, so tasks written before the group existed are not skipped).
     public func ensureGroup(_ completion: @escaping (Result<Void, QueueError>) -> Void = { _ in }) {
-        TaskQueue.ensureGroup(redis: redis, keys: keys) { [weak self] result in
+        QueueClient.ensureGroup(redis: redis, keys: keys) { [weak self] result in
             self?.groupReady = (try? result.get()) != nil
             completion(result)
         }

@@ -1,0 +1,79 @@
+// APIHandler+Status: GET /status/{task_id} and GET /readyz — answers read from Redis.
+
+import MeshHTTP
+import MeshJSON
+import MeshTime
+import TaskPipeline
+import TaskQueue
+
+extension APIHandler {
+    func status(_ id: String, _ respond: @escaping (HTTPResponse) -> Void) {
+        guard TaskID.isValid(id) else {
+            return respond(.error(400, "malformed task id: must be \(TaskID.rule)"))
+        }
+        queue.status(id: id) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(nil):
+                respond(.error(404, "no task \(id): unknown, or expired after its retention"))
+            case .success(let record?):
+                var headers: [(name: String, value: String)] = []
+                if !record.state.isTerminal { headers.append(("Retry-After", "1")) }
+                headers.append(("Cache-Control", "no-store"))
+                respond(.json(200, Self.statusBody(record), headers: headers))
+            case .failure(let error):
+                self.stats.redisErrors += 1
+                respond(.error(503, "task state unavailable: \(error)", headers: self.unavailableHeaders))
+            }
+        }
+    }
+
+    /// `{"task_id", "state", "result"?, "error"?, "attempts", "created_at", "updated_at", "retry_at"?}`.
+    static func statusBody(_ r: TaskRecord) -> [UInt8] {
+        var b: [UInt8] = []
+        b.reserveCapacity(160 + (r.result?.count ?? 0) + (r.error?.utf8.count ?? 0))
+        b.append(contentsOf: #"{"task_id":"#.utf8)
+        JSONText.appendString(r.id, to: &b)
+        b.append(contentsOf: #","state":"#.utf8)
+        JSONText.appendString(r.state.rawValue, to: &b)
+        if let result = r.result {
+            b.append(contentsOf: #","result":"#.utf8)
+            b.append(contentsOf: result)
+        }
+        if let error = r.error {
+            b.append(contentsOf: #","error":"#.utf8)
+            JSONText.appendString(error, to: &b)
+        }
+        b.append(contentsOf: #","attempts":"#.utf8)
+        JSONText.appendInt(r.attempts, to: &b)
+        func time(_ key: StaticString, _ ms: Int64) {
+            key.withUTF8Buffer { b.append(contentsOf: $0) }
+            b.append(UInt8(ascii: "\""))
+            Timestamp.append(ms: ms, to: &b)  // RFC 3339 needs no escaping
+            b.append(UInt8(ascii: "\""))
+        }
+        time(#","created_at":"#, r.createdAtMs)
+        time(#","updated_at":"#, r.updatedAtMs)
+        if let retryAt = r.retryAtMs { time(#","retry_at":"#, retryAt) }
+        b.append(UInt8(ascii: "}"))
+        return b
+    }
+
+    func ready(_ respond: @escaping (HTTPResponse) -> Void) {
+        guard queue.redis.isConnected else {
+            let why = queue.redis.lastError.map { "\($0)" } ?? "connecting"
+            return respond(.error(503, "redis unreachable: \(why)", headers: unavailableHeaders))
+        }
+        queue.depth { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let d):
+                let body =
+                    #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)}"#
+                respond(.json(200, Array(body.utf8)))
+            case .failure(let error):
+                respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+// APIHandler: the public HTTP API's routing — which endpoint a request is for, and its counters.
+// The endpoints are in APIHandler+Submit, +Status and Metrics.swift.
+
+import FoundationEssentials
+public import Logging
+public import MeshHTTP
+import MeshJSON
+import MeshLoop
+import MeshRedis
+import MeshTime
+import TaskPipeline
+public import TaskQueue
+
+/// Routes requests to the queue and shapes every answer (JSON bodies, JSON errors).
+///
+/// A task is acknowledged (202) only after Redis confirmed storing it; with Redis away the answer
+/// is 503 with `Retry-After`, never a 202 for a task that was not stored.
+///
+/// ```swift
+/// let api = APIHandler(queue: queue, logger: logger)
+/// let server = try HTTPServer(loop: loop, endpoint: endpoint, handler: api.handle)
+/// ```
+public final class APIHandler {
+    public struct Configuration: Sendable {
+        /// Seconds a client should wait before trying again after a 503.
+        public var retryAfterSeconds = 1
+        public init() {}
+    }
+
+    public struct Stats: Sendable {
+        public var submitted: UInt64 = 0
+        public var replayed: UInt64 = 0
+        public var redisErrors: UInt64 = 0
+        /// Answers by method, route and status.
+        public var responses: [ResponseKey: UInt64] = [:]
+    }
+
+    /// What answers are counted by: `POST /submit 202`.
+    public struct ResponseKey: Hashable, Sendable, Comparable {
+        public var method: String
+        public var route: String
+        public var status: Int
+
+        public static func < (a: ResponseKey, b: ResponseKey) -> Bool {
+            (a.route, a.method, a.status) < (b.route, b.method, b.status)
+        }
+    }
+
+    public let queue: QueueClient
+    public let configuration: Configuration
+    public internal(set) var stats = Stats()
+    let logger: Logger
+    let taskIDs = TaskIDGenerator()
+    var latency: [Route: LatencyHistogram] = [:]
+    /// This process's other figures for /metrics (the log shipper's, the HTTP server's).
+    public var figuresProvider: (() -> [String: Double])?
+    /// The rest of the mesh, for /metrics.
+    public var scraper: MeshScraper?
+
+    public init(queue: QueueClient, configuration: Configuration = Configuration(), logger: Logger) {
+        self.queue = queue
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The route a request matched, for counters (`/status/{task_id}`, not the id itself).
+    enum Route: String {
+        case submit = "/submit"
+        case status = "/status/{task_id}"
+        case healthz = "/healthz"
+        case readyz = "/readyz"
+        case metrics = "/metrics"
+        case openapi = "/openapi.json"
+        case docs = "/docs"
+        case unknown = "unknown"
+
+        var allow: String {
+            switch self {
+            case .submit: "POST"
+            case .status, .healthz, .readyz, .metrics, .openapi, .docs: "GET, HEAD"
+            case .unknown: ""
+            }
+        }
+    }
+
+    /// Handles one request (the `HTTPServer` handler).
+    public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let path = request.path
+        let route: Route
+        var taskID: Substring = ""
+        if path == "/submit" {
+            route = .submit
+        } else if path.utf8.starts(with: "/status/".utf8) {
+            route = .status
+            taskID = path.dropFirst("/status/".count)
+        } else if path == "/healthz" {
+            route = .healthz
+        } else if path == "/readyz" {
+            route = .readyz
+        } else if path == "/metrics" {
+            route = .metrics
+        } else if path == "/openapi.json" {
+            route = .openapi
+        } else if path == "/docs" || path == "/docs/" {
+            route = .docs
+        } else {
+            route = .unknown
+        }
+        let respond = { [weak self] (response: HTTPResponse) in
+            self?.count(request.method, route, response.status, since: responder.receivedAtNs)
+            responder.respond(response)  // for HEAD the server sends the headers only
+        }
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        switch route {
+        case .unknown:
+            respond(
+                .error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
+        case .submit where request.method == "POST":
+            submit(request, receivedAtNs: responder.receivedAtNs, respond)
+        case .status where isRead:
+            status(String(taskID), respond)
+        case .healthz where isRead:
+            respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        case .readyz where isRead:
+            ready(respond)
+        case .metrics where isRead:
+            metrics(respond)
+        case .openapi where isRead:
+            respond(.json(200, Self.openAPIBytes, headers: [("Cache-Control", "max-age=60")]))
+        case .docs where isRead:
+            respond(
+                HTTPResponse(
+                    status: 200,
+                    headers: [
+                        ("Content-Type", "text/html; charset=utf-8"),
+                        (
+                            "Content-Security-Policy",
+                            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+                        ),
+                    ], body: Self.docsBytes))
+        default:
+            respond(
+                .error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))
+        }
+    }
+
+    static let openAPIBytes = Array(OpenAPIDocument.json.utf8)
+    static let docsBytes = Array(DocsPage.html.utf8)
+
+    private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
+        // Keyed by parts, not by a string made of them: this runs for every request.
+        stats.responses[ResponseKey(method: method, route: route.rawValue, status: status), default: 0] += 1
+        latency[route, default: LatencyHistogram()].record(
+            seconds: Double(EventLoop.hrtimeNs() &- ns) / 1e9)
+    }
+
+    var unavailableHeaders: [(name: String, value: String)] {
+        [("Retry-After", String(configuration.retryAfterSeconds))]
+    }
+}
