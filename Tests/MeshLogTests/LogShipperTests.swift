@@ -143,16 +143,28 @@ extension LogFormatTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var config = LogShipper.Configuration(service: "w", filePath: dir + "/w.log")
         config.queueCapacity = 10
+        // The writer is stalled the way a slow disk would stall it: inside its own work (the
+        // redaction of the first event) until the test lets it go.
+        let stalled = Gate()
+        let release = Gate()
+        config.redact = { text in
+            if text == "first" {
+                stalled.open()
+                release.wait()
+            }
+            return text
+        }
         let shipper = try LogShipper(configuration: config)
-        shipper.hold(true)
+        shipper.enqueue(LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "first", metadata: []))
+        stalled.wait()
         for i in 0..<100 {
             shipper.enqueue(LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "e\(i)", metadata: []))
         }
-        #expect(shipper.stats.dropped == 90 && shipper.stats.events == 10)
-        shipper.hold(false)
+        #expect(shipper.stats.dropped == 90 && shipper.stats.events == 11)
+        release.open()
         shipper.flush()
         let got = lines(dir + "/w.log")
-        #expect(got.count == 11)
+        #expect(got.count == 12)
         #expect(got.last?.contains("log events dropped") == true && got.last?.contains("dropped=90") == true)
         shipper.shutdown()
     }
@@ -258,5 +270,24 @@ extension LogFormatTests {
         #expect(shipper.stats.dropped == 0 || shipper.stats.dropped < 20_000)
         #expect(shipper.stats.udpErrors > 0, "refused datagrams are counted")
         shipper.shutdown()
+    }
+}
+
+/// A one-shot gate between threads: `wait` returns once `open` was called.
+final class Gate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var isOpen = false
+
+    func open() {
+        condition.lock()
+        isOpen = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait() {
+        condition.lock()
+        while !isOpen { condition.wait() }
+        condition.unlock()
     }
 }

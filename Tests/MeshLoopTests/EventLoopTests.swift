@@ -125,49 +125,9 @@ import Testing
         try loop.close()
     }
 
-    @Test func wakeupRunsJobsFromOtherThreadsOnTheLoop() throws {
-        let loop = try EventLoop()
-        let wakeup = try LoopWakeup(loop: loop)
-        var total = 0
-        let loopThread = pthread_self()
-        var onLoopThread = true
-        let threads = (0..<4).map { t in
-            Thread {
-                for i in 0..<250 {
-                    wakeup.submit {
-                        MainActorFreeBox.shared.add(t * 1000 + i)
-                    }
-                }
-            }
-        }
-        threads.forEach { $0.start() }
-        let check = try LoopTimer(loop: loop)
-        check.start(afterMs: 1, repeatMs: 1) {
-            total = MainActorFreeBox.shared.count
-            if pthread_equal(pthread_self(), loopThread) == 0 { onLoopThread = false }
-        }
-        loop.run(until: { total == 1000 })
-        #expect(total == 1000)
-        #expect(onLoopThread)
-        check.close()
-        wakeup.close()
-        loop.runOnce()
-        #expect(wakeup.submit {} == false, "a closed wakeup drops jobs instead of touching freed memory")
-        try loop.close()
-    }
-
     @Test func runUntilReturnsWhenNothingIsLeft() throws {
         let loop = try EventLoop()
         loop.run(until: { false })  // no handles: returns at once
         try loop.close()
     }
-}
-
-/// A counter the wakeup jobs touch; the jobs run on the loop thread only.
-final class MainActorFreeBox: @unchecked Sendable {
-    static let shared = MainActorFreeBox()
-    private let lock = NSLock()
-    private var values = Set<Int>()
-    func add(_ v: Int) { lock.withLock { _ = values.insert(v) } }
-    var count: Int { lock.withLock { values.count } }
 }

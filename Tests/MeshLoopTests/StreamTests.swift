@@ -127,26 +127,4 @@ import Testing
         loop.run()
         try loop.close()
     }
-
-    @Test func udpDatagramsArrive() throws {
-        let loop = try EventLoop()
-        let receiver = LoopbackSocket.bindUDP()
-        defer { receiver.close() }
-        let fd = receiver.fd
-        let port = receiver.port
-
-        let sender = try UDPSender(loop: loop, host: "127.0.0.1", port: port)
-        for i in 0..<10 { #expect(sender.send(Array("line \(i)".utf8))) }
-        var buf = [UInt8](repeating: 0, count: 100)
-        var got: [String] = []
-        for _ in 0..<10 {
-            let n = recv(fd, &buf, buf.count, 0)
-            got.append(String(decoding: buf[0..<max(0, n)], as: UTF8.self))
-        }
-        #expect(got == (0..<10).map { "line \($0)" })
-        #expect(sender.datagramsSent == 10)
-        sender.close()
-        loop.run()
-        try loop.close()
-    }
 }

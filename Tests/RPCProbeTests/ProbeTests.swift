@@ -7,6 +7,7 @@ import MeshProto
 import MeshRPC
 import MeshTestSupport
 import MeshWire
+import Synchronization
 import Testing
 
 /// A server with the built-ins and a test method, running its own loop on its own thread.
@@ -14,7 +15,8 @@ final class ServerThread: @unchecked Sendable {
     let dir: String
     private(set) var unix: Endpoint!
     private(set) var tcp: Endpoint!
-    private var wakeup: LoopWakeup!
+    /// Set from the test thread, seen by a timer on the server's loop (no other way in).
+    private let stopRequested = Atomic<Bool>(false)
     private var server: RPCServer!
     private let ready = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -45,7 +47,12 @@ final class ServerThread: @unchecked Sendable {
         }
         unix = try! server.listen(on: .unix(path: dir + "/p.sock"))
         tcp = try! server.listen(on: .tcp(host: "127.0.0.1", port: 0))
-        wakeup = try! LoopWakeup(loop: loop)
+        let stopCheck = try! LoopTimer(loop: loop)
+        stopCheck.start(afterMs: 10, repeatMs: 10) { [unowned self] in
+            guard self.stopRequested.load(ordering: .acquiring) else { return }
+            stopCheck.close()
+            self.server.shutdown(graceMs: 100)
+        }
         ready.signal()
         loop.run()
         try? loop.close()
@@ -53,9 +60,7 @@ final class ServerThread: @unchecked Sendable {
     }
 
     func stop() {
-        wakeup.submit { [self] in
-            self.server.shutdown(graceMs: 100) { self.wakeup.close() }
-        }
+        stopRequested.store(true, ordering: .releasing)
         done.wait()
         try? FileManager.default.removeItem(atPath: dir)
     }
