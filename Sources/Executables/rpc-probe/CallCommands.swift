@@ -1,4 +1,4 @@
-// The rpc-probe verbs: list, describe, call, health, stats, ping, bench.
+// CallCommands: the rpc-probe verbs that make calls — call, ping, bench.
 
 import ArgumentParser
 import Foundation
@@ -8,51 +8,6 @@ import MeshProto
 import MeshRPC
 import MeshWire
 import SwiftProtobuf
-
-struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the services and methods the endpoint serves.")
-    @OptionGroup var probe: ProbeOptions
-    @Argument(help: "Only this service (e.g. alertmesh.v1.AlertService).") var service: String?
-
-    func run() throws {
-        try reportingFailures {
-            let s = try ProbeSession(probe)
-            defer { s.close() }
-            let r = try s.reflection()
-            let services = r.services.filter { service == nil || $0.name == service }
-            if let service, services.isEmpty {
-                throw ProbeFailure(
-                    status: 64 + Int32(StatusCode.notFound.rawValue),
-                    "unknown service \(service) (known: \(r.services.map(\.name).joined(separator: ", ")))")
-            }
-            for svc in services {
-                print("\(svc.name)  #\(String(format: "%04x", svc.id))")
-                for m in svc.methods {
-                    print("  \(m.fullName)  \(MethodID(rawValue: m.id))  \(m.requestType) → \(m.responseType)")
-                }
-            }
-        }
-    }
-}
-
-struct Describe: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Show a method's messages as .proto text and a JSON request template.")
-    @OptionGroup var probe: ProbeOptions
-    @Argument(help: "The method: Service/Method, Service.Method, Method, or #ssss.mmmm.") var method: String
-
-    func run() throws {
-        try reportingFailures {
-            let s = try ProbeSession(probe)
-            defer { s.close() }
-            let m = try s.resolve(method)
-            print("\(m.fullName)  \(MethodID(rawValue: m.id))\(m.idempotent ? "  (idempotent)" : "")")
-            print("\nrequest \(m.requestType):\n\(m.requestSchema)")
-            print("\nresponse \(m.responseType):\n\(m.responseSchema)")
-            print("\nrequest template:\n\(m.requestTemplate)")
-        }
-    }
-}
 
 struct Call: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -106,75 +61,6 @@ struct Call: ParsableCommand {
             }
             let result = s.callJSON(m, json: json)
             print(try result.mapError(ProbeFailure.init).get())
-        }
-    }
-}
-
-struct Health: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check whether the server (or one service) is SERVING; exit 0 if so, 1 if not.")
-    @OptionGroup var probe: ProbeOptions
-    @Argument(help: "A service name; empty checks the whole server.") var service: String = ""
-
-    func run() throws {
-        try reportingFailures {
-            let s = try ProbeSession(probe)
-            defer { s.close() }
-            var req = Alertmesh_V1_HealthCheckRequest()
-            req.service = service
-            let r = try s.call(SystemServices.health, req)
-            print(r.status == .serving ? "SERVING" : "NOT_SERVING")
-            if r.status != .serving {
-                throw ProbeFailure(status: 1, "\(service.isEmpty ? "server" : service) is not serving")
-            }
-        }
-    }
-}
-
-struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Show the server's counters: connections, calls, latency.")
-    @OptionGroup var probe: ProbeOptions
-    @Flag(help: "Print the raw stats as JSON.") var json = false
-
-    func run() throws {
-        try reportingFailures {
-            let s = try ProbeSession(probe)
-            defer { s.close() }
-            let r = try s.call(SystemServices.stats, Alertmesh_V1_StatsRequest())
-            if json {
-                print(try r.jsonString())
-                return
-            }
-            print(String(format: "server %@ (build %@), up %.1f s", r.server, r.build, r.uptimeSeconds))
-            print(
-                "connections \(r.connectionsOpen) open, \(r.connectionsTotal) total; calls in flight \(r.callsInFlight); "
-                    + "bytes in \(r.bytesIn), out \(r.bytesOut); protocol errors \(r.protocolErrors)")
-            let header = ["method", "calls", "ok", "errors", "p50 µs", "p90 µs", "p99 µs", "max µs"]
-            var rows = [header]
-            for m in r.methods {
-                let ok = m.byStatus["OK"] ?? 0
-                let errors = m.byStatus.filter { $0.key != "OK" }.sorted { $0.key < $1.key }.map {
-                    "\($0.key)=\($0.value)"
-                }
-                rows.append([
-                    m.method, "\(m.calls)", "\(ok)", errors.isEmpty ? "-" : errors.joined(separator: ","),
-                    String(format: "%.1f", m.latencyP50Ms * 1e3), String(format: "%.1f", m.latencyP90Ms * 1e3),
-                    String(format: "%.1f", m.latencyP99Ms * 1e3), String(format: "%.1f", m.latencyMaxMs * 1e3),
-                ])
-            }
-            printTable(rows)
-            if !r.figures.isEmpty {
-                print("")
-                printTable(
-                    [["figure", "value"]]
-                        + r.figures.sorted { $0.key < $1.key }.map { name, value in
-                            [
-                                name,
-                                value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value),
-                            ]
-                        })
-            }
         }
     }
 }
@@ -303,81 +189,5 @@ struct Bench: ParsableCommand {
                 throw ExitCode(64 + Int32(code.rawValue))
             }
         }
-    }
-}
-
-// MARK: Helpers
-
-func sleepOnLoop(_ loop: EventLoop, ms: UInt64, _ done: @escaping () -> Void) {
-    guard let t = try? LoopTimer(loop: loop) else { return done() }
-    t.start(afterMs: ms) {
-        t.close()
-        done()
-    }
-}
-
-func jsonQuoted(_ s: String) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: [s], options: [])) ?? Data("[\"\"]".utf8)
-    return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
-}
-
-func printTable(_ rows: [[String]]) {
-    guard let first = rows.first else { return }
-    var widths = [Int](repeating: 0, count: first.count)
-    for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    for r in rows {
-        print(
-            r.enumerated().map { i, cell in
-                i == 0
-                    ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[i] - cell.count) + cell
-            }.joined(separator: "  "))
-    }
-}
-
-/// Splits concatenated (or newline-separated) JSON objects, as `-d @-` reads them.
-enum JSONStream {
-    struct SyntaxError: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func split(_ text: String) throws -> [String] {
-        var objects: [String] = []
-        var depth = 0
-        var inString = false
-        var escaped = false
-        var current: [UInt8] = []
-        for byte in text.utf8 {
-            if depth == 0 {
-                if byte == UInt8(ascii: " ") || byte == 0x0A || byte == 0x0D || byte == 0x09 { continue }
-                guard byte == UInt8(ascii: "{") else {
-                    throw SyntaxError(description: "expected '{' to start JSON object \(objects.count + 1)")
-                }
-            }
-            current.append(byte)
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-                if depth == 0 {
-                    objects.append(String(decoding: current, as: UTF8.self))
-                    current.removeAll()
-                }
-            default: break
-            }
-        }
-        if depth != 0 || inString { throw SyntaxError(description: "JSON object \(objects.count + 1) is not closed") }
-        return objects
     }
 }
