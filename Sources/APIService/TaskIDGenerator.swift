@@ -5,7 +5,7 @@ import MeshLoop
 /// Makes task ids: RFC 9562 version 4 UUIDs in lower case (`3f2b…-4…-[89ab]…`).
 ///
 /// Foundation's `UUID()` opens, reads and closes `/dev/urandom` for every id — three system calls
-/// per submit, the largest single cost perf showed in api-service under `wrk`. This takes 4 KiB
+/// per submit, more than the rest of a submit's own work. This takes 4 KiB
 /// at a time from `getrandom(2)` (`uv_random`: the same kernel CSPRNG) and spends 16 bytes per id, so one
 /// system call serves 256 submits. Not thread-safe: one per event loop.
 public final class TaskIDGenerator {

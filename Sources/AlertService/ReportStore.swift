@@ -66,8 +66,8 @@ public struct ReportStore: Sendable {
         for (i, (taskID, content)) in batch.enumerated() {
             precondition(TaskID.isValid(taskID), "task id must be validated before it names a file")
             // No existence check first: `link` refuses an existing name (EEXIST: already written),
-            // and a lookup per report in a directory of many thousands showed in the profile;
-            // a duplicate (a retried task) is rare and costs one discarded unnamed file.
+            // while a lookup per report in a directory of many thousands is not free; a duplicate
+            // (a retried task) is rare and costs one discarded unnamed file.
             do throws(ReportError) {
                 if let fd = try openUnnamed(Array(content.utf8)) {
                     unnamed.append((i, fd))
@@ -79,10 +79,9 @@ public struct ReportStore: Sendable {
             }
         }
         if unnamed.count >= ReportStore.syncfsBatch {
-            // One syncfs for the batch's contents instead of one fsync per file (each fsync issues
-            // its own device flush): measured ~45 instead of ~95 µs of CPU per report in batches
-            // of 16. It flushes the rest of the filesystem's dirty data too, which is why small
-            // batches keep per-file fsync.
+            // One syncfs for the batch's contents instead of one fsync per file: each fsync issues
+            // its own device flush (docs/benchmarks.md has the cost of each). syncfs flushes the rest
+            // of the file system's dirty data too, which is why small batches keep per-file fsync.
             if let failure = syncDirectory("syncfs", ThreadPool.syncFileSystem(of:)) {
                 for (i, _) in unnamed { results[i] = .failure(failure) }
             }
@@ -130,8 +129,7 @@ public struct ReportStore: Sendable {
     /// Writes an unnamed file in the directory (`O_TMPFILE`) and returns its descriptor; the
     /// caller fsyncs it and gives it its name with `linkat` — which, like `link`, refuses to
     /// replace. No temporary name is created and deleted, so the file system does no directory
-    /// churn (profiled: with temp names, ext4 spent most of alert-service's CPU scanning recently
-    /// deleted inodes).
+    /// churn (with temporary names, ext4 spends its time scanning recently deleted inodes).
     ///
     /// - Returns: nil when the file system has no `O_TMPFILE` (the caller falls back).
     private func openUnnamed(_ bytes: [UInt8]) throws(ReportError) -> Int32? {

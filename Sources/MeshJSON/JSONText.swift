@@ -3,8 +3,7 @@
 /// JSON text out, byte by byte: string escaping (RFC 8259 §7), numbers, literals.
 ///
 /// The API's answers and the worker's stored results are a handful of fixed shapes; writing them
-/// directly costs a fraction of `JSONEncoder`'s boxing of every value (a third of the worker's CPU
-/// went to encoding results before).
+/// directly costs a fraction of `JSONEncoder`'s boxing of every value, on the path every task takes.
 public enum JSONText {
     /// Appends `s` quoted: `"`, `\` and control characters escaped (`\n`, `\r`, `\t`, else
     /// `\u00XX`), everything else — `/` and non-ASCII included — as it is.

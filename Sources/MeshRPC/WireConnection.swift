@@ -60,8 +60,7 @@ final class WireConnection {
     private var timer: LoopTimer?
     /// Frames sent outside a read callback — a worker starting a batch of calls from one Redis
     /// reply, answers completing on the thread pool — are held until the loop turn's callbacks
-    /// are done, so they leave in one write instead of one each (strace: a worker wrote once per
-    /// call, 23,490 writes for 20,000 tasks).
+    /// are done, so they leave in one write instead of one system call each.
     private var turnEnd: LoopIdle?
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?

@@ -1,4 +1,4 @@
-// ReadmeTests: every command the README shows is run here (or checked where it cannot run), and
+// ReadmeTests: every command the README and docs/ show is run here (or checked where it cannot run), and
 // its recorded output must still match what the programs print — so the README cannot rot.
 
 import Foundation
@@ -6,9 +6,20 @@ import MeshTestSupport
 import Testing
 
 @Suite(.serialized) struct ReadmeTests {
-    /// (command, the output recorded under it) for each `$ ` line, and each line of ```sh blocks.
+    /// The README first (its curl session comes before anything that refers to it), then docs/.
+    func documents() throws -> [String] {
+        let docs = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.path + "/docs")
+            .filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+        return ["README.md"] + docs
+    }
+
+    /// (command, the output recorded under it) for each `$ ` line, and each line of ```sh blocks,
+    /// of the README and every page in docs/.
     func commands() throws -> [(command: String, output: String)] {
-        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        var text = ""
+        for document in try documents() {
+            text += try String(contentsOf: repositoryRoot.appendingPathComponent(document), encoding: .utf8) + "\n"
+        }
         var out: [(String, String)] = []
         for block in text.matches(of: /```(\w*)\n((?s).*?)```/) {
             let lines = block.2.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -163,7 +174,7 @@ import Testing
                 Issue.record("the README shows a command no test runs: \(command)")
             }
         }
-        #expect(checked >= 15)
+        #expect(checked >= 28, "README and docs/ commands seen: \(checked)")
         #expect(submitted != nil)
     }
 }

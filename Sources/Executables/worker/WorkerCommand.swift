@@ -41,8 +41,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Tasks in flight at once.",
-            discussion: "Bigger batches per XREADGROUP and per script call (when 128 was chosen: ~8,000-9,300 "
-                + "completed tasks/s on 2 cores against ~5,500 at 16). Each holds its message in memory."))
+            discussion: "More in flight means bigger batches per XREADGROUP and per script call (docs/benchmarks.md "
+                + "has the figures); each task in flight holds its message in memory."))
     var concurrency: Int = 128
 
     @Option(help: "Deadline of one Analyze call, in ms.")
