@@ -33,6 +33,21 @@ public final class APIHandler {
         public var redisErrors: UInt64 = 0
         /// Answers by method, route and status.
         public var responses: [ResponseKey: UInt64] = [:]
+
+        /// The counters under their metric names (the answers are labelled series of their own).
+        public func figures() -> [String: Double] {
+            [
+                "submits_total": Double(submitted), "idempotent_replays_total": Double(replayed),
+                "redis_errors_total": Double(redisErrors),
+            ]
+        }
+
+        /// What each figure counts, for `# HELP`.
+        static let help = [
+            "submits_total": "Tasks accepted (202) by this api-service.",
+            "idempotent_replays_total": "Submits answered with an existing task (Idempotency-Key).",
+            "redis_errors_total": "Requests answered 503 because Redis failed.",
+        ]
     }
 
     /// What answers are counted by: `POST /submit 202`.

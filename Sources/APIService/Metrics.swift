@@ -110,15 +110,9 @@ extension APIHandler {
                 to: &text, name: "alertmesh_http_request_duration_seconds",
                 help: "Time from a complete request to its answer.", labels: [("route", route.rawValue)])
         }
-        text.add(
-            "alertmesh_submits_total", .counter, "Tasks accepted (202) by this api-service.",
-            value: Double(stats.submitted))
-        text.add(
-            "alertmesh_idempotent_replays_total", .counter, "Submits answered with an existing task (Idempotency-Key).",
-            value: Double(stats.replayed))
-        text.add(
-            "alertmesh_redis_errors_total", .counter, "Requests answered 503 because Redis failed.",
-            value: Double(stats.redisErrors))
+        for (name, value) in stats.figures().sorted(by: { $0.key < $1.key }) {
+            text.add("alertmesh_" + name, .counter, Stats.help[name] ?? name, value: value)
+        }
         text.add("alertmesh_redis_up", .gauge, "Whether Redis is connected.", value: queue.redis.isConnected ? 1 : 0)
         for (name, value) in (figuresProvider?() ?? [:]).sorted(by: { $0.key < $1.key }) {
             text.add(
