@@ -146,13 +146,6 @@ public final class TaskConsumer {
     public var isRunning: Bool {
         if case .running = lifecycle { true } else { false }
     }
-    /// Running, or draining what it holds: results may still be stored.
-    var isActive: Bool {
-        switch lifecycle {
-        case .running, .draining: true
-        case .idle, .stopped: false
-        }
-    }
 
     /// Starts consuming (and the Redis clients, if they are not started yet).
     public func start() throws(UVError) {
