@@ -1,11 +1,22 @@
-// MakeRunTests: `make run`'s script as a user meets it — ready, usable, and gone after SIGTERM.
+// MakeRunTests: `make run`'s script as a user meets it — ready, usable, and gone after SIGTERM or
+// a terminal's Ctrl-C.
 
 import Foundation
 import MeshTestSupport
 import Testing
 
 @Suite(.serialized) struct MakeRunTests {
-    @Test func runStartsTheWholeMeshPrintsWhatToTryAndStopsCleanly() throws {
+    enum Stop: String, CustomStringConvertible {
+        /// SIGTERM to the script alone (a supervisor, `kill`).
+        case sigtermToScript
+        /// SIGINT to the script's whole process group: what a terminal's Ctrl-C sends.
+        case ctrlC
+
+        var description: String { rawValue }
+    }
+
+    @Test(arguments: [Stop.sigtermToScript, .ctrlC])
+    func runStartsTheWholeMeshPrintsWhatToTryAndStopsCleanly(stop: Stop) throws {
         let dir = NSTemporaryDirectory() + "alertmesh-run-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let probe = LoopbackSocket.listenTCP()
@@ -75,9 +86,22 @@ import Testing
             ])
         #expect(analyze.contains(#""alerts":["personal_data"]"#))
 
-        kill(script.processIdentifier, SIGTERM)
+        switch stop {
+        case .sigtermToScript: kill(script.processIdentifier, SIGTERM)
+        case .ctrlC:
+            // Foundation starts the script as the leader of a process group of its own, as a
+            // terminal starts a job: the group is everything a Ctrl-C would reach.
+            try #require(getpgid(script.processIdentifier) == script.processIdentifier)
+            kill(-script.processIdentifier, SIGINT)
+        }
         script.waitUntilExit()
-        #expect(script.terminationStatus == 0)
+        errText += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(script.terminationStatus == 0, "\(errText)")
+        #expect(!errText.contains("unexpectedly"), "every service is stopped by the script, in order: \(errText)")
+        // The services are the script's to stop, front to back: none of them may see the Ctrl-C
+        // itself (Redis going first would take the queue from workers still finishing tasks).
+        let redisLog = (try? String(contentsOfFile: dir + "/logs/redis.log", encoding: .utf8)) ?? ""
+        #expect(redisLog.contains("Received SIGTERM") && !redisLog.contains("Received SIGINT"), "\(redisLog)")
         let left = run("/usr/bin/pgrep", ["-f", dir])
         #expect(left.isEmpty, "processes left behind: \(left)")
         #expect(FileManager.default.fileExists(atPath: dir + "/redis/appendonlydir"), "Redis kept its AOF")
