@@ -26,6 +26,9 @@ public enum ConsumerEvent: Sendable {
     case skipped(taskID: String, entry: String, reason: String)
     /// Entries taken over from workers whose lease ran out.
     case reclaimed(count: Int)
+    /// Entries still running here that another consumer took over (this worker's lease ran out:
+    /// it was stalled, or cut off from Redis). The attempt goes on; whichever finishes first wins.
+    case leasesLost(entries: [String])
     /// A Redis command failed; the consumer goes on (the entry stays pending and is reclaimed).
     case redisProblem(String)
 }

@@ -132,16 +132,10 @@ public final class QueueClient {
                 Array(id.utf8), Array(message.utf8), Array(String(idempotencyTTLSeconds).utf8),
             ]
         ) { result in
-            switch result {
-            case .failure(let e): completion(.failure(QueueError("\(e)")))
-            case .success(.array(let items?)) where items.count >= 2 && items[1].string != nil:
-                let taskID = items[1].string!
-                switch items[0].string {
-                case "created": completion(.success(.created(id: taskID)))
-                case "existing": completion(.success(.existing(id: taskID)))
-                default: completion(.success(.conflict(id: taskID)))
-                }
-            case .success(let other): completion(.failure(QueueError("submit script answered \(other)")))
+            switch ScriptAnswer(result, SubmitOutcome.decode) {
+            case .reply(let outcome): completion(.success(outcome))
+            case .refused(let why): completion(.failure(QueueError(why)))
+            case .malformed(let what): completion(.failure(QueueError("submit script answered \(what)")))
             }
         }
     }
@@ -161,11 +155,12 @@ public final class QueueClient {
             submitManyScript, keys: [keys.stream, keys.counters] + batch.map { keys.task($0.id) },
             arguments: arguments
         ) { result in
+            // The script answers Redis's time: every task of the batch was created.
             let failure: QueueError?
-            switch result {
-            case .failure(let e): failure = QueueError("\(e)")
-            case .success(.bulk(_?)), .success(.status): failure = nil
-            case .success(let other): failure = QueueError("submit script answered \(other)")
+            switch ScriptAnswer(result, { $0.string }) {
+            case .reply: failure = nil
+            case .refused(let why): failure = QueueError(why)
+            case .malformed(let what): failure = QueueError("submit script answered \(what)")
             }
             for task in batch {
                 task.completion(failure.map { .failure($0) } ?? .success(.created(id: task.id)))

@@ -87,6 +87,33 @@ public enum FinishReply: String, Sendable, Hashable {
     }
 }
 
+/// The renew script's answer: the entries this consumer no longer holds (another consumer took
+/// them over after the lease ran out, or they are gone from the pending list).
+public struct RenewReply: Sendable, Hashable {
+    public var lost: [String]
+
+    public static func decode(_ value: RedisValue) -> RenewReply? {
+        guard case .array(let items?) = value else { return nil }
+        let lost = items.compactMap(\.string)
+        return lost.count == items.count ? RenewReply(lost: lost) : nil
+    }
+}
+
+extension SubmitOutcome {
+    /// The submit script's answer: `{"created"|"existing"|"conflict", task id, …}`.
+    public static func decode(_ value: RedisValue) -> SubmitOutcome? {
+        guard case .array(let items?) = value, items.count >= 2, let tag = items[0].string,
+            let id = items[1].string
+        else { return nil }
+        switch tag {
+        case "created": return .created(id: id)
+        case "existing": return .existing(id: id)
+        case "conflict": return .conflict(id: id)
+        default: return nil
+        }
+    }
+}
+
 /// The promote script's answer: how many retries were due (moved, or dropped when no longer RETRY).
 public struct PromoteReply: Sendable, Hashable {
     public var due: Int

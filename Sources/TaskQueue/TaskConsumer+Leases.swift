@@ -57,7 +57,18 @@ extension TaskConsumer {
             renewScript, keys: [keys.stream],
             arguments: ([keys.group, configuration.name] + entries).map { Array($0.utf8) }
         ) { [weak self] result in
-            if case .success(.error(let e)) = result { self?.problem("renew: \(e)") }
+            guard let self else { return }
+            switch ScriptAnswer(result, RenewReply.decode) {
+            case .reply(let reply):
+                // Redis answers in order: an entry finished before this renew was sent has been
+                // released already, so one still in flight was really taken over.
+                let lost = reply.lost.filter { self.inFlight[$0] != nil }
+                guard !lost.isEmpty else { return }
+                self.stats.leasesLost += UInt64(lost.count)
+                self.onEvent?(.leasesLost(entries: lost))
+            case .refused(let why), .malformed(let why):
+                self.problem("renew: \(why)")
+            }
         }
     }
 

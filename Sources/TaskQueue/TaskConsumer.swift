@@ -52,6 +52,7 @@ public final class TaskConsumer {
         public var poisoned: UInt64 = 0
         public var skipped: UInt64 = 0
         public var reclaimed: UInt64 = 0
+        public var leasesLost: UInt64 = 0
         public var redisProblems: UInt64 = 0
 
         /// The counters under their metric names, for `_sys.Stats` and `/metrics`.
@@ -60,7 +61,8 @@ public final class TaskConsumer {
                 "tasks_started_total": Double(started), "tasks_succeeded_total": Double(succeeded),
                 "tasks_retried_total": Double(retried), "tasks_failed_total": Double(failed),
                 "tasks_poisoned_total": Double(poisoned), "tasks_skipped_total": Double(skipped),
-                "tasks_reclaimed_total": Double(reclaimed), "redis_problems_total": Double(redisProblems),
+                "tasks_reclaimed_total": Double(reclaimed), "leases_lost_total": Double(leasesLost),
+                "redis_problems_total": Double(redisProblems),
             ]
         }
     }

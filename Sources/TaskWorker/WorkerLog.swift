@@ -38,6 +38,10 @@ public enum WorkerLog {
         case .reclaimed(let count):
             logger.notice(
                 "took over tasks of a worker that stopped renewing its lease", metadata: ["count": "\(count)"])
+        case .leasesLost(let entries):
+            logger.warning(
+                "lost the lease on tasks still running here; another worker took them over",
+                metadata: ["count": "\(entries.count)", "entry": "\(entries.joined(separator: ","))"])
         case .redisProblem(let text):
             logger.warning("redis: \(text)")
         }

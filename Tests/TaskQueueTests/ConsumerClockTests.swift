@@ -61,4 +61,30 @@ import Testing
         #expect(w.record(id)?.state == .started)
         w.finish()
     }
+
+    @Test func aLeaseTakenOverWhileTheTaskRunsIsReportedAtTheNextRenewal() throws {
+        let w = try QueueWorld()
+        let clock = ManualClock()
+        var got: Delivery?
+        var lost: [String] = []
+        let c = w.consumer(name: "c1", clock: clock, configure: { $0.leaseMs = 30_000 }) { d, _ in got = d }
+        c.onEvent = { if case .leasesLost(let entries) = $0 { lost += entries } }
+        try c.start()
+        _ = try #require(w.submit("slow"))
+        w.run(until: { got != nil })
+        let entry = try #require(got?.entry)
+        clock.advance(byMs: 10_000)  // a renewal while c1 still holds it: nothing lost
+        w.wait(ms: 100)
+        #expect(lost.isEmpty && c.stats.leasesLost == 0)
+        // Another worker takes the entry over, as XAUTOCLAIM would once c1's lease ran out.
+        _ = w.send(["XCLAIM", w.keys.stream, w.keys.group, "c2", "0", entry, "JUSTID"])
+        clock.advance(byMs: 10_000)
+        w.run(until: { !lost.isEmpty })
+        #expect(lost == [entry] && c.stats.leasesLost == 1)
+        var stopped = false
+        c.stop(graceMs: 0) { stopped = true }
+        clock.advance(byMs: 0)  // the grace timer is on this clock too
+        w.run(until: { stopped })
+        w.finish()
+    }
 }

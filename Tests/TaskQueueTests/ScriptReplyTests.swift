@@ -53,6 +53,18 @@ import Testing
         #expect(PromoteReply.decode(bulk("7")) == nil)
     }
 
+    @Test func renewAndSubmitReplies() {
+        #expect(RenewReply.decode(array()) == RenewReply(lost: []))
+        #expect(RenewReply.decode(array(bulk("1-0"), bulk("2-0"))) == RenewReply(lost: ["1-0", "2-0"]))
+        #expect(RenewReply.decode(array(bulk("1-0"), .integer(2))) == nil)
+        #expect(RenewReply.decode(.integer(0)) == nil)
+        #expect(SubmitOutcome.decode(array(bulk("created"), bulk("t1"), bulk("1700000000000"))) == .created(id: "t1"))
+        #expect(SubmitOutcome.decode(array(bulk("existing"), bulk("t1"))) == .existing(id: "t1"))
+        #expect(SubmitOutcome.decode(array(bulk("conflict"), bulk("t1"))) == .conflict(id: "t1"))
+        #expect(SubmitOutcome.decode(array(bulk("maybe"), bulk("t1"))) == nil, "not read as a conflict")
+        #expect(SubmitOutcome.decode(array(bulk("created"))) == nil)
+    }
+
     @Test func answersTellRefusalFromNonsense() {
         func kind(_ a: ScriptAnswer<FinishReply>) -> String {
             switch a {
