@@ -44,8 +44,9 @@ extension APIHandler {
                 self.stats.replayed += 1
                 self.logger.info("idempotent submit replayed", metadata: ["task_id": "\(id)"])
                 respond(Self.accepted(id, replayed: true))
-            case .success(.conflict(let id)):
-                respond(.error(422, "this Idempotency-Key was already used for a different message (task \(id))"))
+            case .success(.conflict):
+                // Not the other task's id: whoever guesses a key must learn nothing of its request.
+                respond(.error(422, "this Idempotency-Key was already used for a different message"))
             case .failure(let error):
                 self.stats.redisErrors += 1
                 self.logger.warning("submit failed: task not stored", metadata: ["error": "\(error)"])

@@ -174,6 +174,8 @@ struct Response {
         #expect(a.json["task_id"] as? String == b.json["task_id"] as? String)
         #expect(b.headers["idempotent-replayed"] == "true" && a.headers["idempotent-replayed"] == nil)
         #expect(c.status == 422)
+        let firstID = try #require(a.json["task_id"] as? String)
+        #expect(!c.body.contains(firstID), "a conflict does not reveal the other request's task")
         let other = w.submit("pay 10", headers: ["Content-Type: application/json", "Idempotency-Key: order-78"])
         #expect(other.json["task_id"] as? String != a.json["task_id"] as? String)
         w.finish()
