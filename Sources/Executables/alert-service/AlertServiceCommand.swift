@@ -76,6 +76,7 @@ struct AlertServiceCommand: ParsableCommand {
         let loop = try EventLoop()
         var config = RPCServer.Configuration(name: "alert-service")
         config.maxFrame = UInt32(max(4 << 20, maxMessageBytes + (64 << 10)))
+        FileLimit.raise(forConnections: config.maxConnections, logger: logger)
         let server = try RPCServer(loop: loop, configuration: config, logger: logger)
         var analyzerConfig = AlertAnalyzer.Configuration()
         analyzerConfig.maxMessageBytes = maxMessageBytes

@@ -135,6 +135,7 @@ struct APIServiceCommand: ParsableCommand {
         httpConfig.maxBodyBytes = maxBodyBytes
         httpConfig.maxHeaderBytes = maxHeaderBytes
         httpConfig.maxConnections = maxConnections
+        FileLimit.raise(forConnections: maxConnections + scrape.count, logger: logger)
         httpConfig.requestTimeoutMs = requestTimeoutMs
         httpConfig.idleTimeoutMs = idleTimeoutMs
         let server: HTTPServer

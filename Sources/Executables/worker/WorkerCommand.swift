@@ -146,7 +146,9 @@ struct WorkerCommand: ParsableCommand {
         consumer.onEvent = { WorkerLog.log($0, logger) }
 
         // Health and stats over RPC (rpc-probe ADDR health|stats).
-        let server = try RPCServer(loop: loop, configuration: .init(name: "worker"), logger: logger)
+        let serverConfig = RPCServer.Configuration(name: "worker")
+        FileLimit.raise(forConnections: serverConfig.maxConnections, logger: logger)
+        let server = try RPCServer(loop: loop, configuration: serverConfig, logger: logger)
         for endpoint in common.endpoints {
             do {
                 try server.listen(on: endpoint)
