@@ -28,6 +28,9 @@ public final class HTTPServer {
         public var idleTimeoutMs: UInt64 = 60_000
         /// Output a client has not read yet; past it the server stops reading from that client.
         public var maxPendingOutputBytes = 1 << 20
+        /// How long a connection's last answer may take to leave (`Connection: close`, an error)
+        /// before the connection is cut: a client that never reads must not hold its slot.
+        public var closeWriteTimeoutMs: UInt64 = 10_000
 
         public init() {}
     }

@@ -154,12 +154,7 @@ final class HTTPServerConnection {
         let close = closeAfterResponse || (peerDone && buffer.isEmpty)
         response.serialize(into: &out, close: close, date: server.date.now(), headersOnly: answeringHead)
         stream.write(out)
-        if close {
-            state = .closed
-            timer.stop()
-            stream.closeAfterFlush()
-            return
-        }
+        if close { return closeAfterLastAnswer() }
         state = .idle
         armIdleTimer()
         if stream.pendingWriteBytes > server.configuration.maxPendingOutputBytes {
@@ -179,9 +174,18 @@ final class HTTPServerConnection {
         var out: [UInt8] = []
         HTTPResponse.error(status, detail).serialize(into: &out, close: true, date: server.date.now())
         stream.write(out)
+        closeAfterLastAnswer()
+    }
+
+    /// Closes once the last answer is written — or after `closeWriteTimeoutMs`, when the client
+    /// does not read it (its slot would otherwise be held for as long as the client likes).
+    private func closeAfterLastAnswer() {
         state = .closed
-        timer.stop()
         stream.closeAfterFlush()
+        timer.start(afterMs: server.configuration.closeWriteTimeoutMs) { [unowned self] in
+            self.server.countTimeout()
+            self.stream.close()
+        }
     }
 
     // MARK: Timers and closing

@@ -211,6 +211,35 @@ import Testing
         finish(loop, server)
     }
 
+    /// A last answer (`Connection: close`) that the client never reads may not hold its
+    /// connection: past `closeWriteTimeoutMs` the connection is cut and its slot is free.
+    @Test func aClientThatNeverReadsItsLastAnswerIsCutOff() throws {
+        let loop = try EventLoop()
+        var configuration = HTTPServer.Configuration()
+        configuration.closeWriteTimeoutMs = 300
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)  // far more than socket buffers
+        let server = try HTTPServer(
+            loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0), configuration: configuration
+        ) {
+            _, responder in responder.respond(HTTPResponse(status: 200, body: big))
+        }
+        let p = port(server)
+        let release = BackgroundJob<Bool>.Flag()
+        let job = BackgroundJob {
+            let c = BlockingClient(port: p)
+            c.send("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            release.wait()  // never reads
+            c.close()
+            return true
+        }
+        run(loop, until: { server.stats.open == 1 })
+        run(loop, seconds: 5, until: { server.stats.open == 0 })
+        #expect(server.stats.timedOut == 1)
+        release.set()
+        run(loop, until: { job.isDone })
+        finish(loop, server)
+    }
+
     @Test func headGetsTheHeadersOfGetWithoutTheBody() throws {
         let loop = try EventLoop()
         let server = try makeServer(loop)
