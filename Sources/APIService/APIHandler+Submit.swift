@@ -47,6 +47,13 @@ extension APIHandler {
             case .success(.conflict):
                 // Not the other task's id: whoever guesses a key must learn nothing of its request.
                 respond(.error(422, "this Idempotency-Key was already used for a different message"))
+            case .failure(let error) where error.outcomeUnknown:
+                // Redis got the task and did not answer in time: it may be stored. A plain 503
+                // would invite a retry that makes a second task, so the answer names the task.
+                self.stats.redisErrors += 1
+                self.logger.warning(
+                    "submit outcome unknown: redis did not answer", metadata: ["task_id": "\(id)", "error": "\(error)"])
+                respond(Self.outcomeUnknown(id, idempotencyKey: key, headers: self.unavailableHeaders))
             case .failure(let error):
                 self.stats.redisErrors += 1
                 self.logger.warning("submit failed: task not stored", metadata: ["error": "\(error)"])
@@ -80,6 +87,28 @@ extension APIHandler {
         } catch {
             return .failure(RequestError(status: 400, detail: "malformed JSON"))
         }
+    }
+
+    /// 503 `{"error": "outcome unknown", "detail", "task_id", "status_url"}`: the task may or may
+    /// not be stored. Its status says which (404: not stored, submit again); with an
+    /// Idempotency-Key, submitting again with the same key is safe either way.
+    static func outcomeUnknown(
+        _ id: String, idempotencyKey: String?, headers: [(name: String, value: String)]
+    ) -> HTTPResponse {
+        let url = "/status/" + id
+        let detail =
+            idempotencyKey == nil
+            ? "redis did not confirm in time; the task may be stored: GET \(url) before submitting again (404: it was not)"
+            : "redis did not confirm in time; the task may be stored: submit again with the same Idempotency-Key"
+        var body: [UInt8] = []
+        body.append(contentsOf: #"{"error":"outcome unknown","detail":"#.utf8)
+        JSONText.appendString(detail, to: &body)
+        body.append(contentsOf: #","task_id":"#.utf8)
+        JSONText.appendString(id, to: &body)
+        body.append(contentsOf: #","status_url":"#.utf8)
+        JSONText.appendString(url, to: &body)
+        body.append(UInt8(ascii: "}"))
+        return .json(503, body, headers: headers)
     }
 
     static func isValidIdempotencyKey(_ key: String) -> Bool {

@@ -161,7 +161,11 @@ enum OpenAPIDocument {
               "Error": {
                 "type": "object",
                 "required": ["error", "detail"],
-                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}
+                "properties": {
+                  "error": {"type": "string"}, "detail": {"type": "string"},
+                  "task_id": {"type": "string", "description": "Only with error \"outcome unknown\": the task that may be stored."},
+                  "status_url": {"type": "string"}
+                }
               }
             },
             "responses": {
@@ -170,7 +174,7 @@ enum OpenAPIDocument {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
               },
               "Unavailable": {
-                "description": "Redis is unavailable: nothing was stored. Try again after Retry-After seconds.",
+                "description": "Redis is unavailable: nothing was stored; try again after Retry-After seconds. Except with error \"outcome unknown\" (a submit Redis took but did not confirm in time): the task may be stored; its status_url says (404: it was not), and a retry with the same Idempotency-Key is safe.",
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
               }

@@ -221,7 +221,7 @@ private final class PendingCommand {
         if let value {
             completion(.success(value))
         } else {
-            completion(.failure(RedisError("no reply: connection to \(endpoint) closed")))
+            completion(.failure(RedisError("no reply: connection to \(endpoint) closed", replyLost: true)))
         }
     }
 }

@@ -46,6 +46,12 @@ public enum RedisValue: Sendable, Hashable, CustomStringConvertible {
 /// Why a command got no reply: the connection failed or closed. Names the hiredis call or reason.
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The command was sent and its reply never came (a deadline passed, the connection dropped):
+    /// Redis may have run it. False when it was never sent (not connected), so it did not run.
+    public var replyLost = false
+    public init(_ message: String, replyLost: Bool = false) {
+        self.message = message
+        self.replyLost = replyLost
+    }
     public var description: String { message }
 }

@@ -56,7 +56,12 @@ public enum SubmitOutcome: Sendable, Hashable {
 /// Errors of the queue's Redis calls, worded for an HTTP 503's detail.
 public struct QueueError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// Redis may have stored the task: the command went out and no answer came back.
+    public var outcomeUnknown = false
+    public init(_ message: String, outcomeUnknown: Bool = false) {
+        self.message = message
+        self.outcomeUnknown = outcomeUnknown
+    }
     public var description: String { message }
 }
 
@@ -134,10 +139,16 @@ public final class QueueClient {
         ) { result in
             switch ScriptAnswer(result, SubmitOutcome.decode) {
             case .reply(let outcome): completion(.success(outcome))
-            case .refused(let why): completion(.failure(QueueError(why)))
+            case .refused(let why): completion(.failure(QueueError(why, outcomeUnknown: Self.replyLost(result))))
             case .malformed(let what): completion(.failure(QueueError("submit script answered \(what)")))
             }
         }
+    }
+
+    /// Whether a failed call went out and lost its reply (so the script may have run).
+    static func replyLost(_ result: Result<RedisValue, RedisError>) -> Bool {
+        if case .failure(let error) = result { return error.replyLost }
+        return false
     }
 
     private func submitGathered() {
@@ -159,7 +170,7 @@ public final class QueueClient {
             let failure: QueueError?
             switch ScriptAnswer(result, { $0.string }) {
             case .reply: failure = nil
-            case .refused(let why): failure = QueueError(why)
+            case .refused(let why): failure = QueueError(why, outcomeUnknown: Self.replyLost(result))
             case .malformed(let what): failure = QueueError("submit script answered \(what)")
             }
             for task in batch {

@@ -181,6 +181,38 @@ struct Response {
         w.finish()
     }
 
+    /// Redis takes the submit and does not answer in time (frozen here): the task may be stored,
+    /// so the 503 names it instead of saying "not stored" — a retry would make a second task.
+    @Test func aSubmitRedisDidNotConfirmIsAnsweredOutcomeUnknownWithItsID() throws {
+        let w = try APIWorld()
+        // Each submit in a freeze of its own: the first one's deadline resets the connection, and
+        // a submit after that is refused unsent (a plain 503: certainly not stored).
+        func frozen(_ submit: () -> Response) -> Response {
+            w.redisServer.pause()
+            defer { w.redisServer.resume() }
+            return submit()
+        }
+        let plain = frozen { w.submit("while redis is frozen") }
+        w.run(until: { w.redis.isConnected })
+        let keyed = frozen {
+            w.submit("pay 10 while frozen", headers: ["Content-Type: application/json", "Idempotency-Key: frozen-1"])
+        }
+        for r in [plain, keyed] {
+            #expect(r.status == 503 && r.headers["retry-after"] == "1")
+            #expect(r.json["error"] as? String == "outcome unknown", "\(r.body)")
+        }
+        #expect((keyed.json["detail"] as? String)?.contains("same Idempotency-Key") == true)
+        let id = try #require(plain.json["task_id"] as? String)
+        #expect(plain.json["status_url"] as? String == "/status/" + id)
+        w.run(until: { w.redis.isConnected })
+        // Redis ran what it had read before the client gave up: the task is there, once.
+        #expect(w.request("GET", "/status/" + id).status == 200)
+        let again = w.submit(
+            "pay 10 while frozen", headers: ["Content-Type: application/json", "Idempotency-Key: frozen-1"])
+        #expect(again.status == 202 && again.json["task_id"] as? String == keyed.json["task_id"] as? String)
+        w.finish()
+    }
+
     @Test func redisAwayMeans503WithRetryAfterThenRecovery() throws {
         let w = try APIWorld()
         #expect(w.request("GET", "/readyz").status == 200)
@@ -188,6 +220,7 @@ struct Response {
         w.run(until: { !w.redis.isConnected })
         let down = w.submit("while redis is down")
         #expect(down.status == 503 && down.headers["retry-after"] == "1")
+        #expect(down.json["task_id"] == nil, "never sent: certainly not stored, no id to chase")
         #expect(w.request("GET", "/status/abc").status == 503)
         #expect(w.request("GET", "/readyz").status == 503)
         #expect(w.request("GET", "/healthz").status == 200, "alive, just not ready")

@@ -61,6 +61,12 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// Kills the server (SIGKILL: as a crash would) and waits for it.
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() { Foundation.kill(process.processIdentifier, SIGSTOP) }
+
+    /// Thaws it (SIGCONT): it goes on with what it had read.
+    public func resume() { Foundation.kill(process.processIdentifier, SIGCONT) }
+
     public func kill() {
         if process.isRunning {
             Foundation.kill(process.processIdentifier, SIGKILL)
