@@ -139,16 +139,11 @@ public final class QueueClient {
         ) { result in
             switch ScriptAnswer(result, SubmitOutcome.decode) {
             case .reply(let outcome): completion(.success(outcome))
-            case .refused(let why): completion(.failure(QueueError(why, outcomeUnknown: Self.replyLost(result))))
+            case .refused(let why): completion(.failure(QueueError(why)))
+            case .unanswered(let why): completion(.failure(QueueError(why, outcomeUnknown: true)))
             case .malformed(let what): completion(.failure(QueueError("submit script answered \(what)")))
             }
         }
-    }
-
-    /// Whether a failed call went out and lost its reply (so the script may have run).
-    static func replyLost(_ result: Result<RedisValue, RedisError>) -> Bool {
-        if case .failure(let error) = result { return error.replyLost }
-        return false
     }
 
     private func submitGathered() {
@@ -170,7 +165,8 @@ public final class QueueClient {
             let failure: QueueError?
             switch ScriptAnswer(result, { $0.string }) {
             case .reply: failure = nil
-            case .refused(let why): failure = QueueError(why, outcomeUnknown: Self.replyLost(result))
+            case .refused(let why): failure = QueueError(why)
+            case .unanswered(let why): failure = QueueError(why, outcomeUnknown: true)
             case .malformed(let what): failure = QueueError("submit script answered \(what)")
             }
             for task in batch {

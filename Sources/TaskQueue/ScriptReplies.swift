@@ -6,16 +6,19 @@ public import MeshRedis
 public enum ScriptAnswer<Reply: Sendable>: Sendable {
     /// The script ran and answered in its documented shape.
     case reply(Reply)
-    /// Redis is away or refused for now (`-LOADING` while a restarted server reads its AOF,
-    /// `-OOM`, `-BUSY`, a lost connection, a deadline): the same call may pass later.
+    /// Redis refused for now (`-LOADING` while a restarted server reads its AOF, `-OOM`, `-BUSY`)
+    /// or was not connected: the script did not run; the same call may pass later.
     case refused(String)
+    /// The call went out and its reply never came (a deadline, a dropped connection): the script
+    /// may have run. Callers whose scripts are safe to repeat treat it like `refused`.
+    case unanswered(String)
     /// An answer the script never gives: nothing can be concluded from it.
     case malformed(String)
 
     /// Decodes `result` with `decode`, which returns nil for a shape the script does not answer.
     public init(_ result: Result<RedisValue, RedisError>, _ decode: (RedisValue) -> Reply?) {
         switch result {
-        case .failure(let error): self = .refused("\(error)")
+        case .failure(let error): self = error.replyLost ? .unanswered("\(error)") : .refused("\(error)")
         case .success(.error(let e)): self = .refused(e)
         case .success(let value): self = decode(value).map { .reply($0) } ?? .malformed("\(value)")
         }

@@ -46,7 +46,7 @@ extension TaskConsumer {
             case .malformed(let what):
                 self.problem("\(script.name) script answered \(what)")
                 self.dropped(delivery.entry)
-            case .refused(let why):
+            case .refused(let why), .unanswered(let why):
                 self.problem("\(script.name) \(delivery.taskID): \(why)")
                 self.finishLater(delivery, outcome, tries: tries)
             }
@@ -85,7 +85,7 @@ extension TaskConsumer {
             case .malformed(let what):
                 self.problem("succeed script answered \(what)")
                 for (delivery, _, _) in batch { self.dropped(delivery.entry) }
-            case .refused(let why):
+            case .refused(let why), .unanswered(let why):
                 self.problem("succeed (\(batch.count) tasks): \(why)")
                 for (delivery, json, tries) in batch {
                     self.finishLater(delivery, .success(result: json), tries: tries)

@@ -66,7 +66,7 @@ extension TaskConsumer {
                 guard !lost.isEmpty else { return }
                 self.stats.leasesLost += UInt64(lost.count)
                 self.onEvent?(.leasesLost(entries: lost))
-            case .refused(let why), .malformed(let why):
+            case .refused(let why), .unanswered(let why), .malformed(let why):
                 self.problem("renew: \(why)")
             }
         }
@@ -82,7 +82,7 @@ extension TaskConsumer {
         ) { [weak self] result in
             switch ScriptAnswer(result, PromoteReply.decode) {
             case .reply(let reply): if reply.due >= batch { self?.promote() }
-            case .refused(let why), .malformed(let why): self?.problem("promote: \(why)")
+            case .refused(let why), .unanswered(let why), .malformed(let why): self?.problem("promote: \(why)")
             }
         }
     }

@@ -103,7 +103,7 @@ extension TaskConsumer {
             switch ScriptAnswer(result, { StartReply.decodeBatch($0, count: starting.count) }) {
             case .reply(let replies):
                 for ((entry, taskID), reply) in zip(starting, replies) { self.started(entry, taskID, reply) }
-            case .refused(let why), .malformed(let why):
+            case .refused(let why), .unanswered(let why), .malformed(let why):
                 // The entries stay pending under our name and are re-read after a pause (or the
                 // reconnect), or reclaimed after their lease.
                 self.problem("start: \(why)")

@@ -70,12 +70,16 @@ import Testing
             switch a {
             case .reply(let r): "reply \(r.rawValue)"
             case .refused: "refused"
+            case .unanswered: "unanswered"
             case .malformed: "malformed"
             }
         }
         #expect(kind(ScriptAnswer(.success(.status("ok")), FinishReply.decode)) == "reply ok")
         #expect(kind(ScriptAnswer(.success(.error("LOADING Redis is loading")), FinishReply.decode)) == "refused")
-        #expect(kind(ScriptAnswer(.failure(RedisError("connection closed")), FinishReply.decode)) == "refused")
+        #expect(kind(ScriptAnswer(.failure(RedisError("not connected")), FinishReply.decode)) == "refused")
+        #expect(
+            kind(ScriptAnswer(.failure(RedisError("no reply", replyLost: true)), FinishReply.decode)) == "unanswered",
+            "sent and never answered: it may have run")
         #expect(kind(ScriptAnswer(.success(.integer(3)), FinishReply.decode)) == "malformed")
     }
 }
