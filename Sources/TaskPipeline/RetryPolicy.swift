@@ -21,17 +21,26 @@ public enum RetryDecision: Sendable, Hashable {
 
 /// Exponential backoff with full jitter, a cap on attempts, and a hard cap on deliveries.
 ///
-/// Defaults: 5 attempts in all, 1 s base, ×2, 30 s cap (the n-th retry waits a uniform random time
-/// in [0, min(30 s, 1 s × 2^(n−1))]). A delivery the worker never finished (it crashed) counts as an
-/// attempt; past `maxDeliveries` the task is poison and goes to the dead-letter stream.
+/// Defaults: 12 attempts in all, 2 s base, ×3, 30 min cap (the n-th retry waits a uniform random
+/// time in [0, min(30 min, 2 s × 3^(n−1))]): about 78 minutes in expectation from the first
+/// failure to the last attempt, so an incident of an hour (a dependency down, a bad deploy rolled
+/// back) does not turn tasks into failures, while the first retries still come within seconds.
+/// A delivery the worker never finished (it crashed) counts as an attempt; past `maxDeliveries`
+/// the task is poison and goes to the dead-letter stream.
 public struct RetryPolicy: Sendable, Hashable {
-    public var maxAttempts = 5
-    public var baseDelayMs: UInt64 = 1_000
-    public var multiplier: Double = 2
-    public var maxDelayMs: UInt64 = 30_000
-    public var maxDeliveries = 10
+    public var maxAttempts = 12
+    public var baseDelayMs: UInt64 = 2_000
+    public var multiplier: Double = 3
+    public var maxDelayMs: UInt64 = 1_800_000
+    public var maxDeliveries = 20
 
     public init() {}
+
+    /// The expected wait from the first failure to the last attempt: with full jitter each wait
+    /// averages half its ceiling.
+    public var expectedScheduleMs: UInt64 {
+        (1..<max(1, maxAttempts)).reduce(0) { $0 + ceilingMs(retry: $1) / 2 }
+    }
 
     /// The ceiling of the wait before retry number `retry` (1-based).
     public func ceilingMs(retry: Int) -> UInt64 {

@@ -126,7 +126,9 @@ import Testing
     @Test func alertServiceDownMeansRetriesThenSuccessOrFinallyFailure() throws {
         let mesh = try MeshProcesses()
         defer { mesh.stop() }
-        try mesh.startWorker(["--retry-base-ms", "300", "--retry-max-ms", "2000", "--max-attempts", "4"])
+        try mesh.startWorker([
+            "--retry-base-ms", "300", "--retry-multiplier", "2", "--retry-max-ms", "2000", "--max-attempts", "4",
+        ])
         try mesh.startAPI()
         // No alert-service: the first attempts fail with UNAVAILABLE and the task waits in RETRY.
         let comesBack = try #require(mesh.submit("card 4111 1111 1111 1111"))
@@ -352,15 +354,15 @@ final class StopFlag: @unchecked Sendable {
         try mesh.startAPI()
         // Headless Chromium on a loaded machine sometimes dumps the page before its scripts have
         // run (the static page, no endpoint table, nothing submitted): such a run is tried again,
-        // up to three times. A page that keeps showing something else still fails the test.
+        // up to five times. A page that keeps showing something else still fails the test.
         var dom = ""
         var browserErrors = ""
         let finished = #"<span id="state" class="state SUCCESS">SUCCESS</span>"#
-        for attempt in 1...3 where !dom.contains(finished) {
-            // Seen twice in loaded full-suite runs: Chromium exiting 5 within 0.1 s of starting
-            // ("zygote … Broken pipe"), three times in a row when tried back to back; a pause lets
-            // whatever it tripped over pass.
-            if attempt > 1 { Thread.sleep(forTimeInterval: 2) }
+        for attempt in 1...5 where !dom.contains(finished) {
+            // Seen in loaded full-suite runs: Chromium exiting 5 within a second of starting
+            // ("zygote … Broken pipe"), three times in a row even 2 s apart, while other suites
+            // start and stop whole meshes; growing pauses let whatever it tripped over pass.
+            if attempt > 1 { Thread.sleep(forTimeInterval: 2 * Double(attempt - 1)) }
             let profile = mesh.dir + "/chromium-profile-\(attempt)"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")

@@ -25,16 +25,23 @@ import Testing
 }
 
 @Suite struct RetryPolicyTests {
-    @Test func defaultsAreFiveAttemptsOneSecondDoublingCappedAtThirty() {
+    @Test func defaultsSpanAnHourOfIncidentInExpectation() {
         let p = RetryPolicy()
-        #expect(p.maxAttempts == 5)
-        #expect((1...7).map { p.ceilingMs(retry: $0) } == [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000])
+        #expect(p.maxAttempts == 12 && p.maxDeliveries >= p.maxAttempts)
+        #expect(
+            (1...9).map { p.ceilingMs(retry: $0) } == [
+                2_000, 6_000, 18_000, 54_000, 162_000, 486_000, 1_458_000, 1_800_000, 1_800_000,
+            ])
+        #expect(p.expectedScheduleMs >= 3_600_000, "\(p.expectedScheduleMs) ms")
+        #expect(
+            p.expectedScheduleMs == (2_000 + 6_000 + 18_000 + 54_000 + 162_000 + 486_000 + 1_458_000 + 4 * 1_800_000)
+                / 2)
     }
 
     @Test func transientFailuresRetryWithFullJitterThenGiveUp() {
         let p = RetryPolicy()
         var rng = SystemRandomNumberGenerator()
-        for attempt in 1..<5 {
+        for attempt in 1..<p.maxAttempts {
             for _ in 0..<200 {
                 guard case .retry(let delay) = p.decide(after: .transient("UNAVAILABLE"), attempt: attempt, using: &rng)
                 else {
@@ -45,8 +52,8 @@ import Testing
             }
         }
         #expect(
-            p.decide(after: .transient("UNAVAILABLE: alert-service down"), attempt: 5)
-                == .fail(error: "gave up after 5 attempts: UNAVAILABLE: alert-service down"))
+            p.decide(after: .transient("UNAVAILABLE: alert-service down"), attempt: 12)
+                == .fail(error: "gave up after 12 attempts: UNAVAILABLE: alert-service down"))
     }
 
     @Test func jitterSpansTheWholeRange() {

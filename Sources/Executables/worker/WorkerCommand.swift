@@ -49,19 +49,19 @@ struct WorkerCommand: ParsableCommand {
     var attemptTimeoutMs: UInt64 = 10_000
 
     @Option(help: "Attempts per task in all (a crashed attempt counts).")
-    var maxAttempts: Int = 5
+    var maxAttempts: Int = RetryPolicy().maxAttempts
 
     @Option(help: "First retry delay ceiling, in ms (full jitter).")
-    var retryBaseMs: UInt64 = 1_000
+    var retryBaseMs: UInt64 = RetryPolicy().baseDelayMs
 
     @Option(help: "Growth of the retry delay ceiling per attempt.")
-    var retryMultiplier: Double = 2
+    var retryMultiplier: Double = RetryPolicy().multiplier
 
     @Option(help: "Largest retry delay, in ms.")
-    var retryMaxMs: UInt64 = 30_000
+    var retryMaxMs: UInt64 = RetryPolicy().maxDelayMs
 
     @Option(help: "Deliveries after which a task is dead-lettered without running (poison cap).")
-    var maxDeliveries: Int = 10
+    var maxDeliveries: Int = RetryPolicy().maxDeliveries
 
     @Option(help: "A task idle this long (its worker died) is taken over, in ms.")
     var leaseMs: UInt64 = 60_000
