@@ -14,9 +14,9 @@ final class LogFileSink {
     private var fd: Int32 = -1
     private var size = 0
     /// Counters since the last `takeStats`: bytes written, write errors, rotations.
-    private(set) var bytes: UInt64 = 0
-    private(set) var errors: UInt64 = 0
-    private(set) var rotations: UInt64 = 0
+    private var bytes: UInt64 = 0
+    private var errors: UInt64 = 0
+    private var rotations: UInt64 = 0
 
     init(path: String, maxFileBytes: Int, keptFiles: Int) throws(LogError) {
         self.path = path
@@ -83,10 +83,12 @@ final class LogFileSink {
         self.bytes += UInt64(bytes.count)
     }
 
-    /// The counters since the last call.
-    func takeStats() -> (bytes: UInt64, errors: UInt64, rotations: UInt64) {
-        defer { (bytes, errors, rotations) = (0, 0, 0) }
-        return (bytes, errors, rotations)
+    /// Adds the counters since the last call to `stats`.
+    func takeStats(into stats: inout LogShipper.Stats) {
+        stats.fileBytes += bytes
+        stats.fileErrors += errors
+        stats.rotations += rotations
+        (bytes, errors, rotations) = (0, 0, 0)
     }
 
     func close() {

@@ -72,12 +72,7 @@ final class LogWriter: @unchecked Sendable {  // confined to the writer thread
     func takeStats(into stats: inout LogShipper.Stats) {
         stats.fileLines += fileLines
         fileLines = 0
-        if let file {
-            let f = file.takeStats()
-            stats.fileBytes += f.bytes
-            stats.fileErrors += f.errors
-            stats.rotations += f.rotations
-        }
+        file?.takeStats(into: &stats)
         influx?.takeStats(into: &stats)
     }
 

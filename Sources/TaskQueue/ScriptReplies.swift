@@ -25,6 +25,14 @@ public enum ScriptAnswer<Reply: Sendable>: Sendable {
     }
 }
 
+/// An array reply item by item: nil unless it is an array (of `count` items, when given) whose
+/// every item decodes — a reply that is partly nonsense is nonsense.
+func decodeEach<T>(_ value: RedisValue, count: Int?, _ decode: (RedisValue) -> T?) -> [T]? {
+    guard case .array(let items?) = value, count == nil || items.count == count else { return nil }
+    let decoded = items.compactMap(decode)
+    return decoded.count == items.count ? decoded : nil
+}
+
 /// The start script's answer for one entry.
 public enum StartReply: Sendable, Hashable {
     /// Run attempt number `attempt` of the task with this message.
@@ -54,9 +62,7 @@ public enum StartReply: Sendable, Hashable {
 
     /// A batch's answer: one reply per entry, in order; nil unless every one decodes.
     public static func decodeBatch(_ value: RedisValue, count: Int) -> [StartReply]? {
-        guard case .array(let items?) = value, items.count == count else { return nil }
-        let replies = items.compactMap(decode)
-        return replies.count == count ? replies : nil
+        decodeEach(value, count: count, decode)
     }
 
     /// Why a task was not run, for the `skipped` event (`lost`, `gone`, `done SUCCESS`).
@@ -84,9 +90,7 @@ public enum FinishReply: String, Sendable, Hashable {
 
     /// The succeed script's answer: one reply per task, in order; nil unless every one decodes.
     public static func decodeBatch(_ value: RedisValue, count: Int) -> [FinishReply]? {
-        guard case .array(let items?) = value, items.count == count else { return nil }
-        let replies = items.compactMap(decode)
-        return replies.count == count ? replies : nil
+        decodeEach(value, count: count, decode)
     }
 }
 
@@ -96,9 +100,7 @@ public struct RenewReply: Sendable, Hashable {
     public var lost: [String]
 
     public static func decode(_ value: RedisValue) -> RenewReply? {
-        guard case .array(let items?) = value else { return nil }
-        let lost = items.compactMap(\.string)
-        return lost.count == items.count ? RenewReply(lost: lost) : nil
+        decodeEach(value, count: nil, \.string).map(RenewReply.init(lost:))
     }
 }
 
