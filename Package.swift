@@ -255,7 +255,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         // The tree itself: module edges, case collisions, README and docs links, file lengths.
-        .testTarget(name: "RepositoryTests", swiftSettings: swiftSettings),
+        .testTarget(name: "RepositoryTests", dependencies: ["MeshTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCProbeTests",
             dependencies: [

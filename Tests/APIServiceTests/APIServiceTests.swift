@@ -79,7 +79,7 @@ final class APIWorld {
         http.close()
         run(until: { http.isDrained })
         redis.close()
-        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed()
         #expect(throws: Never.self) { try loop.close() }
         redisServer.stop()
     }

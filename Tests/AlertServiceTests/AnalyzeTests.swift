@@ -74,7 +74,7 @@ final class Fixture {
         var done = false
         server.shutdown(graceMs: 1_000) { done = true }
         loop.run(until: { done })
-        for _ in 0..<20 where loop.openHandleCount > 0 { loop.runOnce() }
+        loop.runUntilHandlesClosed(maxTurns: 20)
         #expect(throws: Never.self) { try loop.close() }
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reports)
         try? FileManager.default.removeItem(atPath: dir)

@@ -6,8 +6,7 @@ import Foundation
 import MeshTestSupport
 import Testing
 
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+let root = repositoryRoot
 
 func built(_ name: String) -> URL {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

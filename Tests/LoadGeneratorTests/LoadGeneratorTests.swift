@@ -133,7 +133,7 @@ enum APIClock {
         loop.run(until: { report != nil || timedOut })
         guardTimer.close()
         api.server.close()
-        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed()
         #expect(!timedOut)
         #expect(throws: Never.self) { try loop.close() }
         return try #require(report)

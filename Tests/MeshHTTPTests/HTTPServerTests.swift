@@ -41,7 +41,7 @@ import Testing
     func finish(_ loop: EventLoop, _ server: HTTPServer) {
         server.close()
         run(loop, until: { server.isDrained })
-        for _ in 0..<20 where loop.openHandleCount > 0 { loop.runOnce() }
+        loop.runUntilHandlesClosed(maxTurns: 20)
         #expect(throws: Never.self) { try loop.close() }
     }
 
@@ -224,7 +224,7 @@ import Testing
             _, responder in responder.respond(HTTPResponse(status: 200, body: big))
         }
         let p = port(server)
-        let release = BackgroundJob<Bool>.Flag()
+        let release = ThreadFlag()
         let job = BackgroundJob {
             let c = BlockingClient(port: p)
             c.send("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

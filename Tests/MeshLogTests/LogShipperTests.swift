@@ -18,8 +18,7 @@ func lines(_ path: String) -> [String] {
     ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
 }
 
-let influxConfig = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("compose/influxdb/influxdb.conf").path
+let influxConfig = repositoryRoot.appendingPathComponent("compose/influxdb/influxdb.conf").path
 
 struct LogFormatTests {
     @Test func logfmtQuotesWhatNeedsQuotesAndKeepsOneLine() {
@@ -145,11 +144,11 @@ extension LogFormatTests {
         config.queueCapacity = 10
         // The writer is stalled the way a slow disk would stall it: inside its own work (the
         // redaction of the first event) until the test lets it go.
-        let stalled = Gate()
-        let release = Gate()
+        let stalled = ThreadFlag()
+        let release = ThreadFlag()
         config.redact = { text in
             if text == "first" {
-                stalled.open()
+                stalled.set()
                 release.wait()
             }
             return text
@@ -161,7 +160,7 @@ extension LogFormatTests {
             shipper.enqueue(LogRecord(timestampNs: WallClock.nowNs(), level: "info", message: "e\(i)", metadata: []))
         }
         #expect(shipper.stats.dropped == 90 && shipper.stats.events == 11)
-        release.open()
+        release.set()
         shipper.flush()
         let got = lines(dir + "/w.log")
         #expect(got.count == 12)
@@ -270,24 +269,5 @@ extension LogFormatTests {
         #expect(shipper.stats.dropped == 0 || shipper.stats.dropped < 20_000)
         #expect(shipper.stats.udpErrors > 0, "refused datagrams are counted")
         shipper.shutdown()
-    }
-}
-
-/// A one-shot gate between threads: `wait` returns once `open` was called.
-final class Gate: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var isOpen = false
-
-    func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func wait() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
     }
 }

@@ -48,7 +48,7 @@ func spin(_ loop: EventLoop, ms: UInt64) {
 
 /// Closes everything and checks that the loop has no handle left (`uv_loop_close` == 0).
 func finish(_ loop: EventLoop, sourceLocation: SourceLocation = #_sourceLocation) {
-    for _ in 0..<20 where loop.openHandleCount > 0 { loop.runOnce() }
+    loop.runUntilHandlesClosed(maxTurns: 20)
     #expect(throws: Never.self, sourceLocation: sourceLocation) { try loop.close() }
 }
 

@@ -26,7 +26,7 @@ import Testing
         #expect(client.stats.timeouts == 1)
         #expect("\(error)".contains("127.0.0.1:\(mute.port)"))
         client.close()
-        for _ in 0..<20 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed(maxTurns: 20)
         #expect(throws: Never.self) { try loop.close() }
     }
 
@@ -61,7 +61,7 @@ import Testing
         #expect(try reply?.get() == .integer(2))
         #expect(connects == 2)
         client.close()
-        for _ in 0..<20 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed(maxTurns: 20)
         #expect(throws: Never.self) { try loop.close() }
     }
 }

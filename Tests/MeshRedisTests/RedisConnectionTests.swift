@@ -23,7 +23,7 @@ import Testing
     }
 
     func finish(_ loop: EventLoop) {
-        for _ in 0..<20 where loop.openHandleCount > 0 { loop.runOnce() }
+        loop.runUntilHandlesClosed(maxTurns: 20)
         #expect(throws: Never.self) { try loop.close() }
     }
 

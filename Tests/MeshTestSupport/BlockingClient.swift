@@ -105,26 +105,3 @@ public final class BackgroundJob<T>: @unchecked Sendable {
         return value!
     }
 }
-
-extension BackgroundJob {
-    /// A one-shot signal from the test's thread to a job's: `wait` returns once `set` was called.
-    public final class Flag: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var isSet = false
-
-        public init() {}
-
-        public func set() {
-            condition.lock()
-            isSet = true
-            condition.broadcast()
-            condition.unlock()
-        }
-
-        public func wait() {
-            condition.lock()
-            while !isSet { condition.wait() }
-            condition.unlock()
-        }
-    }
-}

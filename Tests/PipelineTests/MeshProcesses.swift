@@ -14,10 +14,6 @@ func builtBinary(_ name: String) -> URL {
     return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/\(name)")
 }
 
-/// The repository's root (for compose/redis/redis.conf).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 /// A running mesh. `stop()` ends every process and removes the directory.
 final class MeshProcesses: @unchecked Sendable {
     let dir: String

@@ -2,6 +2,7 @@
 // module table says what Package.swift says.
 
 import Foundation
+import MeshTestSupport
 import Testing
 
 /// What each module may import. Edges only point down: pure modules import nothing of ours and

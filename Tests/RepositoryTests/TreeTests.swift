@@ -1,11 +1,8 @@
 // TreeTests: the checkout works on every file system, links resolve, and files stay one job long.
 
 import Foundation
+import MeshTestSupport
 import Testing
-
-/// The repository's root (this file is Tests/RepositoryTests/TreeTests.swift).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// Every file of the work tree, relative to the root, without build output and Git's own folder.
 func treeFiles() -> [String] {

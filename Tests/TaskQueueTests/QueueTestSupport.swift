@@ -109,7 +109,7 @@ final class QueueWorld {
         run(until: { stopped == consumers.count })
         for c in extraClients { c.close() }
         redis.close()
-        for _ in 0..<50 where loop.openHandleCount > 0 { _ = loop.runOnce() }
+        loop.runUntilHandlesClosed()
         #expect(loop.openHandleCount == 0)
         #expect(throws: Never.self) { try loop.close() }
         server.stop()
