@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "TaskWorker",
             dependencies: [
-                "TaskQueue", "TaskPipeline", "MeshRPC", "MeshProto", "MeshWire", "AlertContract",
+                "TaskQueue", "TaskPipeline", "MeshRPC", "MeshProto", "MeshWire", "MeshTime", "AlertContract",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

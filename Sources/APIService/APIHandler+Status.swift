@@ -68,9 +68,20 @@ extension APIHandler {
             guard let self else { return }
             switch result {
             case .success(let d):
-                let body =
-                    #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)}"#
-                respond(.json(200, Array(body.utf8)))
+                // Ready while shedding: status reads are served, and taking this instance out of
+                // a balancer would not drain a backlog all instances share. It says why submits wait.
+                var body =
+                    #"{"status":"ready","redis":"up","stream_length":\#(d.length),"pending":\#(d.pending),"lag":\#(d.lag),"delayed":\#(d.delayed),"dead_letter":\#(d.dead),"consumers":\#(d.consumers)"#
+                if let shedder = self.shedder {
+                    body += #","accepting":\#(shedder.reason == nil),"backlog":\#(shedder.backlog)"#
+                    if let limit = shedder.backlogLimit { body += #","backlog_limit":\#(limit)"# }
+                    if let reason = shedder.reason {
+                        var quoted: [UInt8] = []
+                        JSONText.appendString(reason, to: &quoted)
+                        body += #","shed_reason":"# + String(decoding: quoted, as: UTF8.self)
+                    }
+                }
+                respond(.json(200, Array((body + "}").utf8)))
             case .failure(let error):
                 respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))
             }

@@ -26,12 +26,19 @@ extension APIHandler {
         case .success(let m): message = m
         case .failure(let error): return respond(.error(error.status, error.detail))
         }
+        if let shedder, !shedder.admit() {
+            return respond(
+                .error(
+                    429, "too many tasks waiting; try again later (\(shedder.reason ?? "shedding"))",
+                    headers: [("Retry-After", String(shedder.configuration.retryAfterSeconds))]))
+        }
         let id = taskIDs.make()
         queue.submit(id: id, message: message, idempotencyKey: key) { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(.created(let id)):
                 self.stats.submitted += 1
+                self.shedder?.accepted(messageBytes: message.utf8.count)
                 let us = (EventLoop.hrtimeNs() &- receivedAtNs) / 1_000
                 self.logger.info(
                     "task submitted",
@@ -54,6 +61,14 @@ extension APIHandler {
                 self.logger.warning(
                     "submit outcome unknown: redis did not answer", metadata: ["task_id": "\(id)", "error": "\(error)"])
                 respond(Self.outcomeUnknown(id, idempotencyKey: key, headers: self.unavailableHeaders))
+            case .failure(let error) where error.isOutOfMemory:
+                // maxmemory reached before the shedder saw it coming (a burst between its reads).
+                self.stats.refusedOutOfMemory += 1
+                self.logger.warning("submit refused: redis is out of memory", metadata: ["error": "\(error)"])
+                respond(
+                    .error(
+                        503, "redis is out of memory; the task was not stored: try again later",
+                        headers: [("Retry-After", String(self.shedder?.configuration.retryAfterSeconds ?? 2))]))
             case .failure(let error):
                 self.stats.redisErrors += 1
                 self.logger.warning("submit failed: task not stored", metadata: ["error": "\(error)"])

@@ -31,6 +31,8 @@ public final class APIHandler {
         public var submitted: UInt64 = 0
         public var replayed: UInt64 = 0
         public var redisErrors: UInt64 = 0
+        /// Submits Redis refused with -OOM (answered 503 with Retry-After).
+        public var refusedOutOfMemory: UInt64 = 0
         /// Answers by method, route and status.
         public var responses: [ResponseKey: UInt64] = [:]
 
@@ -38,7 +40,7 @@ public final class APIHandler {
         public func figures() -> [String: Double] {
             [
                 "submits_total": Double(submitted), "idempotent_replays_total": Double(replayed),
-                "redis_errors_total": Double(redisErrors),
+                "redis_errors_total": Double(redisErrors), "submits_refused_oom_total": Double(refusedOutOfMemory),
             ]
         }
 
@@ -47,6 +49,7 @@ public final class APIHandler {
             "submits_total": "Tasks accepted (202) by this api-service.",
             "idempotent_replays_total": "Submits answered with an existing task (Idempotency-Key).",
             "redis_errors_total": "Requests answered 503 because Redis failed.",
+            "submits_refused_oom_total": "Submits answered 503 because Redis was out of memory (-OOM).",
         ]
     }
 
@@ -71,6 +74,8 @@ public final class APIHandler {
     public var figuresProvider: (() -> [String: Double])?
     /// The rest of the mesh, for /metrics.
     public var scraper: MeshScraper?
+    /// Sheds submits (429) before Redis runs out of memory; none: every submit is tried.
+    public var shedder: LoadShedder?
 
     public init(queue: QueueClient, configuration: Configuration = Configuration(), logger: Logger) {
         self.queue = queue

@@ -2,6 +2,7 @@
 
 import MeshHTTP
 import MeshLoop
+import MeshTime
 import TaskQueue
 
 /// Builds a Prometheus text exposition (version 0.0.4): samples are grouped by metric name, each
@@ -114,6 +115,31 @@ extension APIHandler {
             text.add("alertmesh_" + name, .counter, Stats.help[name] ?? name, value: value)
         }
         text.add("alertmesh_redis_up", .gauge, "Whether Redis is connected.", value: queue.redis.isConnected ? 1 : 0)
+        if let shedder {
+            let shedHelp = "Submits answered 429 to keep Redis from running out of memory, by why."
+            text.add(
+                "alertmesh_submits_shed_total", .counter, shedHelp, labels: [("reason", "backlog")],
+                value: Double(shedder.shedForBacklog))
+            text.add(
+                "alertmesh_submits_shed_total", .counter, shedHelp, labels: [("reason", "memory")],
+                value: Double(shedder.shedForMemory))
+            text.add(
+                "alertmesh_shedding", .gauge, "Whether submits are being shed (429) now.",
+                value: shedder.reason == nil ? 0 : 1)
+            text.add(
+                "alertmesh_queue_backlog", .gauge, "Tasks waiting or in work: lag + pending + delayed.",
+                value: Double(shedder.backlog))
+            if let limit = shedder.backlogLimit {
+                text.add(
+                    "alertmesh_queue_backlog_limit", .gauge, "The backlog past which submits get 429.",
+                    value: Double(limit))
+            }
+            text.add(
+                "alertmesh_redis_memory_used_bytes", .gauge, "Redis's used_memory.", value: Double(shedder.usedMemory))
+            text.add(
+                "alertmesh_redis_maxmemory_bytes", .gauge, "Redis's maxmemory (0: none).",
+                value: Double(shedder.maxMemory))
+        }
         for (name, value) in (figuresProvider?() ?? [:]).sorted(by: { $0.key < $1.key }) {
             text.add(
                 PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
@@ -140,6 +166,10 @@ extension APIHandler {
                 text.add("alertmesh_queue_delayed", .gauge, "Tasks waiting for a retry.", value: Double(d.delayed))
                 text.add(
                     "alertmesh_dead_letter_size", .gauge, "Entries in the dead-letter stream.", value: Double(d.dead))
+                let oldestAge = d.oldestDeadMs.map { max(0, Double(WallClock.nowMs() - $0) / 1_000) } ?? 0
+                text.add(
+                    "alertmesh_dead_letter_oldest_age_seconds", .gauge,
+                    "Age of the oldest dead letter (0 when there is none).", value: oldestAge)
                 text.add(
                     "alertmesh_queue_consumers", .gauge, "Consumers (workers) in the group.", value: Double(d.consumers)
                 )

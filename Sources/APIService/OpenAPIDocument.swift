@@ -32,6 +32,7 @@ enum OpenAPIDocument {
                   "413": {"$ref": "#/components/responses/Error"},
                   "415": {"$ref": "#/components/responses/Error"},
                   "422": {"$ref": "#/components/responses/Error"},
+                  "429": {"$ref": "#/components/responses/Shed"},
                   "503": {"$ref": "#/components/responses/Unavailable"}
                 }
               }
@@ -155,7 +156,11 @@ enum OpenAPIDocument {
                   "lag": {"type": "integer"},
                   "delayed": {"type": "integer"},
                   "dead_letter": {"type": "integer"},
-                  "consumers": {"type": "integer"}
+                  "consumers": {"type": "integer"},
+                  "accepting": {"type": "boolean", "description": "false while submits are shed (429)."},
+                  "backlog": {"type": "integer", "description": "Tasks waiting or in work: lag + pending + delayed."},
+                  "backlog_limit": {"type": "integer", "description": "The backlog past which submits are shed."},
+                  "shed_reason": {"type": "string", "description": "Why submits are shed, while they are."}
                 }
               },
               "Error": {
@@ -173,8 +178,13 @@ enum OpenAPIDocument {
                 "description": "The request cannot be served as sent.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
               },
+              "Shed": {
+                "description": "Too many tasks wait already (the backlog limit), or Redis is near its maxmemory: nothing was stored; try again after Retry-After seconds.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+              },
               "Unavailable": {
-                "description": "Redis is unavailable: nothing was stored; try again after Retry-After seconds. Except with error \"outcome unknown\" (a submit Redis took but did not confirm in time): the task may be stored; its status_url says (404: it was not), and a retry with the same Idempotency-Key is safe.",
+                "description": "Redis is unavailable, or out of memory: nothing was stored; try again after Retry-After seconds. Except with error \"outcome unknown\" (a submit Redis took but did not confirm in time): the task may be stored; its status_url says (404: it was not), and a retry with the same Idempotency-Key is safe.",
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
               }

@@ -48,6 +48,10 @@ public nonisolated struct Alertmesh_V1_HealthCheckResponse: Sendable {
 
   public var status: Alertmesh_V1_HealthCheckResponse.ServingStatus = .unknown
 
+  /// Why the server is not serving (empty when it is): "redis unreachable", "no alert-service
+  /// can take a call: …", "shutting down".
+  public var reason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum ServingStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -310,7 +314,7 @@ nonisolated extension Alertmesh_V1_HealthCheckRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Alertmesh_V1_HealthCheckResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthCheckResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -319,6 +323,7 @@ nonisolated extension Alertmesh_V1_HealthCheckResponse: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       default: break
       }
     }
@@ -328,11 +333,15 @@ nonisolated extension Alertmesh_V1_HealthCheckResponse: SwiftProtobuf.Message, S
     if self.status != .unknown {
       try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
     }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Alertmesh_V1_HealthCheckResponse, rhs: Alertmesh_V1_HealthCheckResponse) -> Bool {
     if lhs.status != rhs.status {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -224,9 +224,10 @@ final class ClientEndpoint: WireConnectionDelegate {
             let code = StatusCode(rawValue: frame.aux) ?? .unknown
             let message = (try? ErrorBody(parsing: frame.payload))?.message ?? "(unreadable error body)"
             // The server enforced the budget we sent; its timer and ours race, so report it one way.
-            let error =
+            var error =
                 code == .deadlineExceeded && call.timeoutMs > 0
                 ? RPCError.deadlineExceeded(afterMs: call.timeoutMs) : RPCError(code, message)
+            error.notProcessed = frame.metadata["not-processed"] == "1"
             client.finish(call, .failure(error))
         }
         closeIfDrained()

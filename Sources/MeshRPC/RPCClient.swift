@@ -143,11 +143,14 @@ public final class RPCClient {
         for ep in endpoints { ep.connectIfIdle() }
         if endpoints.contains(where: { $0.isTrying || $0.state == .ready }) {
             guard waiting.count - waitingHead < configuration.maxQueuedCalls else {
-                return finish(call, .failure(RPCError(.resourceExhausted, "too many calls waiting for a connection")))
+                return finish(
+                    call,
+                    .failure(
+                        RPCError(.resourceExhausted, "too many calls waiting for a connection", notProcessed: true)))
             }
             waiting.append(call)
         } else {
-            finish(call, .failure(RPCError(.unavailable, unavailableMessage())))
+            finish(call, .failure(RPCError(.unavailable, unavailableMessage(), notProcessed: true)))
         }
     }
 
@@ -167,7 +170,9 @@ public final class RPCClient {
         // Nobody is up or trying: fail fast rather than hold calls through the backoff.
         let calls = takeWaiting()
         let message = unavailableMessage()
-        for call in calls where !call.isDone { finish(call, .failure(RPCError(.unavailable, message))) }
+        for call in calls where !call.isDone {
+            finish(call, .failure(RPCError(.unavailable, message, notProcessed: true)))
+        }
     }
 
     /// Sends waiting calls, oldest first, while some endpoint has room; the rest keep their order.
@@ -209,7 +214,10 @@ public final class RPCClient {
         deadlineTimer?.start(afterMs: first.deadlineMs > now ? first.deadlineMs - now : 0) { [unowned self] in
             for call in self.deadlines.popExpired(nowMs: self.loop.nowMs) {
                 call.endpoint?.abandon(call, reason: .deadlineExceeded)
-                call.complete(.failure(.deadlineExceeded(afterMs: call.timeoutMs)))
+                var error = RPCError.deadlineExceeded(afterMs: call.timeoutMs)
+                // Still waiting for a connection: no server ever saw it.
+                error.notProcessed = call.sentNs == 0
+                call.complete(.failure(error))
             }
             if self.waitingHead < self.waiting.count { self.flushWaiting() }
             self.armDeadlineTimer()
@@ -222,6 +230,18 @@ public final class RPCClient {
 
     /// Whether any endpoint is connected and ready.
     public var isConnected: Bool { endpoints.contains { $0.state == .ready } }
+
+    /// Whether some endpoint would take a call now (ready, not draining, under its limit).
+    public var canTakeCall: Bool { endpoints.contains { $0.canTakeCall } }
+
+    /// Starts connecting every endpoint that is not connected or trying yet, so a caller can know
+    /// whether the service is reachable before its first call.
+    public func connect() {
+        for ep in endpoints { ep.connectIfIdle() }
+    }
+
+    /// Why no endpoint can take a call (each endpoint's last error), for logs and health answers.
+    public var unavailableReason: String { unavailableMessage() }
 
     /// Calls in flight on the wire, all endpoints together.
     public var inFlightCount: Int { endpoints.reduce(0) { $0 + $1.inFlight.count } }

@@ -6,11 +6,20 @@ public import MeshWire
 public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: StatusCode
     public var message: String
+    /// No server took the call: it was never sent (no endpoint could take it, or its deadline
+    /// passed while it waited for one), or a server refused it unprocessed (draining, over its
+    /// `max-concurrent`: ERROR metadata `not-processed: 1`). Safe to send again, and not the
+    /// request's fault — a caller counting attempts should not count this one.
+    public var notProcessed: Bool
 
-    public init(_ code: StatusCode, _ message: String) {
+    public init(_ code: StatusCode, _ message: String, notProcessed: Bool = false) {
         self.code = code
         self.message = message
+        self.notProcessed = notProcessed
     }
+
+    /// The ERROR metadata by which a server says it did not process a call.
+    public static let notProcessedMetadata: Metadata = ["not-processed": "1"]
 
     public var description: String { "\(code.name): \(message)" }
 

@@ -62,6 +62,8 @@ public final class RPCServer {
     var stats = ServerStats()
     private var status: ServingStatus = .serving
     private var serviceStatus: [String: ServingStatus] = [:]
+    /// Why the whole server is not serving, for health answers.
+    var notServingReason = ""
     private var shutdownCompletion: (() -> Void)?
     private var shutdownTimer: LoopTimer?
     public private(set) var isShuttingDown = false
@@ -121,9 +123,15 @@ public final class RPCServer {
 
     // MARK: Health
 
-    /// Sets the status `_sys.Health/Check` reports for `service` (nil: the whole server).
-    public func setServingStatus(_ status: ServingStatus, service: String? = nil) {
-        if let service { serviceStatus[service] = status } else { self.status = status }
+    /// Sets the status `_sys.Health/Check` reports for `service` (nil: the whole server), and for
+    /// the whole server why it is not serving.
+    public func setServingStatus(_ status: ServingStatus, service: String? = nil, reason: String = "") {
+        if let service {
+            serviceStatus[service] = status
+        } else {
+            self.status = status
+            notServingReason = status == .serving ? "" : reason
+        }
     }
 
     func servingStatus(service: String) -> ServingStatus? {

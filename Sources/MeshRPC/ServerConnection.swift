@@ -70,7 +70,8 @@ final class ServerConnection: WireConnectionDelegate {
         let id = frame.requestID
         guard !draining else {
             return wire.sendError(
-                requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed")
+                requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed",
+                metadata: RPCError.notProcessedMetadata)
         }
         guard inFlight[id] == nil else {
             return wire.fail("protocol error: request id \(id) reused while in flight", lastID: lastAcceptedID)
@@ -86,7 +87,8 @@ final class ServerConnection: WireConnectionDelegate {
             server.stats.record(method: registration.descriptor.fullName, status: .unavailable, latencyNs: 0)
             return wire.sendError(
                 requestID: id, methodID: frame.methodID, .unavailable,
-                "too many concurrent calls on this connection (limit \(limit)); not processed")
+                "too many concurrent calls on this connection (limit \(limit)); not processed",
+                metadata: RPCError.notProcessedMetadata)
         }
         lastAcceptedID = id
         let codec: ServerCall.Codec =

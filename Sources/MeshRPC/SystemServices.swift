@@ -27,6 +27,7 @@ extension RPCServer {
                 }
                 var r = Alertmesh_V1_HealthCheckResponse()
                 r.status = status == .serving ? .serving : .notServing
+                if status == .notServing { r.reason = self.notServingReason }
                 return r
             })
         registerSync(SystemServices.reflectionList, handler: { [unowned self] _, _ in self.reflection() })

@@ -117,10 +117,12 @@ final class WireConnection {
         turnEnd.runOnce { [weak self] in self?.stream.uncork() }
     }
 
-    func sendError(requestID: UInt32, methodID: UInt32, _ code: StatusCode, _ message: String) {
+    func sendError(
+        requestID: UInt32, methodID: UInt32, _ code: StatusCode, _ message: String, metadata: Metadata = Metadata()
+    ) {
         send(
             Frame(
-                type: .error, requestID: requestID, methodID: methodID, aux: code.rawValue,
+                type: .error, requestID: requestID, methodID: methodID, aux: code.rawValue, metadata: metadata,
                 payload: ErrorBody(message: message).bytes))
     }
 

@@ -8,6 +8,9 @@ public enum AttemptOutcome: Sendable, Hashable {
     case transient(String)
     /// A failure that will not pass on retry: INVALID_ARGUMENT and the like.
     case permanent(String)
+    /// No live service took the call (none reachable, or refused "not processed"): an outage of a
+    /// dependency, not the task's fault — the attempt does not count.
+    case unprocessed(String)
 }
 
 /// The worker's decision for a task after an attempt.
@@ -17,6 +20,8 @@ public enum RetryDecision: Sendable, Hashable {
     case retry(delayMs: UInt64)
     /// Give up: FAILURE with this error, and a copy to the dead-letter stream.
     case fail(error: String)
+    /// Put the task back with its attempt not counted, to run after `delayMs`.
+    case postpone(delayMs: UInt64)
 }
 
 /// Exponential backoff with full jitter, a cap on attempts, and a hard cap on deliveries.
@@ -33,6 +38,8 @@ public struct RetryPolicy: Sendable, Hashable {
     public var multiplier: Double = 3
     public var maxDelayMs: UInt64 = 1_800_000
     public var maxDeliveries = 20
+    /// The ceiling of the wait before a task whose attempt was not processed runs again.
+    public var postponeMs: UInt64 = 1_000
 
     public init() {}
 
@@ -61,6 +68,10 @@ public struct RetryPolicy: Sendable, Hashable {
             return .succeed
         case .permanent(let error):
             return .fail(error: error)
+        case .unprocessed:
+            // Soon, but not at once: a service refusing calls unprocessed (over its limit) would
+            // otherwise get the same call back in a hot loop.
+            return .postpone(delayMs: UInt64.random(in: postponeMs / 2...postponeMs, using: &rng))
         case .transient(let error):
             guard attempt < maxAttempts else {
                 return .fail(error: "gave up after \(attempt) attempts: \(error)")

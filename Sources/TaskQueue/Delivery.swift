@@ -19,6 +19,8 @@ public enum ConsumerEvent: Sendable {
     case started(Delivery)
     case succeeded(Delivery)
     case retrying(Delivery, delayMs: UInt64, error: String)
+    /// No service took the attempt: the task goes back with its attempt not counted.
+    case postponed(Delivery, delayMs: UInt64, error: String)
     case failed(Delivery, error: String)
     /// Failed and dead-lettered without running (delivered too often, or out of attempts after crashes).
     case poisoned(taskID: String, entry: String, error: String)
@@ -38,7 +40,7 @@ extension AttemptOutcome {
     var errorText: String {
         switch self {
         case .success: ""
-        case .transient(let e), .permanent(let e): e
+        case .transient(let e), .permanent(let e), .unprocessed(let e): e
         }
     }
 }

@@ -39,7 +39,7 @@ public struct TaskRecord: Sendable, Hashable {
         updatedAtMs = text(3).flatMap { Int64($0) } ?? createdAtMs
         result = state == .success ? bytes(4) : nil
         error = text(5)
-        retryAtMs = state == .retry ? text(6).flatMap { Int64($0) } : nil
+        retryAtMs = state == .retry || state == .pending ? text(6).flatMap { Int64($0) } : nil
     }
 }
 
@@ -63,6 +63,8 @@ public struct QueueError: Error, Sendable, Hashable, CustomStringConvertible {
         self.outcomeUnknown = outcomeUnknown
     }
     public var description: String { message }
+    /// Redis refused a write at `maxmemory` (`-OOM …`): nothing was stored.
+    public var isOutOfMemory: Bool { !outcomeUnknown && message.contains("OOM command not allowed") }
 }
 
 /// The api-service's handle on the queue: writes tasks, reads them back.
@@ -198,6 +200,8 @@ public final class QueueClient {
         public var delayed: Int64 = 0
         /// Entries in the dead-letter stream.
         public var dead: Int64 = 0
+        /// When the oldest dead letter was written (Unix ms, Redis's clock); nil when there is none.
+        public var oldestDeadMs: Int64?
         public var consumers: Int64 = 0
     }
 
@@ -205,7 +209,7 @@ public final class QueueClient {
     public func depth(_ completion: @escaping (Result<Depth, QueueError>) -> Void) {
         var depth = Depth()
         var problem: QueueError?
-        var remaining = 4
+        var remaining = 5
         func done() {
             remaining -= 1
             guard remaining == 0 else { return }
@@ -225,6 +229,12 @@ public final class QueueClient {
             case .success(.error(let e)): problem = QueueError("XINFO GROUPS: \(e)")
             case .success: problem = QueueError("XINFO GROUPS: unexpected reply")
             case .failure(let e): problem = QueueError("\(e)")
+            }
+            done()
+        }
+        redis.send(["XRANGE", keys.dead, "-", "+", "COUNT", "1"]) { result in
+            if case .success(.array(let items?)) = result, let first = items.first.flatMap(DeadLetters.letter) {
+                depth.oldestDeadMs = first.failedAtMs
             }
             done()
         }

@@ -24,6 +24,11 @@ extension TaskConsumer {
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
             arguments += [outcome.errorText, String(delayMs), delivery.taskID].map { Array($0.utf8) }
             done = .retrying(delivery, delayMs: delayMs, error: outcome.errorText)
+        case .postpone(let delayMs):
+            script = postponeScript
+            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
+            arguments += [outcome.errorText, String(delayMs), delivery.taskID].map { Array($0.utf8) }
+            done = .postponed(delivery, delayMs: delayMs, error: outcome.errorText)
         case .fail(let error):
             script = failScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead, keys.counters]
@@ -36,7 +41,11 @@ extension TaskConsumer {
             guard let self else { return }
             switch ScriptAnswer(result, FinishReply.decode) {
             case .reply(.ok):
-                if case .retrying = done { self.stats.retried += 1 } else { self.stats.failed += 1 }
+                switch done {
+                case .retrying: self.stats.retried += 1
+                case .postponed: self.stats.postponed += 1
+                default: self.stats.failed += 1
+                }
                 self.onEvent?(done)
                 self.release(delivery.entry)
             case .reply(let other):

@@ -20,8 +20,9 @@ extension TaskConsumer {
     }
 
     /// Takes over entries whose worker stopped renewing their lease.
+    /// Not while paused: what it took over could not run either (the lease keeps it safe).
     func reclaim() {
-        guard isRunning, !reclaimOutstanding, commands.isConnected, freeSlots > 0 else { return }
+        guard isRunning, pause == nil, !reclaimOutstanding, commands.isConnected, freeSlots > 0 else { return }
         reclaimOutstanding = true
         let command = [
             "XAUTOCLAIM", keys.stream, keys.group, configuration.name, String(configuration.leaseMs), reclaimCursor,
@@ -101,6 +102,14 @@ extension TaskConsumer {
                 else { continue }
                 self.commands.send(["XGROUP", "DELCONSUMER", self.keys.stream, self.keys.group, name]) { _ in }
             }
+        }
+    }
+
+    /// Dead letters are kept `deadLetterTTLSeconds` (and at most `deadLetterCap`, trimmed as they come).
+    func trimDeadLetters() {
+        guard isRunning, commands.isConnected else { return }
+        deadLetters.trim(ttlSeconds: configuration.deadLetterTTLSeconds) { [weak self] result in
+            if case .failure(let e) = result { self?.problem("trimming dead letters: \(e)") }
         }
     }
 }

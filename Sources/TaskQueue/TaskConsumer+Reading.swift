@@ -8,7 +8,7 @@ extension TaskConsumer {
 
     /// Reads as many new entries as there are free slots, when none is being read.
     func pump() {
-        guard isRunning, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
+        guard isRunning, pause == nil, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
         readOutstanding = true
         let rescanning = ownPendingCursor
         let command = [

@@ -34,6 +34,8 @@ public final class TaskConsumer {
         /// How long a finished task stays readable.
         public var resultTTLSeconds = 86_400
         public var deadLetterCap = 10_000
+        /// Dead letters older than this are removed (by the janitor), in seconds: 7 days.
+        public var deadLetterTTLSeconds = 7 * 86_400
         public var policy = RetryPolicy()
         /// Consumers of the group idle this long with nothing pending (workers that are gone) are
         /// deleted, so `XINFO CONSUMERS` and the consumer count show the workers that exist.
@@ -48,6 +50,8 @@ public final class TaskConsumer {
         public var started: UInt64 = 0
         public var succeeded: UInt64 = 0
         public var retried: UInt64 = 0
+        /// Attempts no service took (not counted): the task went back to wait.
+        public var postponed: UInt64 = 0
         public var failed: UInt64 = 0
         public var poisoned: UInt64 = 0
         public var skipped: UInt64 = 0
@@ -59,7 +63,8 @@ public final class TaskConsumer {
         public func figures() -> [String: Double] {
             [
                 "tasks_started_total": Double(started), "tasks_succeeded_total": Double(succeeded),
-                "tasks_retried_total": Double(retried), "tasks_failed_total": Double(failed),
+                "tasks_retried_total": Double(retried), "tasks_postponed_total": Double(postponed),
+                "tasks_failed_total": Double(failed),
                 "tasks_poisoned_total": Double(poisoned), "tasks_skipped_total": Double(skipped),
                 "tasks_reclaimed_total": Double(reclaimed), "leases_lost_total": Double(leasesLost),
                 "redis_problems_total": Double(redisProblems),
@@ -86,6 +91,8 @@ public final class TaskConsumer {
 
     let commands: RedisClient
     let reader: RedisClient
+    /// The dead-letter stream, on the commands connection (the worker serves it over RPC too).
+    public let deadLetters: DeadLetters
     let processor: Processor
     let clock: any ConsumerClock
     let startScript = TaskScripts.start()
@@ -94,8 +101,14 @@ public final class TaskConsumer {
     let failScript = TaskScripts.fail()
     let promoteScript = TaskScripts.promote()
     let renewScript = TaskScripts.renew()
+    let postponeScript = TaskScripts.postpone()
 
     var lifecycle = Lifecycle.idle
+    /// While set, no new work is read (tasks in flight go on): the owner knows they could not be
+    /// processed — a dependency is down. Since when (clock ms), and why.
+    public private(set) var pause: (reason: String, sinceMs: UInt64)?
+    /// Time spent paused before the current pause, in ms.
+    private var pausedMsBefore: UInt64 = 0
     /// Entries this consumer is working on → task id.
     var inFlight: [String: String] = [:]
     var readOutstanding = false
@@ -139,7 +152,9 @@ public final class TaskConsumer {
         self.configuration = configuration
         self.clock = clock ?? LoopClock(loop: loop)
         self.processor = processor
-        for script in [startScript, succeedScript, retryScript, failScript, promoteScript, renewScript] {
+        deadLetters = DeadLetters(redis: commands, keys: keys)
+        for script in [startScript, succeedScript, retryScript, failScript, promoteScript, renewScript, postponeScript]
+        {
             commands.register(script)
         }
     }
@@ -176,6 +191,7 @@ public final class TaskConsumer {
         }
         janitorTimer?.start(afterMs: c.janitorIntervalMs, repeatMs: c.janitorIntervalMs) { [weak self] in
             self?.forgetGoneConsumers()
+            self?.trimDeadLetters()
         }
         pump()
     }
@@ -212,6 +228,40 @@ public final class TaskConsumer {
     func problem(_ text: String) {
         stats.redisProblems += 1
         onEvent?(.redisProblem(text))
+    }
+
+    // MARK: Pausing
+
+    /// Stops reading new work until `resume()`: every task read now would only be put back.
+    /// Retries still move to the stream when due (any consumer may take them), leases are still
+    /// renewed and tasks in flight finish as they do.
+    public func pause(reason: String) {
+        guard pause == nil else { return }
+        pause = (reason, clock.nowMs)
+    }
+
+    /// Reads again after `pause(reason:)`; returns how long this pause lasted, in ms.
+    @discardableResult public func resume() -> UInt64 {
+        guard let p = pause else { return 0 }
+        let ms = clock.nowMs - p.sinceMs
+        pausedMsBefore += ms
+        pause = nil
+        pump()
+        return ms
+    }
+
+    /// Milliseconds spent paused in all, the current pause included.
+    public var pausedMs: UInt64 { pausedMsBefore + (pause.map { clock.nowMs - $0.sinceMs } ?? 0) }
+
+    /// `stats.figures()` and the consumer's state: tasks in flight, whether it is paused and how
+    /// long it has been in all.
+    public func figures() -> [String: Double] {
+        var f = stats.figures()
+        f["tasks_in_flight"] = Double(inFlight.count)
+        f["concurrency"] = Double(configuration.concurrency)
+        f["worker_paused"] = pause == nil ? 0 : 1
+        f["worker_paused_seconds_total"] = Double(pausedMs) / 1_000
+        return f
     }
 
     // MARK: Stopping

@@ -220,6 +220,27 @@ public enum TaskScripts {
                 """)
     }
 
+    /// Puts back a task whose attempt no service took: PENDING again with the attempt that `start`
+    /// counted taken back, the reason as its error, and a due time in the delayed set (the entry
+    /// leaves the pending list and the stream, as for a retry).
+    ///
+    /// KEYS: task, stream, delayed, counters. ARGV: group, entry, reason, delay ms, task id.
+    /// Returns `"ok"`, `"duplicate"` or `"gone"`.
+    public static func postpone() -> RedisScript {
+        RedisScript(
+            name: "postpone",
+            source: prelude + finishing + """
+                local due = now + tonumber(ARGV[4])
+                local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+                if attempts > 0 then attempts = attempts - 1 end
+                redis.call('HSET', KEYS[1], 'state', 'PENDING', 'attempts', tostring(attempts), 'error', ARGV[3],
+                  'updated_at', nowText, 'retry_at', due)
+                redis.call('ZADD', KEYS[3], due, ARGV[5])
+                redis.call('HINCRBY', KEYS[4], 'postponed', 1)
+                return 'ok'
+                """)
+    }
+
     /// Fails a task for good: FAILURE with the error, a copy (with its message) in the capped
     /// dead-letter stream, the entry acknowledged and deleted.
     ///
@@ -241,10 +262,10 @@ public enum TaskScripts {
                 """)
     }
 
-    /// Moves retries that are due from the delayed set back onto the stream.
+    /// Moves retries (and postponed tasks) that are due from the delayed set back onto the stream.
     ///
     /// KEYS: delayed, stream. ARGV: at most this many, task key prefix.
-    /// Returns how many ids were due (moved, or dropped when no longer in RETRY).
+    /// Returns how many ids were due (moved, or dropped when no longer waiting: RETRY or PENDING).
     ///
     /// The task hashes are reached through the prefix rather than declared keys; they share the
     /// hash tag, so they live in the script's slot on a cluster too.
@@ -257,7 +278,8 @@ public enum TaskScripts {
                 for _, id in ipairs(due) do
                   redis.call('ZREM', KEYS[1], id)
                   local key = ARGV[2] .. id
-                  if redis.call('HGET', key, 'state') == 'RETRY' then
+                  local state = redis.call('HGET', key, 'state')
+                  if state == 'RETRY' or state == 'PENDING' then
                     local entry = redis.call('XADD', KEYS[2], '*', 'task_id', id)
                     redis.call('HSET', key, 'entry', entry)
                   end

@@ -51,7 +51,9 @@ public final class AnalyzeProcessor {
     /// Which failures are worth another attempt. Bad input will not get better; a missing, busy,
     /// slow or crashing peer may.
     public static func classify(_ error: RPCError) -> AttemptOutcome {
-        switch error.code {
+        // No service saw it: an outage (or overload) of the service, not an attempt of the task.
+        if error.notProcessed { return .unprocessed("\(error)") }
+        return switch error.code {
         case .invalidArgument, .unimplemented, .notFound, .failedPrecondition, .outOfRange, .permissionDenied,
             .unauthenticated, .alreadyExists, .dataLoss:
             .permanent("\(error)")

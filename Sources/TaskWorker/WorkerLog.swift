@@ -11,7 +11,9 @@ public enum WorkerLog {
         return "\(us / 1_000).\(us % 1_000 / 100)"
     }
 
-    public static func log(_ event: ConsumerEvent, _ logger: Logger) {
+    /// - Parameter outage: an outage is under way and was logged once: attempts it cut off are
+    ///   not logged one by one.
+    public static func log(_ event: ConsumerEvent, _ logger: Logger, outage: Bool = false) {
         switch event {
         case .started(let d):
             logger.debug("task started", metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)"])
@@ -20,8 +22,15 @@ public enum WorkerLog {
                 "task succeeded",
                 metadata: ["task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "duration_ms": "\(ms(since: d))"])
         case .retrying(let d, let delayMs, let error):
-            logger.warning(
+            logger.log(
+                level: outage ? .debug : .warning,
                 "task will be retried",
+                metadata: [
+                    "task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "delay_ms": "\(delayMs)", "error": "\(error)",
+                ])
+        case .postponed(let d, let delayMs, let error):
+            logger.debug(
+                "task put back; attempt not counted",
                 metadata: [
                     "task_id": "\(d.taskID)", "attempt": "\(d.attempt)", "delay_ms": "\(delayMs)", "error": "\(error)",
                 ])

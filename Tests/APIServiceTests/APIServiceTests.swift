@@ -231,6 +231,24 @@ struct Response {
         w.finish()
     }
 
+    @Test func redisOutOfMemoryMeans503WithRetryAfterNotAFailure() throws {
+        let w = try APIWorld()
+        #expect(w.submit("before").status == 202)
+        var set = false
+        w.redis.send(["CONFIG", "SET", "maxmemory", "1"]) { _ in set = true }
+        w.run(until: { set })
+        let full = w.submit("while redis is full")
+        #expect(full.status == 503 && full.headers["retry-after"] != nil)
+        #expect((full.json["detail"] as? String)?.contains("out of memory") == true, "\(full.json)")
+        #expect(full.json["task_id"] == nil, "refused: not stored")
+        #expect(w.api.stats.refusedOutOfMemory == 1 && w.api.stats.redisErrors == 0)
+        set = false
+        w.redis.send(["CONFIG", "SET", "maxmemory", "0"]) { _ in set = true }
+        w.run(until: { set })
+        #expect(w.submit("after").status == 202)
+        w.finish()
+    }
+
     @Test func pipelinedRequestsOnOneConnectionAreAnsweredInOrder() throws {
         let w = try APIWorld()
         var text = ""
@@ -295,6 +313,7 @@ struct Response {
         #expect(lines.contains(#"alertmesh_tasks_total{event="submitted"} 2"#))
         #expect(lines.contains(#"alertmesh_log_events_dropped_total{service="api-service"} 0"#))
         #expect(lines.contains("alertmesh_redis_up 1"))
+        #expect(lines.contains("alertmesh_dead_letter_oldest_age_seconds 0"), "no dead letter: 0")
         // Every sample belongs to a family announced by HELP and TYPE, once.
         var announced: Set<String> = []
         for line in lines {
@@ -312,6 +331,17 @@ struct Response {
                 #expect(line.split(separator: " ").last.flatMap { Double($0) } != nil || line.hasSuffix("+Inf"))
             }
         }
+        // A dead letter written 90 s ago (its entry id is its time): its age shows.
+        var added = false
+        let ninetySecondsAgo = Int64(Date().timeIntervalSince1970 * 1_000) - 90_000
+        w.redis.send(["XADD", TaskKeys().dead, "\(ninetySecondsAgo)-0", "task_id", "t", "error", "e"]) { _ in
+            added = true
+        }
+        w.run(until: { added })
+        let later = try #require(w.exchange("GET /metrics HTTP/1.1\r\n\r\n").first).body
+        let age = later.firstMatch(of: /\nalertmesh_dead_letter_oldest_age_seconds ([0-9.]+)/).flatMap { Double($0.1) }
+        #expect(age.map { $0 >= 89 && $0 < 120 } == true, "\(String(describing: age))")
+        #expect(later.contains("\nalertmesh_dead_letter_size 1\n"))
         w.finish()
     }
 

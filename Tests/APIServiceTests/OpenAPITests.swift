@@ -141,6 +141,16 @@ struct SchemaChecker {
             }
         }
         for (method, path, request, expected) in cases { check(method, path, request(), expected) }
+        // A backlog at its limit (the pending task): the 429, and /readyz saying so.
+        var shedding = LoadShedder.Configuration()
+        shedding.maxBacklog = 1
+        let shedder = try LoadShedder(loop: w.loop, queue: w.api.queue, configuration: shedding)
+        w.api.shedder = shedder
+        w.run(until: { shedder.reason != nil })
+        check("post", "/submit", w.submit("too many"), 429)
+        check("get", "/readyz", w.request("GET", "/readyz"), 200)
+        shedder.close()
+        w.api.shedder = nil
         // Redis away: the 503s.
         w.redisServer.kill()
         w.run(until: { !w.redis.isConnected })

@@ -17,4 +17,16 @@ struct RedactorTests {
             #expect(redactor.redact(text) == text)
         }
     }
+
+    @Test func withSecretsTheValueAfterASecretKeywordIsMaskedToo() {
+        let r = Redactor(secrets: true)
+        #expect(r.redact("password=hunter2 thanks") == "p*******=******* thanks")
+        #expect(r.redact("my secret: \"s3cr3t!\", ok") == "my s*****: \"*******\", ok")
+        #expect(
+            r.redact("credentials a@b.io card 4111 1111 1111 1111")
+                == "c********** a***@b.io card **** **** **** 1111", "a finding after a keyword is masked as itself")
+        #expect(r.redact("fraud scheme") == "f**** scheme", "fraud words are masked, not what follows")
+        #expect(r.redact("nothing here") == "nothing here")
+        #expect(!r.redact("task 7: password=hunter7").contains("hunter7"))
+    }
 }

@@ -9,20 +9,26 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 /// A one-shot signal between threads: `wait` returns once `set` was called (before or after).
 public final class ThreadFlag: @unchecked Sendable {
     private let condition = NSCondition()
-    private var isSet = false
+    private var flag = false
 
     public init() {}
 
     public func set() {
         condition.lock()
-        isSet = true
+        flag = true
         condition.broadcast()
         condition.unlock()
     }
 
     public func wait() {
         condition.lock()
-        while !isSet { condition.wait() }
+        while !flag { condition.wait() }
         condition.unlock()
+    }
+
+    public var isSet: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return flag
     }
 }

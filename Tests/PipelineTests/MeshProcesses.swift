@@ -52,14 +52,15 @@ final class MeshProcesses: @unchecked Sendable {
         return p
     }
 
-    func startAlertService() throws {
-        alertService = try startAlertService(socket: alertSocket, log: "alert-service.log")
+    func startAlertService(_ extra: [String] = []) throws {
+        alertService = try startAlertService(socket: alertSocket, log: "alert-service.log", extra)
     }
 
     /// Another alert-service on `socket`, writing to the same reports directory.
-    func startAlertService(socket: String, log: String) throws -> Process {
+    func startAlertService(socket: String, log: String, _ options: [String] = []) throws -> Process {
         let p = try launch(
-            "alert-service", ["--data-dir", dir, "--listen", "unix:" + socket, "--log-level", "info"], log: log)
+            "alert-service", ["--data-dir", dir, "--listen", "unix:" + socket, "--log-level", "info"] + options,
+            log: log)
         extra.append(p)
         try waitFor("alert-service socket") { FileManager.default.fileExists(atPath: socket) }
         return p
@@ -151,6 +152,15 @@ final class MeshProcesses: @unchecked Sendable {
         return r
     }
 
+    /// A GET's raw body (for text answers such as /metrics).
+    func requestText(_ method: String, _ path: String) -> String {
+        let c = BlockingClient(port: httpPort, receiveTimeoutSeconds: 5)
+        defer { c.close() }
+        c.send("\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        guard let raw = c.receiveResponses(1).responses.first, let split = raw.range(of: "\r\n\r\n") else { return "" }
+        return String(raw[split.upperBound...])
+    }
+
     /// POSTs a message; the task id when accepted (202).
     func submit(_ message: String) -> String? {
         let body = String(decoding: try! JSONSerialization.data(withJSONObject: ["message": message]), as: UTF8.self)
@@ -167,6 +177,19 @@ final class MeshProcesses: @unchecked Sendable {
     func redisCLI(_ args: [String]) -> String {
         runProcess("/usr/bin/redis-cli", ["-s", redis.socketPath] + args).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `rpc-probe ADDR args…`: its output and exit status.
+    func probe(_ address: String, _ args: [String]) -> ProcessResult {
+        runProcess(builtBinary("rpc-probe").path, [address] + args)
+    }
+
+    /// A figure from `_sys.Stats` of the server at `address`.
+    func figure(_ address: String, _ name: String) -> Double? {
+        let out = probe(address, ["stats", "--json"]).stdout
+        guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else { return nil }
+        let figures = json["figures"] as? [String: Any] ?? json
+        return (figures[name] as? NSNumber)?.doubleValue
     }
 
     func reports() -> [String] {

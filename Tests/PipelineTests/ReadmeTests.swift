@@ -79,6 +79,7 @@ import Testing
         text.replacing(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, with: "<id>")
             .replacing(/Date: [^\n\r]*/, with: "Date: <date>")
             .replacing(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/, with: "<ts>")
+            .replacing(/\d{13}-\d+/, with: "<entry>").replacing(/"failedAtMs":"\d+"/, with: #""failedAtMs":"<ms>""#)
             .replacing("\r\n", with: "\n")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -97,6 +98,17 @@ import Testing
             "unix:" + mesh.dir + "/alert-service-1.sock",
         ])
         try mesh.startAPI()
+        // The dead letter the README's session lists and re-drives, as the fail script leaves one.
+        let failedTask = UUID().uuidString.lowercased()
+        let error = "gave up after 12 attempts: UNAVAILABLE: cannot write report: ENOSPC"
+        _ = mesh.redisCLI([
+            "HSET", "{alertmesh}:task:\(failedTask)", "state", "FAILURE", "attempts", "12", "error", error,
+            "created_at", "1796548300000", "updated_at", "1796548364018",
+        ])
+        _ = mesh.redisCLI([
+            "XADD", "{alertmesh}:dead", "*", "task_id", failedTask, "error", error, "attempts", "12", "message",
+            "password=hunter2 for jane@example.com",
+        ])
         let makefile = try String(contentsOf: repositoryRoot.appendingPathComponent("Makefile"), encoding: .utf8)
         let manifest = try String(contentsOf: repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
         var submitted: String?

@@ -88,7 +88,7 @@ import Testing
             return String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         try mesh.waitFor("api-service answering") { ready() == 503 }
-        try mesh.waitFor("worker NOT_SERVING") { workerHealth() == "NOT_SERVING" }
+        try mesh.waitFor("worker NOT_SERVING, saying why") { workerHealth() == "NOT_SERVING: redis unreachable" }
         try mesh.redis.restart()
         try mesh.waitFor("api-service ready by itself") { ready() == 200 }
         try mesh.waitFor("worker SERVING by itself") { workerHealth() == "SERVING" }

@@ -37,7 +37,8 @@ let allowedImports: [String: Set<String>] = [
         "MeshTime", "Logging", "FoundationEssentials",
     ],
     "TaskWorker": [
-        "TaskQueue", "TaskPipeline", "AlertContract", "MeshRPC", "MeshProto", "MeshWire", "MeshLoop", "Logging",
+        "TaskQueue", "TaskPipeline", "AlertContract", "MeshRPC", "MeshProto", "MeshWire", "MeshLoop", "MeshTime",
+        "Logging",
     ],
     "LoadGenerator": [
         "MeshHTTP", "MeshJSON", "MeshLoop", "MeshTime", "Alerts", "Histogram", "Glibc", "FoundationEssentials",

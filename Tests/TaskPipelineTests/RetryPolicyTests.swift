@@ -9,12 +9,13 @@ import Testing
             #expect(terminal.isTerminal)
             for next in TaskState.allCases { #expect(!terminal.canMove(to: next), "\(terminal) → \(next)") }
         }
+        #expect(TaskState.allCases.filter(\.canRedrive) == [.failure], "an operator re-drives failures only")
     }
 
     @Test func theDocumentedPathsAreAllowedAndNothingElse() {
         let allowed: Set<String> = [
             "PENDING→STARTED", "STARTED→SUCCESS", "STARTED→RETRY", "RETRY→STARTED", "STARTED→FAILURE",
-            "STARTED→STARTED", "PENDING→FAILURE", "RETRY→FAILURE",
+            "STARTED→STARTED", "PENDING→FAILURE", "RETRY→FAILURE", "STARTED→PENDING",
         ]
         for a in TaskState.allCases {
             for b in TaskState.allCases {
@@ -72,6 +73,19 @@ import Testing
             p.decide(after: .permanent("INVALID_ARGUMENT: bad task id"), attempt: 1)
                 == .fail(error: "INVALID_ARGUMENT: bad task id"))
         #expect(p.decide(after: .success(result: []), attempt: 4) == .succeed)
+    }
+
+    @Test func anUnprocessedAttemptIsPostponedEvenAtTheLastAttempt() {
+        let p = RetryPolicy()
+        for attempt in [1, p.maxAttempts, p.maxAttempts + 5] {
+            guard
+                case .postpone(let delay) = p.decide(after: .unprocessed("UNAVAILABLE: no endpoint"), attempt: attempt)
+            else {
+                Issue.record("attempt \(attempt) should be postponed, not counted")
+                return
+            }
+            #expect(delay >= p.postponeMs / 2 && delay <= p.postponeMs)
+        }
     }
 
     @Test func poisonAfterTooManyDeliveries() {

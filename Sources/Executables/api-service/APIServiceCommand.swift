@@ -50,6 +50,14 @@ struct APIServiceCommand: ParsableCommand {
     @Option(help: "How long an Idempotency-Key maps to its task, in seconds.")
     var idempotencyTtl: Int = 86_400
 
+    @Option(
+        help: ArgumentHelp(
+            "Tasks waiting or in work past which submits get 429 (0: derived from Redis's maxmemory).",
+            discussion: "Derived: half of maxmemory over (1 KiB + the mean accepted message size). Submits are "
+                + "also shed while Redis's used memory is within max(maxmemory/10, 16 x --max-body-bytes) of "
+                + "maxmemory."))
+    var maxBacklog: Int64 = 0
+
     @Option(help: "On SIGTERM/SIGINT, how long requests in flight may take to finish, in ms.")
     var shutdownGraceMs: UInt64 = 5_000
 
@@ -89,6 +97,7 @@ struct APIServiceCommand: ParsableCommand {
             throw ValidationError("timeouts must be positive")
         }
         guard idempotencyTtl > 0 else { throw ValidationError("--idempotency-ttl: must be positive") }
+        guard maxBacklog >= 0 else { throw ValidationError("--max-backlog: 0 (derived) or positive") }
         guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
         for a in scrape {
             do {
@@ -131,6 +140,11 @@ struct APIServiceCommand: ParsableCommand {
         redisClient.start()
 
         let api = APIHandler(queue: queue, logger: logger)
+        var shedding = LoadShedder.Configuration()
+        shedding.maxBacklog = maxBacklog > 0 ? maxBacklog : nil
+        shedding.maxMessageBytes = maxBodyBytes
+        let shedder = try LoadShedder(loop: loop, queue: queue, configuration: shedding)
+        api.shedder = shedder
         var httpConfig = HTTPServer.Configuration()
         httpConfig.maxBodyBytes = maxBodyBytes
         httpConfig.maxHeaderBytes = maxHeaderBytes
@@ -159,6 +173,7 @@ struct APIServiceCommand: ParsableCommand {
         shutdown.stopAccepting = { server.close() }
         shutdown.drain = { _, done in shutdown.poll(until: { server.isDrained }, done) }
         shutdown.close = {
+            shedder.close()
             scraper.close()
             hangup.close()
             redisClient.close()

@@ -67,7 +67,7 @@ struct Health: ParsableCommand {
             var req = Alertmesh_V1_HealthCheckRequest()
             req.service = service
             let r = try s.call(SystemServices.health, req)
-            print(r.status == .serving ? "SERVING" : "NOT_SERVING")
+            print(r.status == .serving ? "SERVING" : r.reason.isEmpty ? "NOT_SERVING" : "NOT_SERVING: \(r.reason)")
             if r.status != .serving {
                 throw ProbeFailure(status: 1, "\(service.isEmpty ? "server" : service) is not serving")
             }

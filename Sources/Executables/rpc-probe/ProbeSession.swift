@@ -104,7 +104,8 @@ final class ProbeSession {
         return r
     }
 
-    /// Finds a method by `svc/Method`, `svc.Method`, a unique bare `Method`, or `#0004.0001`.
+    /// Finds a method by `svc/Method`, `svc.Method`, a unique bare `Method` (the server's own before
+    /// a built-in), or `#0004.0001`.
     func resolve(_ name: String) throws -> Alertmesh_V1_MethodInfo {
         let all = try reflection().services.flatMap(\.methods)
         let wanted = name.trimmingCharacters(in: .whitespaces)
@@ -114,6 +115,10 @@ final class ProbeSession {
         }
         let bare = all.filter { $0.name == wanted }
         if bare.count == 1 { return bare[0] }
+        // A bare name means the server's own method before a built-in of that name: the
+        // built-ins have verbs of their own (`list` is _sys.Reflection/List).
+        let own = bare.filter { !$0.fullName.hasPrefix("_sys.") }
+        if own.count == 1 { return own[0] }
         let known = all.map(\.fullName).joined(separator: ", ")
         let why = bare.count > 1 ? "ambiguous method \(wanted)" : "unknown method \(wanted)"
         throw ProbeFailure(status: 64 + Int32(StatusCode.unimplemented.rawValue), "\(why) (known: \(known))")

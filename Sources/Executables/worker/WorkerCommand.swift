@@ -20,7 +20,8 @@ struct WorkerCommand: ParsableCommand {
         discussion: """
             Start several to scale out: each gets a unique consumer name. Tasks of a worker that dies \
             are taken over by the others once their lease runs out. With --listen the worker also \
-            serves _sys health and stats over RPC. Every option can also be set as ALERTMESH_<OPTION>.
+            serves _sys health and stats, and alertmesh.v1.DeadLetters (List, Redrive), over RPC. \
+            Every option can also be set as ALERTMESH_<OPTION>.
             """)
 
     @OptionGroup var common: ServiceOptions
@@ -75,6 +76,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Entries kept in the dead-letter stream (approximately).")
     var deadLetterCap: Int = 10_000
 
+    @Option(help: "How long dead letters are kept, in seconds (default 7 days).")
+    var deadLetterTtl: Int = 7 * 86_400
+
     @Option(help: "On SIGTERM/SIGINT, how long tasks in flight may take to finish, in ms.")
     var shutdownGraceMs: UInt64 = 10_000
 
@@ -102,8 +106,8 @@ struct WorkerCommand: ParsableCommand {
         guard retryMaxMs >= retryBaseMs else { throw ValidationError("--retry-max-ms: must be >= --retry-base-ms") }
         guard leaseMs >= 1_000 else { throw ValidationError("--lease-ms: at least 1000") }
         guard attemptTimeoutMs > 0, reclaimIntervalMs > 0 else { throw ValidationError("timeouts must be positive") }
-        guard resultTtl > 0, deadLetterCap > 0 else {
-            throw ValidationError("--result-ttl, --dead-letter-cap: positive")
+        guard resultTtl > 0, deadLetterCap > 0, deadLetterTtl > 0 else {
+            throw ValidationError("--result-ttl, --dead-letter-cap, --dead-letter-ttl: positive")
         }
         guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
     }
@@ -126,8 +130,14 @@ struct WorkerCommand: ParsableCommand {
             : alertEndpoint.map { try Endpoint(parsing: $0) }
         let host = ProcessInfo.processInfo.hostName
         let name = "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        let client = RPCClient(loop: loop, endpoints: endpoints, configuration: .init(name: "worker \(name)"))
+        var clientConfig = RPCClient.Configuration(name: "worker \(name)")
+        // While every alert-service is down the worker waits for one (OutageGuard): probe at most
+        // a second apart, jittered, so it resumes within a second of the service's return.
+        clientConfig.reconnectBackoff = Backoff(initialMs: 100, maxMs: 1_000)
+        let client = RPCClient(loop: loop, endpoints: endpoints, configuration: clientConfig)
         let processor = AnalyzeProcessor(client: client, attemptTimeoutMs: attemptTimeoutMs)
+        let outage = try OutageGuard(loop: loop, client: client, logger: logger)
+        client.onEvent = { _, event in outage.clientEvent(event) }
 
         var config = TaskConsumer.Configuration(name: name)
         config.concurrency = concurrency
@@ -135,15 +145,17 @@ struct WorkerCommand: ParsableCommand {
         config.reclaimIntervalMs = reclaimIntervalMs
         config.resultTTLSeconds = resultTtl
         config.deadLetterCap = deadLetterCap
+        config.deadLetterTTLSeconds = deadLetterTtl
         config.policy.maxAttempts = maxAttempts
         config.policy.baseDelayMs = retryBaseMs
         config.policy.multiplier = retryMultiplier
         config.policy.maxDelayMs = retryMaxMs
         config.policy.maxDeliveries = maxDeliveries
         let consumer = TaskConsumer(
-            loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redisPrefix), configuration: config
-        ) { processor.process($0, $1) }
-        consumer.onEvent = { WorkerLog.log($0, logger) }
+            loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redisPrefix), configuration: config,
+            processor: outage.guarding { processor.process($0, $1) })
+        outage.consumer = consumer
+        consumer.onEvent = { WorkerLog.log($0, logger, outage: outage.reason != nil) }
 
         // Health and stats over RPC (rpc-probe ADDR health|stats).
         let serverConfig = RPCServer.Configuration(name: "worker")
@@ -157,26 +169,33 @@ struct WorkerCommand: ParsableCommand {
             }
         }
 
+        // Dead letters to see and re-drive; their messages leave masked, secrets included.
+        let masking = Redactor(secrets: true)
+        DeadLetterService(deadLetters: consumer.deadLetters, mask: { masking.redact($0) }).register(on: server)
+
         server.figuresProvider = {
-            var figures = shipper.stats.figures().merging(consumer.stats.figures()) { a, _ in a }
-            figures["tasks_in_flight"] = Double(consumer.inFlightCount)
-            figures["concurrency"] = Double(consumer.configuration.concurrency)
+            var figures = shipper.stats.figures().merging(consumer.figures()) { a, _ in a }
             figures["redis_connected"] = commands.isConnected ? 1 : 0
             return figures
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
         let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
-        // NOT_SERVING while Redis is away (the worker can do nothing then); SERVING once it is back.
-        server.setServingStatus(.notServing)
+        // NOT_SERVING, with the reason, while the worker can do nothing: Redis away, no
+        // alert-service to call, shutting down; SERVING once it can work again.
+        server.setServingStatus(.notServing, reason: "starting")
         let readiness = try LoopTimer(loop: loop)
         readiness.start(afterMs: 0, repeatMs: 250) {
-            let up = commands.isConnected && reader.isConnected && !shutdown.isStopping
-            server.setServingStatus(up ? .serving : .notServing)
+            let why =
+                shutdown.isStopping
+                ? "shutting down"
+                : !(commands.isConnected && reader.isConnected) ? "redis unreachable" : outage.reason
+            server.setServingStatus(why == nil ? .serving : .notServing, reason: why ?? "")
         }
         readiness.unref()
         // Stop reading; tasks in flight get the grace period, the rest are handed back.
         shutdown.drain = { grace, done in consumer.stop(graceMs: grace, completion: done) }
         shutdown.close = {
+            outage.close()
             client.close()
             server.shutdownNow()
             hangup.close()
@@ -184,6 +203,7 @@ struct WorkerCommand: ParsableCommand {
         }
         shutdown.summary = { ["succeeded": "\(consumer.stats.succeeded)"] }
         try consumer.start()
+        client.connect()  // know at once whether an alert-service is there
         logger.notice(
             "worker ready",
             metadata: [
