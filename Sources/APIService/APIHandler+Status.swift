@@ -28,7 +28,8 @@ extension APIHandler {
         }
     }
 
-    /// `{"task_id", "state", "result"?, "error"?, "attempts", "created_at", "updated_at", "retry_at"?}`.
+    /// `{"task_id", "state", "result"?, "error"? | "last_error"?, "attempts", "created_at", "updated_at",
+    /// "retry_at"?}`.
     static func statusBody(_ r: TaskRecord) -> [UInt8] {
         var b: [UInt8] = []
         b.reserveCapacity(160 + (r.result?.count ?? 0) + (r.error?.utf8.count ?? 0))
@@ -41,7 +42,9 @@ extension APIHandler {
             b.append(contentsOf: result)
         }
         if let error = r.error {
-            b.append(contentsOf: #","error":"#.utf8)
+            // FAILURE's `error` is why it failed; a task still waiting shows why its last attempt
+            // did not succeed — what it is waiting out — as `last_error`.
+            b.append(contentsOf: (r.state == .failure ? #","error":"# : #","last_error":"#).utf8)
             JSONText.appendString(error, to: &b)
         }
         b.append(contentsOf: #","attempts":"#.utf8)

@@ -113,11 +113,12 @@ enum OpenAPIDocument {
                   "task_id": {"type": "string"},
                   "state": {"type": "string", "enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"]},
                   "result": {"$ref": "#/components/schemas/Result"},
-                  "error": {"type": "string", "description": "The last error (RETRY, FAILURE)."},
-                  "attempts": {"type": "integer"},
+                  "error": {"type": "string", "description": "Why it failed (FAILURE)."},
+                  "last_error": {"type": "string", "description": "While it waits (PENDING, STARTED, RETRY): why its last attempt did not succeed."},
+                  "attempts": {"type": "integer", "description": "Attempts counted; one no alert-service took is not."},
+                  "retry_at": {"type": "string", "format": "date-time", "description": "While it waits: when it runs again."},
                   "created_at": {"type": "string", "format": "date-time"},
-                  "updated_at": {"type": "string", "format": "date-time"},
-                  "retry_at": {"type": "string", "format": "date-time"}
+                  "updated_at": {"type": "string", "format": "date-time"}
                 }
               },
               "Result": {

@@ -115,12 +115,20 @@ final class Submitter: @unchecked Sendable {
         let workerSocket = "unix:" + mesh.dir + "/worker.sock"
         try mesh.startAlertService(["--reports-dir", disk.path])
         try mesh.startWorker([
-            "--listen", workerSocket, "--retry-base-ms", "200", "--retry-multiplier", "2", "--retry-max-ms", "1000",
+            "--listen", workerSocket, "--retry-base-ms", "1000", "--retry-multiplier", "2", "--retry-max-ms", "2000",
             "--max-attempts", "3",
         ])
         try mesh.startAPI()
         let message = "card 4111 1111 1111 1111, password=hunter2, mail jane.doe@example.com"
         let id = try #require(mesh.submit(message))
+        // While it waits between attempts, /status says why and until when.
+        var waiting: [String: Any] = [:]
+        try mesh.waitFor("a retry to wait for") {
+            waiting = mesh.status(id)
+            return waiting["state"] as? String == "RETRY"
+        }
+        #expect((waiting["last_error"] as? String)?.contains("cannot write report") == true, "\(waiting)")
+        #expect(waiting["retry_at"] is String && waiting["error"] == nil)
         try mesh.waitFor("FAILURE", seconds: 30) { mesh.state(id) == "FAILURE" }
         let failed = mesh.status(id)
         #expect(failed["attempts"] as? Int == 3)
@@ -138,7 +146,7 @@ final class Submitter: @unchecked Sendable {
                 return (Int(a.1)!, Int(d.1)!)
             }
         #expect(delays.count == 2)
-        for (attempt, delay) in delays { #expect(delay <= min(1000, 200 << (attempt - 1))) }
+        for (attempt, delay) in delays { #expect(delay <= min(2000, 1000 << (attempt - 1))) }
 
         // List: the task, its attempts and error, its message masked.
         let listed = mesh.probe(workerSocket, ["call", "List", "-d", "{}"])

@@ -150,6 +150,11 @@ import Testing
                 let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
                 #expect(p.terminationStatus == 0 && report["completed"] as? Int == 300)
                 #expect(report["lost"] as? Int == 0 && report["wrong"] as? Int == 0)
+            case "bench/soak":
+                // Thirty minutes: not run here; the script must exist and parse.
+                let path = repositoryRoot.path + "/bench/soak"
+                #expect(FileManager.default.isExecutableFile(atPath: path), "\(command)")
+                #expect(runProcess("/bin/bash", ["-n", path]).status == 0, "\(command): syntax")
             case "bench-server":
                 let r = run(builtBinary("bench-server").path, Array(w.dropFirst()))
                 #expect(
