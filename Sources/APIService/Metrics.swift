@@ -127,7 +127,7 @@ extension APIHandler {
                 "alertmesh_shedding", .gauge, "Whether submits are being shed (429) now.",
                 value: shedder.reason == nil ? 0 : 1)
             text.add(
-                "alertmesh_queue_backlog", .gauge, "Tasks waiting or in work: lag + pending + delayed.",
+                "alertmesh_queue_backlog", .gauge, "Tasks waiting or in work: stream entries + delayed retries.",
                 value: Double(shedder.backlog))
             if let limit = shedder.backlogLimit {
                 text.add(

@@ -159,7 +159,7 @@ enum OpenAPIDocument {
                   "dead_letter": {"type": "integer"},
                   "consumers": {"type": "integer"},
                   "accepting": {"type": "boolean", "description": "false while submits are shed (429)."},
-                  "backlog": {"type": "integer", "description": "Tasks waiting or in work: lag + pending + delayed."},
+                  "backlog": {"type": "integer", "description": "Tasks waiting or in work: stream entries + delayed retries."},
                   "backlog_limit": {"type": "integer", "description": "The backlog past which submits are shed."},
                   "shed_reason": {"type": "string", "description": "Why submits are shed, while they are."}
                 }
