@@ -239,6 +239,10 @@ import Testing
             throw error
         }
         #expect(Set(mesh.reports()).isSuperset(of: accepted.map { "\($0).txt" }))
+        // The outage is in each worker's log a few times, not once per failed command.
+        let log = (try? String(contentsOfFile: mesh.dir + "/logs/worker.log", encoding: .utf8)) ?? ""
+        let redisLines = log.split(separator: "\n").filter { $0.contains("msg=\"redis: ") }
+        #expect(redisLines.count <= 6, "two workers: \(redisLines.joined(separator: "\n"))")
     }
 
     @Test func callsSpreadOverSeveralAlertServicesAndSurviveLosingOne() throws {

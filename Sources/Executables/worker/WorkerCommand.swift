@@ -155,7 +155,8 @@ struct WorkerCommand: ParsableCommand {
             loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redisPrefix), configuration: config,
             processor: outage.guarding { processor.process($0, $1) })
         outage.consumer = consumer
-        consumer.onEvent = { WorkerLog.log($0, logger, outage: outage.reason != nil) }
+        let workerLog = WorkerLog(logger: logger)
+        consumer.onEvent = { workerLog.log($0, outage: outage.reason != nil) }
 
         // Health and stats over RPC (rpc-probe ADDR health|stats).
         let serverConfig = RPCServer.Configuration(name: "worker")
