@@ -3,7 +3,7 @@
 public import Logging
 public import MeshLoop
 public import MeshRPC
-public import TaskPipeline
+import TaskPipeline
 public import TaskQueue
 
 /// Pauses the consumer when no alert-service can take a call — every endpoint down, refusing
