@@ -24,5 +24,9 @@ extension LoadRun {
         public var e2e_p99_ms = 0.0
         public var e2e_max_ms = 0.0
         public var polls = 0
+        /// Whose clock ended each submit-to-done time: `server` (the status's `updated_at`),
+        /// `client` (the poll that saw it finished — an API without timestamps, such as the
+        /// Celery design; it includes the polling delay), or `server and client`.
+        public var e2e_clock = "server"
     }
 }

@@ -9,7 +9,8 @@ extension LoadRun {
     struct Status: Decodable {
         struct Result: Decodable { var alerts: [String] }
         var state: String
-        var updated_at: String
+        /// Absent from APIs that keep no timestamps (the Celery design): the client's clock then.
+        var updated_at: String?
         var result: Result?
 
         /// SUCCESS or FAILURE: the task will not change again.
@@ -114,7 +115,9 @@ extension LoadRun {
         guard status.isFinished, let task = pending.removeValue(forKey: id) else {
             return
         }
-        let doneMs = Self.parseRFC3339(status.updated_at) ?? Self.wallMs()
+        let serverMs = status.updated_at.flatMap(Self.parseRFC3339)
+        if serverMs == nil { clientTimed += 1 }
+        let doneMs = serverMs ?? Self.wallMs()
         lastDoneWallMs = max(lastDoneWallMs, doneMs)
         e2eLatency.record(UInt64(max(1, (doneMs - task.intendedWallMs) * 1000)))
         if status.state == "SUCCESS" {

@@ -58,6 +58,9 @@ struct SubmitAnswerTests {
 final class FakeAPI {
     enum Behaviour {
         case honest, lies, neverFinishes
+        /// The Python/Celery design's answers: 200 `{"task_id"}` with no Location, and a status of
+        /// `{"task_id", "state", "result"}` with no timestamp.
+        case celeryLike
         /// The newest task of `total` never finishes; the older half finishes only after a second.
         case stuckProbe(total: Int)
     }
@@ -76,6 +79,9 @@ final class FakeAPI {
                 let id = UUID().uuidString.lowercased()
                 messages[id] = message
                 order[id] = order.count
+                if case .celeryLike = behaviour {
+                    return responder.respond(.json(200, Array(#"{"task_id":"\#(id)"}"#.utf8)))
+                }
                 responder.respond(.json(202, Array(#"{"task_id":"\#(id)","status":"submitted"}"#.utf8)))
                 return
             }
@@ -96,6 +102,11 @@ final class FakeAPI {
             }
             var alerts = detector.scan(message).alerts.sorted.map { "\"\($0.rawValue)\"" }
             if case .lies = behaviour { alerts = alerts.isEmpty ? ["\"fraud_attempt\""] : [] }
+            if case .celeryLike = behaviour {
+                let body =
+                    #"{"task_id":"\#(id)","state":"SUCCESS","result":{"status":"processed","alerts":[\#(alerts.joined(separator: ","))]}}"#
+                return responder.respond(.json(200, Array(body.utf8)))
+            }
             let body =
                 #"{"task_id":"\#(id)","state":"SUCCESS","updated_at":"\#(now)","result":{"alerts":[\#(alerts.joined(separator: ","))]}}"#
             responder.respond(.json(200, Array(body.utf8)))
@@ -147,6 +158,20 @@ enum APIClock {
         #expect(r.submitted == 500 && r.accepted == 500 && r.completed == 500)
         #expect(r.lost == 0 && r.wrong == 0 && r.errors.isEmpty)
         #expect(r.submit_p50_ms > 0 && r.submit_p99_ms >= r.submit_p50_ms && r.completed_per_s > 0)
+    }
+
+    /// The same tool measures the design alertmesh replaces: a 200 with a task id is accepted,
+    /// and without `updated_at` the client's clock ends each task (and the report says so).
+    @Test func aCeleryStyleAPIIsMeasuredWithTheClientsClock() throws {
+        let r = try run(.celeryLike) {
+            $0.tasks = 300
+            $0.concurrency = 8
+        }
+        #expect(r.accepted == 300 && r.completed == 300 && r.errors.isEmpty, "\(r.errors)")
+        #expect(r.lost == 0 && r.wrong == 0)
+        #expect(r.e2e_clock == "client" && r.e2e_p50_ms > 0)
+        let ours = try run(.honest) { $0.tasks = 50 }
+        #expect(ours.e2e_clock == "server")
     }
 
     @Test func wrongAlertsAreCaught() throws {

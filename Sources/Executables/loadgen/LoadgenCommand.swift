@@ -137,7 +137,7 @@ struct LoadgenCommand: ParsableCommand {
             submitted:   \(r.submitted) (accepted \(r.accepted)) in \(f(r.submit_seconds)) s: \(f(r.submit_per_s)) submits/s
             submit ms:   p50 \(f(r.submit_p50_ms))  p90 \(f(r.submit_p90_ms))  p99 \(f(r.submit_p99_ms))  p99.9 \(f(r.submit_p999_ms))  max \(f(r.submit_max_ms))
             completed:   \(r.completed) SUCCESS, \(r.failed) FAILURE: \(f(r.completed_per_s)) tasks/s end to end
-            e2e ms:      p50 \(f(r.e2e_p50_ms))  p90 \(f(r.e2e_p90_ms))  p99 \(f(r.e2e_p99_ms))  max \(f(r.e2e_max_ms))
+            e2e ms:      p50 \(f(r.e2e_p50_ms))  p90 \(f(r.e2e_p90_ms))  p99 \(f(r.e2e_p99_ms))  max \(f(r.e2e_max_ms))  (\(r.e2e_clock) clock)
             errors:      \(errors)
             lost:        \(r.lost)
             wrong:       \(r.wrong)
