@@ -16,7 +16,7 @@ public import TaskQueue
 ///   messages of the largest size accepted (`maxMessageBytes`), so what is in flight still fits
 ///   and workers can store results and drain the backlog.
 ///
-/// Both are read every `checkIntervalMs` (`XLEN`, `ZCARD`, `INFO memory`); between reads
+/// Both are read every `checkIntervalMs` (`QueueClient.backlog`, `INFO memory`); between reads
 /// each accepted submit counts towards the backlog at once. Shedding ends by itself once the
 /// workers bring both under their limits.
 public final class LoadShedder {
@@ -47,6 +47,9 @@ public final class LoadShedder {
     public private(set) var maxMemory: Int64 = 0
     /// Mean size of accepted messages (bytes), for the derived backlog limit.
     private(set) var meanMessageBytes: Double = 1_024
+    enum Cause { case backlog, memory }
+    /// What sheds submits now; nil while they are accepted.
+    private var cause: Cause?
     /// Why submits are shed now; nil while they are accepted.
     public private(set) var reason: String?
     public private(set) var shedForBacklog: UInt64 = 0
@@ -75,8 +78,11 @@ public final class LoadShedder {
 
     /// Whether a submit may go on; when not, the count of shed submits grows.
     public func admit() -> Bool {
-        guard let reason else { return true }
-        if reason.hasPrefix("backlog") { shedForBacklog += 1 } else { shedForMemory += 1 }
+        switch cause {
+        case nil: return true
+        case .backlog: shedForBacklog += 1
+        case .memory: shedForMemory += 1
+        }
         return false
     }
 
@@ -89,11 +95,14 @@ public final class LoadShedder {
 
     private func decide() {
         if let limit = backlogLimit, backlog >= limit {
+            cause = .backlog
             reason = "backlog of \(backlog) tasks at its limit of \(limit)"
         } else if maxMemory > 0, usedMemory >= maxMemory - memoryReserve {
+            cause = .memory
             reason =
                 "redis memory \(usedMemory / 1_048_576) MiB within \(memoryReserve / 1_048_576) MiB of maxmemory \(maxMemory / 1_048_576) MiB"
         } else {
+            cause = nil
             reason = nil
         }
     }
@@ -102,22 +111,20 @@ public final class LoadShedder {
         guard !checking, queue.redis.isConnected else { return }
         checking = true
         var pending = 2
-        var depth: QueueClient.Depth?
+        var backlog: Int64?
         var memory: (used: Int64, max: Int64)?
         let done = { [weak self] in
             pending -= 1
             guard pending == 0, let self else { return }
             self.checking = false
-            // The stream's length, not the group's lag: every finished entry is deleted, so
-            // `XLEN` counts exactly the tasks waiting or in work. Redis's lag is an estimate that
-            // deletions and an AOF restart can throw off (the soak saw a lag of 1.4 million over
-            // an empty stream after redis-server was SIGKILLed: every submit shed for minutes).
-            if let depth { self.backlog = depth.length + depth.delayed }
+            if let backlog { self.backlog = backlog }
             if let memory { (self.usedMemory, self.maxMemory) = memory }
             self.decide()
         }
-        queue.depth { result in
-            depth = try? result.get()
+        // The stream's length, not the group's lag (the soak saw a lag of 1.4 million over an
+        // empty stream after redis-server was SIGKILLed: every submit shed for minutes).
+        queue.backlog { result in
+            backlog = try? result.get()
             done()
         }
         queue.redis.send(["INFO", "memory"]) { result in

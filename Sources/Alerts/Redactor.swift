@@ -18,33 +18,23 @@ public struct Redactor: Sendable {
         detector = Detector(rules: rules)
     }
 
+    /// Masks every finding, and (with `secrets`) for a personal-data keyword the value after it
+    /// too: what follows the keyword's separators (`:`, `=`, spaces, quotes) up to the next
+    /// space, quote, comma or semicolon.
     public func redact(_ text: String) -> String {
-        if secrets { return redactWithSecrets(text) }
-        // Fast path: nothing that could be an address or a card number.
-        var digits = 0
-        var sawAt = false
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "@") {
-                sawAt = true
-                break
+        if !secrets {
+            // Fast path: nothing that could be an address or a card number.
+            var digits = 0
+            var sawAt = false
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "@") {
+                    sawAt = true
+                    break
+                }
+                digits = (byte >= 48 && byte <= 57) ? digits + 1 : digits
             }
-            digits = (byte >= 48 && byte <= 57) ? digits + 1 : digits
+            guard sawAt || digits >= 10 else { return text }
         }
-        guard sawAt || digits >= 10 else { return text }
-        let result = detector.scan(text, maxFindings: 10_000)
-        guard !result.findings.isEmpty else { return text }
-        var bytes = Array(text.utf8)
-        for finding in result.findings.sorted(by: { $0.byteOffset > $1.byteOffset }) {
-            bytes.replaceSubrange(
-                finding.byteOffset..<(finding.byteOffset + finding.byteLength), with: Array(finding.masked.utf8))
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Masks every finding, and for a personal-data keyword the value after it too: the value is
-    /// what follows the keyword's separators (`:`, `=`, spaces, quotes) up to the next space,
-    /// quote, comma or semicolon.
-    private func redactWithSecrets(_ text: String) -> String {
         let result = detector.scan(text, maxFindings: 10_000)
         guard !result.findings.isEmpty else { return text }
         var bytes = Array(text.utf8)

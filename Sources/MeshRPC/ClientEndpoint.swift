@@ -227,7 +227,7 @@ final class ClientEndpoint: WireConnectionDelegate {
             var error =
                 code == .deadlineExceeded && call.timeoutMs > 0
                 ? RPCError.deadlineExceeded(afterMs: call.timeoutMs) : RPCError(code, message)
-            error.notProcessed = frame.metadata["not-processed"] == "1"
+            error.notProcessed = frame.metadata[RPCError.notProcessedKey] == "1"
             client.finish(call, .failure(error))
         }
         closeIfDrained()

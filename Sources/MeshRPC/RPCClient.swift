@@ -140,7 +140,7 @@ public final class RPCClient {
                 return ep.send(call)
             }
         }
-        for ep in endpoints { ep.connectIfIdle() }
+        connect()
         if endpoints.contains(where: { $0.isTrying || $0.state == .ready }) {
             guard waiting.count - waitingHead < configuration.maxQueuedCalls else {
                 return finish(
@@ -239,9 +239,6 @@ public final class RPCClient {
     public func connect() {
         for ep in endpoints { ep.connectIfIdle() }
     }
-
-    /// Why no endpoint can take a call (each endpoint's last error), for logs and health answers.
-    public var unavailableReason: String { unavailableMessage() }
 
     /// Calls in flight on the wire, all endpoints together.
     public var inFlightCount: Int { endpoints.reduce(0) { $0 + $1.inFlight.count } }

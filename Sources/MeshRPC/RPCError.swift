@@ -19,7 +19,8 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The ERROR metadata by which a server says it did not process a call.
-    public static let notProcessedMetadata: Metadata = ["not-processed": "1"]
+    public static let notProcessedMetadata: Metadata = [notProcessedKey: "1"]
+    static let notProcessedKey = "not-processed"
 
     public var description: String { "\(code.name): \(message)" }
 

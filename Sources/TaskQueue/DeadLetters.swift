@@ -168,6 +168,12 @@ public final class DeadLetters {
                 end
                 local done, refused, found, redriven = {}, {}, {}, {}
                 local function refuse(id, why) table.insert(refused, id) table.insert(refused, why) end
+                -- Why a task in `state` is not re-driven; nil when it may be (FAILURE, or its
+                -- record expired).
+                local function refusal(state)
+                  if state == 'SUCCESS' then return 'already succeeded' end
+                  if state and state ~= 'FAILURE' then return 'not dead-lettered (state ' .. state .. ')' end
+                end
                 local last = after
                 for _, e in ipairs(entries) do
                   last = e[1]
@@ -178,10 +184,9 @@ public final class DeadLetters {
                     found[id] = true
                     local key = prefix .. id
                     local state = redis.call('HGET', key, 'state')
-                    if state == 'SUCCESS' then
-                      refuse(id, 'already succeeded')
-                    elseif state and state ~= 'FAILURE' then
-                      refuse(id, 'not dead-lettered (state ' .. state .. ')')
+                    local why = refusal(state)
+                    if why then
+                      refuse(id, why)
                     else
                       local entry = redis.call('XADD', stream, '*', 'task_id', id)
                       if state then
@@ -207,10 +212,10 @@ public final class DeadLetters {
                   for i = 5, #ARGV do
                     local id = ARGV[i]
                     if not found[id] then
+                      -- No dead letter: a FAILURE is not (or no longer) dead-lettered either.
                       local state = redis.call('HGET', prefix .. id, 'state')
-                      if state == 'SUCCESS' then refuse(id, 'already succeeded')
-                      elseif state then refuse(id, 'not dead-lettered (state ' .. state .. ')')
-                      else refuse(id, 'no dead letter and no task with this id') end
+                      refuse(id, refusal(state) or (state and 'not dead-lettered (state FAILURE)')
+                        or 'no dead letter and no task with this id')
                     end
                   end
                 end

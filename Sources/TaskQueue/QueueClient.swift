@@ -254,6 +254,26 @@ public final class QueueClient {
         }
     }
 
+    /// Tasks waiting or in work: the stream's entries (finished ones are deleted, so `XLEN` is
+    /// exact, unlike the group's lag — an estimate Redis can get wrong after deletions and an AOF
+    /// restart) plus retries waiting in the delayed set. Two commands, sent together.
+    public func backlog(_ completion: @escaping (Result<Int64, QueueError>) -> Void) {
+        var total: Int64 = 0
+        var remaining = 2
+        var problem: QueueError?
+        for (command, key) in [("XLEN", keys.stream), ("ZCARD", keys.delayed)] {
+            redis.send([command, key]) { result in
+                if case .success(.integer(let n)) = result {
+                    total += n
+                } else {
+                    problem = QueueError("\(command) \(key): \(result)")
+                }
+                remaining -= 1
+                if remaining == 0 { completion(problem.map { .failure($0) } ?? .success(total)) }
+            }
+        }
+    }
+
     /// The scripts' totals: `submitted`, `succeeded`, `failed`, `retried`, `poisoned`.
     public func counters(_ completion: @escaping (Result<[String: Int64], QueueError>) -> Void) {
         redis.send(["HGETALL", keys.counters]) { result in

@@ -13,22 +13,23 @@ extension TaskConsumer {
         var arguments: [[UInt8]] = [Array(keys.group.utf8), Array(delivery.entry.utf8)]
         // What to count once the script said "ok".
         let done: ConsumerEvent
-        switch c.policy.decide(after: outcome, attempt: delivery.attempt) {
+        let decision = c.policy.decide(after: outcome, attempt: delivery.attempt)
+        switch decision {
         case .succeed:
             guard case .success(let json) = outcome else { return }
             successes.append((delivery, json, tries))
             if successes.count == 1 { commands.atEndOfTurn { [weak self] in self?.storeSuccesses() } }
             return
-        case .retry(let delayMs):
-            script = retryScript
+        case .retry(let delayMs), .postpone(let delayMs):
+            // A counted retry or an uncounted postponement: the same keys and arguments.
+            let counted = decision == .retry(delayMs: delayMs)
+            script = counted ? retryScript : postponeScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
             arguments += [outcome.errorText, String(delayMs), delivery.taskID].map { Array($0.utf8) }
-            done = .retrying(delivery, delayMs: delayMs, error: outcome.errorText)
-        case .postpone(let delayMs):
-            script = postponeScript
-            scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.delayed, keys.counters]
-            arguments += [outcome.errorText, String(delayMs), delivery.taskID].map { Array($0.utf8) }
-            done = .postponed(delivery, delayMs: delayMs, error: outcome.errorText)
+            done =
+                counted
+                ? .retrying(delivery, delayMs: delayMs, error: outcome.errorText)
+                : .postponed(delivery, delayMs: delayMs, error: outcome.errorText)
         case .fail(let error):
             script = failScript
             scriptKeys = [keys.task(delivery.taskID), keys.stream, keys.dead, keys.counters]
