@@ -177,6 +177,14 @@ final class Submitter: @unchecked Sendable {
         #expect(nothing.status == 0 && !nothing.stdout.contains(id), "\(nothing.stdout)")
         let bad = mesh.probe(workerSocket, ["call", "Redrive", "-d", #"{"all": true, "oldest": 3}"#])
         #expect(bad.status != 0 && (bad.stdout + bad.stderr).contains("exactly one of"), "\(bad.stderr)")
+        // Garbage gets a clear error, and the worker goes on serving.
+        for (request, error) in [
+            (#"{"before": "yesterday"}"#, "before: an entry id"), (#"{"limit": 5000}"#, "limit: at most 1000"),
+        ] {
+            let r = mesh.probe(workerSocket, ["call", "List", "-d", request])
+            #expect(r.status != 0 && (r.stdout + r.stderr).contains(error), "\(request): \(r.stderr)")
+        }
+        #expect(mesh.probe(workerSocket, ["call", "List", "-d", "{}"]).status == 0)
         #expect(mesh.state(id) == "SUCCESS")
     }
 }

@@ -29,6 +29,12 @@ import Testing
             ("worker", ["--max-attempts", "5", "--max-deliveries", "2"], [:], "worker: --max-deliveries: "),
             ("worker", ["--listen", "tcp://127.0.0.1:\(busy.port)"], [:], "worker: --listen: "),
             ("worker", [], ["ALERTMESH_LEASE_MS": "10"], "worker: --lease-ms: "),
+            (
+                "worker", ["--dead-letter-ttl", "0"], [:],
+                "worker: --result-ttl, --dead-letter-cap, --dead-letter-ttl: "
+            ),
+            ("worker", ["--dead-letter-ttl", "a week"], [:], "worker: "),
+            ("api-service", ["--max-backlog=-1"], [:], "api-service: --max-backlog: "),
         ]
         for (program, arguments, environment, prefix) in cases {
             let r = run(program, arguments + ["--data-dir", dir], environment: environment)
