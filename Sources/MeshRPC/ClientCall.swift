@@ -25,7 +25,9 @@ final class ClientCall: DeadlineEntry {
     let startNs = EventLoop.hrtimeNs()
     var requestID: UInt32 = 0
     var sentNs: UInt64 = 0
-    weak var endpoint: ClientEndpoint?
+    /// Not retained: a client keeps its endpoints as long as it lives (a weak reference would
+    /// make every retain of the endpoint take the slow path).
+    unowned(unsafe) var endpoint: ClientEndpoint?
     private var completion: ((Result<RawResponse, RPCError>) -> Void)?
 
     init(

@@ -29,14 +29,19 @@ final class ClientEndpoint: WireConnectionDelegate {
     private var connectStartNs: UInt64 = 0
     private var draining = false
     private var connectTimedOut = false
-    private(set) var inFlight: [UInt32: ClientCall] = [:]
-    private var pings: [UInt32: ClientCall] = [:]
+    private(set) var inFlight = CallTable<ClientCall>()
+    private var pings = CallTable<ClientCall>()
     private var nextRequestID: UInt32 = 1
     private var nextPingValue: UInt32 = 0
 
     init(endpoint: Endpoint, client: RPCClient) {
         self.endpoint = endpoint
         self.client = client
+    }
+
+    deinit {
+        wire?.delegate = nil
+        wire?.close("client gone")
     }
 
     var loop: EventLoop { client.loop }
@@ -156,7 +161,7 @@ final class ClientEndpoint: WireConnectionDelegate {
             nextPingValue &+= 1
             let value = 0x8000_0000 | (nextPingValue & 0x7FFF_FFFF)
             call.requestID = value
-            pings[value] = call
+            _ = pings.insert(call, for: value)
             wire.ping(value: value)
         case .call:
             if call.bodySize > Int(wire.negotiatedMaxFrame) {
@@ -169,11 +174,11 @@ final class ClientEndpoint: WireConnectionDelegate {
                         )))
             }
             var id = nextRequestID
-            while inFlight[id] != nil { id &+= 2 }
+            let oneway = call.flags.contains(.oneway)
+            // Skip ids still in flight (after a wrap-around).
+            while oneway ? inFlight[id] != nil : inFlight.insert(call, for: id) != nil { id &+= 2 }
             nextRequestID = id &+ 2
             call.requestID = id
-            let oneway = call.flags.contains(.oneway)
-            if !oneway { inFlight[id] = call }
             let budget = UInt32(clamping: call.timeoutMs)
             wire.send(
                 Frame(
@@ -257,6 +262,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     }
 
     func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {
+        wire?.delegate = nil
         wire = nil
         let wasReady = state == .ready
         let message = "connection to \(endpoint) lost: \(reason)"

@@ -49,9 +49,19 @@ public final class RPCServer {
     let helloSettings: HelloSettings
     let startNs = EventLoop.hrtimeNs()
 
-    struct Registration {
+    /// A class: a call looks its method up and keeps it with one reference, not a copy of the
+    /// descriptor's strings.
+    final class Registration {
         let descriptor: MethodDescriptor
+        /// Where its calls are counted in `stats`.
+        let statsSlot: Int
         let invoke: ([UInt8], ServerCall) -> Void
+
+        init(descriptor: MethodDescriptor, statsSlot: Int, invoke: @escaping ([UInt8], ServerCall) -> Void) {
+            self.descriptor = descriptor
+            self.statsSlot = statsSlot
+            self.invoke = invoke
+        }
     }
 
     private(set) var registrations: [UInt32: Registration] = [:]
@@ -92,7 +102,8 @@ public final class RPCServer {
         let d = method.descriptor
         precondition(registrations[d.id.rawValue] == nil, "method id \(d.id) registered twice")
         serviceStatus[d.service] = serviceStatus[d.service] ?? .serving
-        registrations[d.id.rawValue] = Registration(descriptor: d) { payload, call in
+        registrations[d.id.rawValue] = Registration(descriptor: d, statsSlot: stats.slot(for: d.fullName)) {
+            payload, call in
             let request: Request
             do {
                 switch call.codec {
@@ -200,7 +211,7 @@ public final class RPCServer {
     }
 
     func record(_ call: ServerCall, status: StatusCode) {
-        stats.record(method: call.method.fullName, status: status, latencyNs: EventLoop.hrtimeNs() &- call.startNs)
+        stats.record(slot: call.registration.statsSlot, status: status, latencyNs: EventLoop.hrtimeNs() &- call.startNs)
     }
 
     // MARK: Shutdown

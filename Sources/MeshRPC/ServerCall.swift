@@ -11,7 +11,8 @@ public final class ServerCall: DeadlineEntry {
     enum Codec { case binary, json }
 
     public let requestID: UInt32
-    public let method: MethodDescriptor
+    let registration: RPCServer.Registration
+    public var method: MethodDescriptor { registration.descriptor }
     /// The request's metadata (`task-id`, `trace-id`, …).
     public let metadata: Metadata
     /// The caller's deadline budget in ms (0: none).
@@ -19,16 +20,18 @@ public final class ServerCall: DeadlineEntry {
     let codec: Codec
     let oneway: Bool
     let startNs: UInt64
-    unowned let connection: ServerConnection
+    /// Strong: a handler that answers late still reaches its connection (which drops the answer
+    /// if the connection is gone); the connection lets go of its calls when they finish.
+    let connection: ServerConnection
     public private(set) var isFinished = false
     private var cancelled = false
 
     init(
-        requestID: UInt32, method: MethodDescriptor, metadata: Metadata, budgetMs: UInt32, codec: Codec,
-        oneway: Bool, connection: ServerConnection
+        requestID: UInt32, registration: RPCServer.Registration, metadata: Metadata, budgetMs: UInt32,
+        codec: Codec, oneway: Bool, connection: ServerConnection
     ) {
         self.requestID = requestID
-        self.method = method
+        self.registration = registration
         self.metadata = metadata
         self.budgetMs = budgetMs
         self.codec = codec
@@ -52,7 +55,7 @@ public final class ServerCall: DeadlineEntry {
     public func respond<Response: SwiftProtobuf.Message>(_ response: Response) {
         guard !isFinished else { return }
         assert(
-            Response.protoMessageName == method.responseType,
+            Response.protoMessageName == registration.descriptor.responseType,
             "\(method.fullName) answered with \(Response.protoMessageName)")
         let payload: [UInt8]
         var md = Metadata()

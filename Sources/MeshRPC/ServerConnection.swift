@@ -5,9 +5,11 @@ import MeshWire
 
 final class ServerConnection: WireConnectionDelegate {
     let wire: WireConnection
-    unowned let server: RPCServer
+    /// Strong: the server keeps its connections until they close (`connectionDidClose`), so the
+    /// cycle ends there, and the several uses per call need no unowned-reference check.
+    let server: RPCServer
     var loop: EventLoop { wire.loop }
-    private(set) var inFlight: [UInt32: ServerCall] = [:]
+    private(set) var inFlight = CallTable<ServerCall>()
     private(set) var lastAcceptedID: UInt32 = 0
     private(set) var draining = false
     let peerDescription: String
@@ -19,6 +21,8 @@ final class ServerConnection: WireConnectionDelegate {
             stream: stream, role: .server, local: server.helloSettings, timeouts: server.configuration.timeouts)
         wire.delegate = self
     }
+
+    deinit { wire.delegate = nil }
 
     func start() { wire.start() }
 
@@ -61,7 +65,8 @@ final class ServerConnection: WireConnectionDelegate {
         } else {
             server.logger.debug("rpc connection closed", metadata: ["reason": "\(reason)"])
         }
-        server.connectionDidClose(self)
+        // The server lets go of us here; the connection calls us through an unretained reference.
+        withExtendedLifetime(self) { server.connectionDidClose(self) }
     }
 
     // MARK: Calls
@@ -73,9 +78,6 @@ final class ServerConnection: WireConnectionDelegate {
                 requestID: id, methodID: frame.methodID, .unavailable, "server is shutting down; not processed",
                 metadata: RPCError.notProcessedMetadata)
         }
-        guard inFlight[id] == nil else {
-            return wire.fail("protocol error: request id \(id) reused while in flight", lastID: lastAcceptedID)
-        }
         guard let registration = server.registrations[frame.methodID] else {
             server.stats.record(method: "<unknown>", status: .unimplemented, latencyNs: 0)
             return wire.sendError(
@@ -84,19 +86,22 @@ final class ServerConnection: WireConnectionDelegate {
         }
         let limit = server.configuration.maxConcurrentCallsPerConnection
         guard limit == 0 || inFlight.count < limit else {
-            server.stats.record(method: registration.descriptor.fullName, status: .unavailable, latencyNs: 0)
+            server.stats.record(slot: registration.statsSlot, status: .unavailable, latencyNs: 0)
             return wire.sendError(
                 requestID: id, methodID: frame.methodID, .unavailable,
                 "too many concurrent calls on this connection (limit \(limit)); not processed",
                 metadata: RPCError.notProcessedMetadata)
         }
-        lastAcceptedID = id
         let codec: ServerCall.Codec =
             frame.metadata["content-type"] == "application/json" ? .json : .binary
         let call = ServerCall(
-            requestID: id, method: registration.descriptor, metadata: frame.metadata, budgetMs: frame.aux,
+            requestID: id, registration: registration, metadata: frame.metadata, budgetMs: frame.aux,
             codec: codec, oneway: frame.flags.contains(.oneway), connection: self)
-        inFlight[id] = call
+        if inFlight.insert(call, for: id) != nil {
+            call.abandon()
+            return wire.fail("protocol error: request id \(id) reused while in flight", lastID: lastAcceptedID)
+        }
+        lastAcceptedID = id
         server.stats.callsInFlight += 1
         if frame.aux > 0 {
             server.scheduleDeadline(call, atMs: loop.nowMs + UInt64(frame.aux))
@@ -119,7 +124,7 @@ final class ServerConnection: WireConnectionDelegate {
         call.markFinished()
         server.deadlines.remove(call)
         server.stats.callsInFlight -= 1
-        let methodID = call.method.id.rawValue
+        let methodID = call.registration.descriptor.id.rawValue
         switch result {
         case .success(let (payload, metadata)):
             if !call.oneway {

@@ -20,17 +20,36 @@ struct ServerStats {
     /// Bytes of connections already closed; live ones are added at snapshot time.
     var closedBytesIn: UInt64 = 0
     var closedBytesOut: UInt64 = 0
-    var methods: [String: Method] = [:]
+    /// Per method, in the order methods got their slot: a call records into its method's slot by
+    /// index (given at registration), not by hashing the method's name three times per call.
+    private var methods: [Method] = []
+    private var names: [String] = []
+    private var slots: [String: Int] = [:]
 
-    mutating func record(method: String, status: StatusCode, latencyNs: UInt64) {
-        methods[method, default: Method()].calls += 1
-        methods[method]!.byStatus[Int(status.rawValue)] += 1
-        _ = methods[method]!.latency.record(max(1, latencyNs / 1_000))
+    /// The slot of `method`'s figures, made on first use.
+    mutating func slot(for method: String) -> Int {
+        if let slot = slots[method] { return slot }
+        slots[method] = methods.count
+        methods.append(Method())
+        names.append(method)
+        return methods.count - 1
     }
 
+    mutating func record(slot: Int, status: StatusCode, latencyNs: UInt64) {
+        methods[slot].calls += 1
+        methods[slot].byStatus[Int(status.rawValue)] += 1
+        _ = methods[slot].latency.record(max(1, latencyNs / 1_000))
+    }
+
+    mutating func record(method: String, status: StatusCode, latencyNs: UInt64) {
+        record(slot: slot(for: method), status: status, latencyNs: latencyNs)
+    }
+
+    /// The methods called at least once, by name.
     func methodStats() -> [Alertmesh_V1_MethodStats] {
-        methods.keys.sorted().map { name in
-            let m = methods[name]!
+        methods.indices.filter { methods[$0].calls > 0 }.sorted { names[$0] < names[$1] }.map { slot in
+            let m = methods[slot]
+            let name = names[slot]
             var s = Alertmesh_V1_MethodStats()
             s.method = name
             s.calls = m.calls

@@ -48,7 +48,10 @@ final class WireConnection {
     private var decoder: FrameDecoder
     let local: HelloSettings
     let timeouts: ConnectionTimeouts
-    weak var delegate: (any WireConnectionDelegate)?
+    /// Not retained: the delegate owns this connection and outlives it, clearing this in its
+    /// `deinit` (a weak reference would give the delegate a side table, and every retain and
+    /// release of it — several per call — the slow path).
+    unowned(unsafe) var delegate: (any WireConnectionDelegate)?
     var tracer: ((FrameTrace) -> Void)?
 
     /// The smaller of both sides' max-frame once the handshake is done; until then our own.
@@ -85,9 +88,12 @@ final class WireConnection {
     /// Starts reading; a client also sends its preface and HELLO at once (calls may follow right away).
     func start() {
         turnEnd = try? LoopIdle(loop: loop)
-        stream.onRead = { [unowned self] bytes in self.didRead(bytes) }
-        stream.onWritesDrained = { [unowned self] in self.resumeReading() }
-        stream.onClose { [weak self] in self?.didClose() }
+        // The open stream keeps this connection alive through its callbacks, as an open libuv
+        // handle keeps its owner (the stream drops them when it closes); no weak or unowned
+        // reference to load on every read.
+        stream.onRead = { bytes in self.didRead(bytes) }
+        stream.onWritesDrained = { self.resumeReading() }
+        stream.onClose { self.didClose() }
         if state.role == .client {
             stream.cork()
             sendPreface()
@@ -114,7 +120,7 @@ final class WireConnection {
         // and a hold already under way is itself a cork.
         guard !stream.isCorked, let turnEnd, !stream.isClosing else { return }
         stream.cork()
-        turnEnd.runOnce { [weak self] in self?.stream.uncork() }
+        turnEnd.runOnce { self.stream.uncork() }
     }
 
     func sendError(
@@ -283,6 +289,7 @@ final class WireConnection {
         turnEnd?.close()
         turnEnd = nil
         stream.onRead = nil
+        stream.onWritesDrained = nil
         let reason =
             closeReason ?? stream.closeReason.map { "connection lost: \($0.name) (\($0.message))" }
             ?? (stream.sawEOF ? "connection closed by peer" : "connection closed")
