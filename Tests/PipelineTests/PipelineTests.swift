@@ -226,9 +226,10 @@ import Testing
         stopFlag.set()
         try mesh.waitFor("clients done") { clients.allSatisfy(\.isDone) }
         busy.stop()
-        print("busy disk: an fsync of 2 KiB took \(fsyncMs.map { String(format: "%.1f", $0) }.joined(separator: ", ")) ms")
         let accepted = clients.flatMap(\.result.accepted)
         let refused = clients.map(\.result.refused).reduce(0, +)
+        let fsyncs = fsyncMs.map { String(format: "%.1f", $0) }.joined(separator: ", ")
+        print("busy disk: an fsync of 2 KiB took \(fsyncs) ms; \(accepted.count) accepted, \(refused) refused")
         #expect(clients.allSatisfy { $0.result.wrong.isEmpty }, "only 202 or 503: \(clients.flatMap(\.result.wrong))")
         #expect(refused > 0, "redis was down for a while: some submits must have been refused")
         #expect(accepted.count > 50)
