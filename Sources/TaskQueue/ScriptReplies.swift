@@ -77,6 +77,27 @@ public enum StartReply: Sendable, Hashable {
     }
 }
 
+/// The read-and-start script's answer: the entries it read, each with its task id and how its
+/// start went (an entry without a task id comes with an empty id and `.gone`: acknowledged).
+public struct ReadStartReply: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var entry: String
+        public var taskID: String
+        public var reply: StartReply
+    }
+
+    public var entries: [Entry]
+
+    public static func decode(_ value: RedisValue) -> ReadStartReply? {
+        decodeEach(value, count: nil) { item -> Entry? in
+            guard case .array(let parts?) = item, parts.count == 3, let entry = parts[0].string,
+                let taskID = parts[1].string, let reply = StartReply.decode(parts[2])
+            else { return nil }
+            return Entry(entry: entry, taskID: taskID, reply: reply)
+        }.map(ReadStartReply.init(entries:))
+    }
+}
+
 /// The answer of a state change (succeed, retry, fail) for one task.
 public enum FinishReply: String, Sendable, Hashable {
     /// The change was made.

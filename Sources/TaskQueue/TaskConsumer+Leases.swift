@@ -11,6 +11,11 @@ extension TaskConsumer {
     /// counts as a delivery towards the poison cap) up to half a lease.
     func dropped(_ entry: String) {
         release(entry)
+        rescanLater()
+    }
+
+    /// Re-reads our own pending entries after a pause that doubles while Redis keeps refusing.
+    func rescanLater() {
         guard isRunning, rescanTimer?.isActive == false else { return }
         rescanDelayMs = min(max(500, rescanDelayMs * 2), max(500, configuration.leaseMs / 2))
         rescanTimer?.start(afterMs: rescanDelayMs) { [weak self] in

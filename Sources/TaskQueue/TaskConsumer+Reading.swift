@@ -6,10 +6,13 @@ import MeshRedis
 extension TaskConsumer {
     var freeSlots: Int { configuration.concurrency - inFlight.count }
 
-    /// Reads as many new entries as there are free slots, when none is being read.
+    /// Reads as many new entries as there are free slots, when none is being read: while reads find
+    /// work, with the read-and-start script (one round trip); otherwise with a blocking
+    /// `XREADGROUP` on the reader connection, which waits for work without polling.
     func pump() {
         guard isRunning, pause == nil, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
         readOutstanding = true
+        if readsFindWork && ownPendingCursor == nil && commands.isConnected { return readAndStart() }
         let rescanning = ownPendingCursor
         let command = [
             "XREADGROUP", "GROUP", keys.group, configuration.name, "COUNT", String(freeSlots), "BLOCK",
@@ -28,6 +31,7 @@ extension TaskConsumer {
                     }
                     let batch = Self.entries(entries)
                     last = batch.last?.0 ?? last
+                    if rescanning == nil && !batch.isEmpty { self.readsFindWork = true }
                     self.deliver(batch.map { (entry: $0.0, taskID: $0.1) })
                 }
                 if rescanning != nil, self.ownPendingCursor == rescanning {
@@ -46,6 +50,44 @@ extension TaskConsumer {
                 self.readRetryTimer?.start(afterMs: 500) { [weak self] in self?.pump() }
             case .failure:
                 break  // the reader reconnects; its onConnect pumps again
+            }
+        }
+    }
+
+    /// Reads new entries and starts them with one script call (`TaskScripts.readAndStart`).
+    private func readAndStart() {
+        let c = configuration
+        let arguments = [
+            keys.group, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
+            String(c.resultTTLSeconds), String(c.deadLetterCap), String(freeSlots), keys.taskPrefix,
+        ]
+        commands.eval(
+            readAndStartScript, keys: [keys.stream, keys.dead, keys.counters],
+            arguments: arguments.map { Array($0.utf8) }
+        ) { [weak self] result in
+            guard let self else { return }
+            self.readOutstanding = false
+            switch ScriptAnswer(result, ReadStartReply.decode) {
+            case .reply(let read):
+                if read.entries.isEmpty { self.readsFindWork = false }
+                for item in read.entries {
+                    guard !item.taskID.isEmpty else {
+                        self.stats.skipped += 1
+                        self.onEvent?(.skipped(taskID: "", entry: item.entry, reason: "entry without a task id"))
+                        continue
+                    }
+                    self.inFlight[item.entry] = item.taskID
+                    self.started(item.entry, item.taskID, item.reply)
+                }
+                self.pump()
+            case .refused(let why), .unanswered(let why), .malformed(let why):
+                // Entries may have been read (and started) without our knowing which: re-read our
+                // own pending list after a pause; meanwhile wait for new work the blocking way.
+                self.problem("read and start: \(why)")
+                self.readsFindWork = false
+                if why.contains("NOGROUP") { self.commandsConnected() }
+                self.rescanLater()
+                self.readRetryTimer?.start(afterMs: 500) { [weak self] in self?.pump() }
             }
         }
     }
@@ -112,7 +154,7 @@ extension TaskConsumer {
         }
     }
 
-    private func started(_ entry: String, _ taskID: String, _ reply: StartReply) {
+    func started(_ entry: String, _ taskID: String, _ reply: StartReply) {
         switch reply {
         case .run(let message, let attempt):
             rescanDelayMs = 0

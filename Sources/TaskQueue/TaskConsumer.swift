@@ -96,6 +96,7 @@ public final class TaskConsumer {
     let processor: Processor
     let clock: any ConsumerClock
     let startScript = TaskScripts.start()
+    let readAndStartScript = TaskScripts.readAndStart()
     let succeedScript = TaskScripts.succeed()
     let retryScript = TaskScripts.retry()
     let failScript = TaskScripts.fail()
@@ -112,6 +113,9 @@ public final class TaskConsumer {
     /// Entries this consumer is working on → task id.
     var inFlight: [String: String] = [:]
     var readOutstanding = false
+    /// Whether the last read found new entries: then the next one reads and starts in one script
+    /// call (no blocking), until one finds nothing and the blocking `XREADGROUP` waits again.
+    var readsFindWork = false
     var reclaimOutstanding = false
     var reclaimCursor = "0-0"
     /// Where the re-read of our own pending entries has got to; nil when reading new entries (`>`).
@@ -153,8 +157,10 @@ public final class TaskConsumer {
         self.clock = clock ?? LoopClock(loop: loop)
         self.processor = processor
         deadLetters = DeadLetters(redis: commands, keys: keys)
-        for script in [startScript, succeedScript, retryScript, failScript, promoteScript, renewScript, postponeScript]
-        {
+        for script in [
+            startScript, readAndStartScript, succeedScript, retryScript, failScript, promoteScript, renewScript,
+            postponeScript,
+        ] {
             commands.register(script)
         }
     }

@@ -3,6 +3,7 @@
 import Foundation
 import MeshLoop
 import MeshRedis
+import MeshTestSupport
 import TaskPipeline
 import TaskQueue
 import Testing
@@ -284,6 +285,76 @@ import Testing
         w.send(["CONFIG", "SET", "maxmemory", "0"])
         w.run(seconds: 15, until: { ids.allSatisfy { w.record($0)?.state == .success } })
         #expect(runs == 3 && c.stats.reclaimed == 0, "re-read from its own pending list, not reclaimed")
+        w.finish([c])
+    }
+
+    @Test func aBacklogIsReadAndStartedWithOneScriptCallPerBatch() throws {
+        // Once a read finds work, the next batches are read and started by one script call
+        // (readAndStart): no separate XREADGROUP round trip, no XPENDING per batch.
+        let w = try QueueWorld()
+        let ids = try (0..<200).map { i in try #require(w.submit("backlog \(i)")?.id) }
+        w.send(["CONFIG", "RESETSTAT"])
+        var runs: [String: Int] = [:]
+        let c = w.consumer(name: "c1", configure: { $0.concurrency = 16 }) { delivery, done in
+            runs[delivery.taskID, default: 0] += 1
+            done(.success(result: Array("{}".utf8)))
+        }
+        try c.start()
+        w.run(until: { ids.allSatisfy { w.record($0)?.state == .success } })
+        #expect(runs.count == 200 && runs.values.allSatisfy { $0 == 1 }, "each task ran once")
+        let stats = w.send(["INFO", "commandstats"]).string ?? ""
+        let xpending = stats.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_xpending:") }
+        let calls = xpending.flatMap { $0.split(separator: "=").dropFirst().first?.split(separator: ",").first }
+        #expect(
+            Int(calls.map(String.init) ?? "0")! <= 2, "only the first, blocking read's batch needs XPENDING: \(stats)")
+        #expect(w.pendingCount() == 0)
+        w.finish([c])
+    }
+
+    @Test func entriesReadAndStartedWhileRedisRefusesAreReadAgainAndRunOnce() throws {
+        // The read-and-start script refused (-BUSY: another client's script runs past the time
+        // limit) after reads had found work: nothing is lost or run twice; the consumer waits the
+        // blocking way and re-reads its own pending list once Redis answers again.
+        let w = try QueueWorld()
+        let ids = try (0..<20).map { i in try #require(w.submit("refused later \(i)")?.id) }
+        var runs: [String: Int] = [:]
+        var held: [(AttemptOutcome) -> Void] = []
+        let c = w.consumer(name: "c1", configure: { $0.concurrency = 8 }) { delivery, done in
+            runs[delivery.taskID, default: 0] += 1
+            held.append(done)
+        }
+        var problems: [String] = []
+        c.onEvent = { if case .redisProblem(let text) = $0 { problems.append(text) } }
+        try c.start()
+        // Eight running (the first read was the blocking one, so reads now find work); four finish
+        // while reading is paused, so there is room when reading resumes — into a busy Redis.
+        w.run(until: { held.count == 8 })
+        c.pause(reason: "test")
+        for done in held.prefix(4) { done(.success(result: Array("{}".utf8))) }
+        held.removeFirst(4)
+        w.run(until: { c.inFlightCount == 4 })
+        w.send(["CONFIG", "SET", "lua-time-limit", "10"])
+        let busy = Process()
+        busy.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        busy.arguments = ["-s", w.server.socketPath, "EVAL", "while true do end", "0"]
+        busy.standardOutput = FileHandle.nullDevice
+        busy.standardError = FileHandle.nullDevice
+        try busy.run()
+        usleep(100_000)
+        c.resume()
+        w.run(until: { problems.contains { $0.hasPrefix("read and start: ") } })
+        _ = runProcess("/usr/bin/redis-cli", ["-s", w.server.socketPath, "SCRIPT", "KILL"])
+        busy.waitUntilExit()
+        w.run(
+            seconds: 20,
+            until: {
+                for done in held { done(.success(result: Array("{}".utf8))) }
+                held = []
+                return ids.allSatisfy { w.record($0)?.state == .success }
+            })
+        #expect(runs.count == 20 && runs.values.allSatisfy { $0 == 1 }, "each task ran once: \(runs.values.sorted())")
+        #expect(problems.contains { $0.hasPrefix("read and start: ") && $0.contains("BUSY") }, "\(problems)")
+        #expect(w.pendingCount() == 0)
         w.finish([c])
     }
 

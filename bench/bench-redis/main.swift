@@ -1,6 +1,7 @@
 // bench-redis: the Redis-only ceiling of the pipeline — per task, the same Redis commands the
-// services issue (the batched submit script, XREADGROUP, the start script, the succeed script), sent
-// pipelined by a plain client with no service in between. Prints one JSON object.
+// services issue under load (the batched submit script, the read-and-start script, the succeed
+// script), sent by a plain client with no service in between, a batch of DEPTH tasks at a time.
+// Prints one JSON object.
 //
 //   bench-redis SOCKET TASKS DEPTH
 
@@ -18,9 +19,9 @@ let loop = try EventLoop()
 let redis = RedisClient(loop: loop, endpoint: .unix(path: args[1]))
 let keys = TaskKeys(prefix: "{bench}")
 let submitMany = TaskScripts.submitMany()
-let start = TaskScripts.start()
+let readAndStart = TaskScripts.readAndStart()
 let succeed = TaskScripts.succeed()
-for s in [submitMany, start, succeed] { redis.register(s) }
+for s in [submitMany, readAndStart, succeed] { redis.register(s) }
 redis.start()
 loop.run(until: { redis.isConnected })
 var ready = false
@@ -47,30 +48,20 @@ while done < tasks {
         if case .success(.bulk) = $0 {} else { failures += 1 }; replies = n
     }
     loop.run(until: { replies == n })
+    // Read and start in one script call, as the worker does while reads find work.
     var entries: [(String, String)] = []
-    var read = false
-    redis.send(["XREADGROUP", "GROUP", keys.group, "bench", "COUNT", String(n), "STREAMS", keys.stream, ">"]) { r in
-        if case .success(.array(let streams?)) = r, case .array(let pair?) = streams.first,
-            case .array(let list?) = pair[1]
-        {
-            for item in list {
-                if case .array(let e?) = item, let entry = e[0].string, case .array(let f?) = e[1], let id = f[1].string
-                {
-                    entries.append((entry, id))
-                }
-            }
-        }
-        read = true
-    }
-    loop.run(until: { read })
-    // One start script per batch, as the worker does.
-    var startArguments = [keys.group, "bench", "10", "5", "86400", "10000"]
-    for (entry, id) in entries { startArguments += [entry, id] }
     var startedBatch = false
     redis.eval(
-        start, keys: [keys.stream, keys.dead, keys.counters] + entries.map { keys.task($0.1) },
-        arguments: startArguments.map(b)
-    ) { _ in startedBatch = true }
+        readAndStart, keys: [keys.stream, keys.dead, keys.counters],
+        arguments: [keys.group, "bench", "10", "5", "86400", "10000", String(n), keys.taskPrefix].map(b)
+    ) { r in
+        if case .success(let value) = r, let read = ReadStartReply.decode(value) {
+            entries = read.entries.map { ($0.entry, $0.taskID) }
+        } else {
+            failures += n
+        }
+        startedBatch = true
+    }
     loop.run(until: { startedBatch })
     // One succeed script per batch, as the worker does for the tasks it finishes in one loop turn.
     var succeedArguments = [b(keys.group), b("86400")]
