@@ -77,6 +77,9 @@ import Testing
             usleep(100_000)
         }
         #expect(state == "SUCCESS")
+        // make run's Redis acknowledges only what is on disk.
+        let fsync = run("/usr/bin/redis-cli", ["-s", dir + "/redis.sock", "CONFIG", "GET", "appendfsync"])
+        #expect(fsync.contains("always"), "\(fsync)")
         // The printed rpc-probe example.
         let analyze = run(
             builtBinary("rpc-probe").path,
@@ -105,6 +108,22 @@ import Testing
         let left = run("/usr/bin/pgrep", ["-f", dir])
         #expect(left.isEmpty, "processes left behind: \(left)")
         #expect(FileManager.default.fileExists(atPath: dir + "/redis/appendonlydir"), "Redis kept its AOF")
+    }
+
+    @Test(arguments: [
+        ("REDIS_APPENDFSYNC", "sometimes", "REDIS_APPENDFSYNC must be always or everysec, got \"sometimes\""),
+        ("WORKERS", "0", "WORKERS must be a positive number, got \"0\""),
+        ("HTTP_PORT", "http", "HTTP_PORT must be a port number, got \"http\""),
+    ])
+    func aBadSettingIsRefusedWithALineNamingIt(name: String, value: String, message: String) {
+        let dir = NSTemporaryDirectory() + "alertmesh-run-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = runProcess(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/run-mesh").path],
+            environment: ["RUN_DIR": dir, name: value])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("run: " + message), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir), "nothing started")
     }
 
     func run(_ path: String, _ arguments: [String]) -> String { runProcess(path, arguments).stdout }
