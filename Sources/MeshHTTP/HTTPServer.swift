@@ -138,7 +138,9 @@ public final class HTTPServer {
 public final class HTTPResponder {
     /// When the request was complete (`EventLoop.hrtimeNs()`), for latency figures.
     public let receivedAtNs: UInt64
-    private weak var connection: HTTPServerConnection?
+    /// Strong: an answer after the connection closed finds it closed and is dropped; a weak
+    /// reference would give every connection a side table and each of its retains the slow path.
+    private let connection: HTTPServerConnection
     private let generation: UInt64
     private var answered = false
 
@@ -151,9 +153,9 @@ public final class HTTPResponder {
     public func respond(_ response: HTTPResponse) {
         guard !answered else { return }
         answered = true
-        connection?.send(response, generation: generation)
+        connection.send(response, generation: generation)
     }
 
     /// Whether the client is still there to read an answer.
-    public var isConnectionOpen: Bool { connection?.isOpen ?? false }
+    public var isConnectionOpen: Bool { connection.isOpen }
 }
