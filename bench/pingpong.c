@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pingpong.h"
 
 static void die(const char *what) { perror(what); exit(1); }
 
@@ -36,29 +37,6 @@ static void full_write(int fd, const char *buf, size_t n) {
         if (w <= 0) die("write");
         put += (size_t)w;
     }
-}
-
-/* Client and server each on a core of their own (the first and second CPU this process may use),
- * like two services: left to the scheduler, they sometimes share a core — a round trip is then a
- * plain context switch, 3 µs instead of 10 — and medians jump between the two. */
-static void pin(int nth) {
-    cpu_set_t allowed, one;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
-    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &allowed)) continue;
-        if (seen++ == nth) { CPU_ZERO(&one); CPU_SET(cpu, &one); sched_setaffinity(0, sizeof one, &one); return; }
-    }
-}
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
@@ -126,9 +104,6 @@ int main(int argc, char **argv) {
     waitpid(child, NULL, 0);
     if (unix_mode) { unlink(((struct sockaddr_un *)&addr)->sun_path); rmdir(dir); }
 
-    qsort(rtt, (size_t)rounds, sizeof(double), cmp);
-    printf("{\"transport\": \"%s\", \"size\": %zu, \"rounds\": %ld, \"p50_us\": %.2f, \"p90_us\": %.2f, "
-           "\"p99_us\": %.2f, \"rtt_per_s\": %.0f}\n",
-           argv[1], size, rounds, rtt[rounds / 2], rtt[rounds * 9 / 10], rtt[rounds * 99 / 100], rounds / (total / 1e6));
+    report(argv[1], size, rounds, rtt, total);
     return 0;
 }

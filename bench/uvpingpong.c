@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +21,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "pingpong.h"
+
 #define FRAME 20
 #define WARMUP 1000
 
 static void check(int r, const char *what) {
     if (r < 0) { fprintf(stderr, "uvpingpong: %s: %s\n", what, uv_strerror(r)); exit(1); }
-}
-
-/* Client and server each on a core of their own (the first and second CPU this process may use),
- * like two services: left to the scheduler, they sometimes share a core — a round trip is then a
- * plain context switch, 3 µs instead of 10 — and medians jump between the two. */
-static void pin(int nth) {
-    cpu_set_t allowed, one;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
-    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &allowed)) continue;
-        if (seen++ == nth) { CPU_ZERO(&one); CPU_SET(cpu, &one); sched_setaffinity(0, sizeof one, &one); return; }
-    }
-}
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* A frame header: length 16 (no body), magic/version 0xA1, type, no flags, request id, method
@@ -220,9 +198,6 @@ int main(int argc, char **argv) {
     if (client_peer.done != WARMUP + rounds) { fprintf(stderr, "uvpingpong: the server went away\n"); return 1; }
 
     double *rtt = client_peer.rtt;
-    qsort(rtt, (size_t)rounds, sizeof(double), cmp);
-    printf("{\"transport\": \"%s\", \"size\": %d, \"rounds\": %ld, \"p50_us\": %.2f, \"p90_us\": %.2f, "
-           "\"p99_us\": %.2f, \"rtt_per_s\": %.0f}\n",
-           argv[1], FRAME, rounds, rtt[rounds / 2], rtt[rounds * 9 / 10], rtt[rounds * 99 / 100], rounds / (total / 1e6));
+    report(argv[1], (size_t)FRAME, rounds, rtt, total);
     return 0;
 }
