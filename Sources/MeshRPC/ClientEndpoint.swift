@@ -262,7 +262,6 @@ final class ClientEndpoint: WireConnectionDelegate {
     }
 
     func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {
-        wire?.delegate = nil
         wire = nil
         let wasReady = state == .ready
         let message = "connection to \(endpoint) lost: \(reason)"

@@ -55,7 +55,7 @@ public final class ServerCall: DeadlineEntry {
     public func respond<Response: SwiftProtobuf.Message>(_ response: Response) {
         guard !isFinished else { return }
         assert(
-            Response.protoMessageName == registration.descriptor.responseType,
+            Response.protoMessageName == method.responseType,
             "\(method.fullName) answered with \(Response.protoMessageName)")
         let payload: [UInt8]
         var md = Metadata()

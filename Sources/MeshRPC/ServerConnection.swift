@@ -124,7 +124,7 @@ final class ServerConnection: WireConnectionDelegate {
         call.markFinished()
         server.deadlines.remove(call)
         server.stats.callsInFlight -= 1
-        let methodID = call.registration.descriptor.id.rawValue
+        let methodID = call.method.id.rawValue
         switch result {
         case .success(let (payload, metadata)):
             if !call.oneway {

@@ -7,6 +7,7 @@ import MeshWire
 /// Counters behind `_sys.Stats/Get`. Loop-confined like the server that owns it.
 struct ServerStats {
     struct Method {
+        let name: String
         var calls: UInt64 = 0
         var byStatus = [UInt64](repeating: 0, count: StatusCode.allCases.count)
         /// Latency in microseconds, 1 µs to 10 min at 3 significant digits.
@@ -21,17 +22,16 @@ struct ServerStats {
     var closedBytesIn: UInt64 = 0
     var closedBytesOut: UInt64 = 0
     /// Per method, in the order methods got their slot: a call records into its method's slot by
-    /// index (given at registration), not by hashing the method's name three times per call.
+    /// index (given at registration), not by hashing the method's name three times per call;
+    /// `slots` finds a name's slot when one is made.
     private var methods: [Method] = []
-    private var names: [String] = []
     private var slots: [String: Int] = [:]
 
     /// The slot of `method`'s figures, made on first use.
     mutating func slot(for method: String) -> Int {
         if let slot = slots[method] { return slot }
         slots[method] = methods.count
-        methods.append(Method())
-        names.append(method)
+        methods.append(Method(name: method))
         return methods.count - 1
     }
 
@@ -47,11 +47,9 @@ struct ServerStats {
 
     /// The methods called at least once, by name.
     func methodStats() -> [Alertmesh_V1_MethodStats] {
-        methods.indices.filter { methods[$0].calls > 0 }.sorted { names[$0] < names[$1] }.map { slot in
-            let m = methods[slot]
-            let name = names[slot]
+        methods.filter { $0.calls > 0 }.sorted { $0.name < $1.name }.map { m in
             var s = Alertmesh_V1_MethodStats()
-            s.method = name
+            s.method = m.name
             s.calls = m.calls
             for code in StatusCode.allCases where m.byStatus[Int(code.rawValue)] > 0 {
                 s.byStatus[code.name] = m.byStatus[Int(code.rawValue)]

@@ -70,10 +70,10 @@ extension TaskConsumer {
             switch ScriptAnswer(result, ReadStartReply.decode) {
             case .reply(let read):
                 if read.entries.isEmpty { self.readsFindWork = false }
+                // An entry without a task id was acknowledged by the script.
                 for item in read.entries {
                     guard !item.taskID.isEmpty else {
-                        self.stats.skipped += 1
-                        self.onEvent?(.skipped(taskID: "", entry: item.entry, reason: "entry without a task id"))
+                        self.skippedWithoutTaskID(item.entry)
                         continue
                     }
                     self.inFlight[item.entry] = item.taskID
@@ -122,8 +122,7 @@ extension TaskConsumer {
         for (entry, taskID) in batch where inFlight[entry] == nil {
             guard !taskID.isEmpty else {
                 // Not a task (or its entry is gone): nothing to run; take it out of the pending list.
-                stats.skipped += 1
-                onEvent?(.skipped(taskID: "", entry: entry, reason: "entry without a task id"))
+                skippedWithoutTaskID(entry)
                 commands.send(["XACK", keys.stream, keys.group, entry]) { _ in }
                 continue
             }
@@ -154,7 +153,13 @@ extension TaskConsumer {
         }
     }
 
-    func started(_ entry: String, _ taskID: String, _ reply: StartReply) {
+    /// Counts and reports an entry that names no task (it is not run).
+    private func skippedWithoutTaskID(_ entry: String) {
+        stats.skipped += 1
+        onEvent?(.skipped(taskID: "", entry: entry, reason: "entry without a task id"))
+    }
+
+    private func started(_ entry: String, _ taskID: String, _ reply: StartReply) {
         switch reply {
         case .run(let message, let attempt):
             rescanDelayMs = 0
