@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "MeshOptions",
             dependencies: [
-                "MeshLoop", "MeshLog",
+                "MeshLoop", "MeshLog", "MeshRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -67,6 +67,26 @@ extension APIHandler {
             let why = queue.redis.lastError.map { "\($0)" } ?? "connecting"
             return respond(.error(503, "redis unreachable: \(why)", headers: unavailableHeaders))
         }
+        let wanted = queue.redis.configuration.minReplicas
+        guard wanted == 0 else {
+            // Submits need `wanted` replicas to confirm: with fewer connected, each would be a 503.
+            return queue.replicaCount { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let n) where n >= wanted: self.readyDepth(respond)
+                case .success(let n):
+                    respond(
+                        .error(
+                            503, "redis primary has \(n) of the \(wanted) replicas submits wait for",
+                            headers: self.unavailableHeaders))
+                case .failure(let error): respond(.error(503, "not ready: \(error)", headers: self.unavailableHeaders))
+                }
+            }
+        }
+        readyDepth(respond)
+    }
+
+    private func readyDepth(_ respond: @escaping (HTTPResponse) -> Void) {
         queue.depth { [weak self] result in
             guard let self else { return }
             switch result {

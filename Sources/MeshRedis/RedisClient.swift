@@ -9,7 +9,7 @@ public import MeshLoop
 public final class RedisScript {
     public let name: String
     public let source: String
-    fileprivate var sha: String?
+    var sha: String?
 
     public init(name: String, source: String) {
         self.name = name
@@ -22,6 +22,11 @@ public final class RedisScript {
 /// deadline on every command — hiredis 0.14 has none, so an overdue reply closes the connection
 /// (its pipeline is out of step by then) and every waiting command fails.
 ///
+/// With `.sentinel`, every (re)connect first asks the Sentinels for the primary and checks it
+/// with `ROLE`; a `+switch-master` from a Sentinel, a `-READONLY` or `-LOADING` reply (we are
+/// talking to a demoted or resyncing server) or a lost connection makes it look again.
+/// Writes that must survive a failover ask for `replicated` (see `Configuration.minReplicas`).
+///
 /// ```swift
 /// let redis = RedisClient(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 6379))
 /// redis.onConnect = { redis.send(["XGROUP", "CREATE", "s", "g", "0", "MKSTREAM"]) { _ in } }
@@ -33,6 +38,13 @@ public final class RedisClient {
         public var commandTimeoutMs: UInt64 = 5_000
         public var reconnectInitialMs: UInt64 = 100
         public var reconnectMaxMs: UInt64 = 5_000
+        /// How long connecting (TCP, then `ROLE` with Sentinel) or asking one Sentinel may take.
+        public var connectTimeoutMs: UInt64 = 2_000
+        /// Replicas that must confirm a `replicated` write (`WAIT`) before it counts as done:
+        /// with 1, a failover to a replica that was in sync loses none of them. 0: no wait.
+        public var minReplicas = 0
+        /// How long `WAIT` waits for them.
+        public var replicaTimeoutMs: UInt64 = 1_000
 
         public init() {}
     }
@@ -44,6 +56,10 @@ public final class RedisClient {
         /// Commands that got no reply (not connected, connection lost, deadline passed).
         public var failures: UInt64 = 0
         public var timeouts: UInt64 = 0
+        /// Writes fewer than `minReplicas` replicas confirmed in time.
+        public var unreplicated: UInt64 = 0
+        /// Times the primary moved (Sentinel), as this client saw it.
+        public var failovers: UInt64 = 0
 
         /// The counters under their metric names, for `_sys.Stats` and `/metrics`.
         public func figures() -> [String: Double] {
@@ -51,39 +67,51 @@ public final class RedisClient {
                 "redis_connects_total": Double(connects), "redis_disconnects_total": Double(disconnects),
                 "redis_commands_total": Double(commands), "redis_command_failures_total": Double(failures),
                 "redis_command_timeouts_total": Double(timeouts),
+                "redis_unreplicated_writes_total": Double(unreplicated), "redis_failovers_total": Double(failovers),
             ]
         }
     }
 
     public let loop: EventLoop
-    public let endpoint: RedisEndpoint
+    public let service: RedisService
     public let configuration: Configuration
+    /// The server of the current connection (with Sentinel: the primary last found).
+    public private(set) var server: RedisEndpoint?
     /// Runs after every successful (re)connect, once registered scripts are being loaded.
     public var onConnect: (() -> Void)?
     /// Runs when an established connection is lost.
     public var onDisconnect: ((RedisError) -> Void)?
-    public private(set) var stats = Stats()
+    public internal(set) var stats = Stats()
     /// The last connection problem, for readiness answers and logs.
-    public private(set) var lastError: RedisError?
+    public internal(set) var lastError: RedisError?
 
-    private var connection: RedisConnection?
-    private var connected = false
-    private var stopped = true
+    var connection: RedisConnection?
+    var connected = false
+    var stopped = true
     private var reconnectAttempt = 0
     private var reconnectTimer: LoopTimer?
-    private var deadlineTimer: LoopTimer?
+    var deadlineTimer: LoopTimer?
     /// Runs `endOfTurn` work once the current loop turn's callbacks are done.
-    private var turnEnd: LoopIdle?
-    private var endOfTurn: [() -> Void] = []
+    var turnEnd: LoopIdle?
+    var endOfTurn: [() -> Void] = []
     /// Deadlines of the commands in flight, in the order their replies will come.
-    private var deadlines: [UInt64] = []
-    private var deadlineHead = 0
-    private var scripts: [RedisScript] = []
+    var deadlines: [UInt64] = []
+    var deadlineHead = 0
+    var scripts: [RedisScript] = []
+    var discovery: SentinelDiscovery?
+    private var watch: SentinelWatch?
+    /// Why the current connection is being dropped on purpose (a failover), for `lastError`.
+    var leaving: RedisError?
 
-    public init(loop: EventLoop, endpoint: RedisEndpoint, configuration: Configuration = Configuration()) {
+    public init(loop: EventLoop, service: RedisService, configuration: Configuration = Configuration()) {
         self.loop = loop
-        self.endpoint = endpoint
+        self.service = service
         self.configuration = configuration
+        if case .server(let endpoint) = service { server = endpoint }
+    }
+
+    public convenience init(loop: EventLoop, endpoint: RedisEndpoint, configuration: Configuration = Configuration()) {
+        self.init(loop: loop, service: .server(endpoint), configuration: configuration)
     }
 
     public var isConnected: Bool { connected }
@@ -100,6 +128,14 @@ public final class RedisClient {
             reconnectTimer = try LoopTimer(loop: loop)
             deadlineTimer = try LoopTimer(loop: loop)
             turnEnd = try LoopIdle(loop: loop)
+            if case .sentinel(let name, let sentinels) = service {
+                discovery = SentinelDiscovery(
+                    loop: loop, masterName: name, sentinels: sentinels, timeoutMs: configuration.connectTimeoutMs)
+                let watch = SentinelWatch(loop: loop, masterName: name, sentinels: sentinels)
+                watch.onSwitch = { [weak self] primary in self?.primaryMoved(to: primary) }
+                try watch.start()
+                self.watch = watch
+            }
         } catch {
             lastError = RedisError("cannot create timers: \(error)")
             return
@@ -109,24 +145,95 @@ public final class RedisClient {
 
     private func connect() {
         guard !stopped else { return }
-        let c = RedisConnection(loop: loop, endpoint: endpoint)
-        connection = c
-        c.connect { [weak self] result in
-            guard let self, self.connection === c else { return }
+        guard let discovery else {
+            if let server { open(server, primaryOf: nil) }
+            return
+        }
+        discovery.find { [weak self] result in
+            guard let self, !self.stopped, self.connection == nil else { return }
             switch result {
-            case .success:
-                self.connected = true
-                self.reconnectAttempt = 0
-                self.lastError = nil
-                self.stats.connects += 1
-                c.onDisconnect = { [weak self] error in self?.lost(c, error ?? RedisError("connection closed")) }
-                for script in self.scripts { self.load(script) }
-                self.onConnect?()
+            case .success(let primary): self.open(primary, primaryOf: discovery.masterName)
             case .failure(let error):
-                self.connection = nil
                 self.lastError = error
                 self.scheduleReconnect()
             }
+        }
+    }
+
+    /// Connects to `endpoint`; with `primaryOf`, only if `ROLE` says it is a primary — Sentinel's
+    /// answer may be stale for a moment during a failover. One deadline covers both steps.
+    private func open(_ endpoint: RedisEndpoint, primaryOf masterName: String?) {
+        let c = RedisConnection(loop: loop, endpoint: endpoint)
+        connection = c
+        server = endpoint
+        let refuse = { [weak self] (error: RedisError) in
+            guard let self, self.connection === c else { return }
+            self.connection = nil
+            c.abort()
+            self.lastError = error
+            self.scheduleReconnect()
+        }
+        reconnectTimer?.start(afterMs: configuration.connectTimeoutMs) { [timeout = configuration.connectTimeoutMs] in
+            refuse(RedisError("connect \(endpoint): no answer in \(timeout) ms"))
+        }
+        c.connect { [weak self] result in
+            guard let self, self.connection === c else { return }
+            if case .failure(let error) = result { return refuse(error) }
+            guard let masterName else { return self.established(c) }
+            c.send(["ROLE"]) { [weak self] reply in
+                guard let self, self.connection === c else { return }
+                if case .success(.array(let items?)) = reply, items.first?.string == "master" {
+                    return self.established(c)
+                }
+                let role = (try? reply.get()).map { "\($0)" } ?? "nothing"
+                refuse(
+                    RedisError(
+                        "\(endpoint), the primary of \(masterName) by Sentinel, is not one: ROLE answered \(role)"))
+            }
+        }
+    }
+
+    private func established(_ c: RedisConnection) {
+        reconnectTimer?.stop()
+        connected = true
+        reconnectAttempt = 0
+        lastError = nil
+        stats.connects += 1
+        c.onDisconnect = { [weak self] error in self?.lost(c, error ?? RedisError("connection closed")) }
+        for script in scripts { load(script) }
+        onConnect?()
+    }
+
+    /// A Sentinel announced a new primary: leave the old one now rather than at its next error.
+    private func primaryMoved(to primary: RedisEndpoint) {
+        guard !stopped, primary != server || !connected else { return }
+        stats.failovers += 1
+        let why = RedisError("failover: Sentinel moved the primary to \(primary); reconnecting")
+        if let c = connection, connected {
+            leaving = why
+            c.abort()
+        } else if connection == nil {
+            // Waiting out a backoff after failed attempts: the primary is back, go now.
+            lastError = why
+            reconnectAttempt = 0
+            reconnectTimer?.stop()
+            connect()
+        }
+    }
+
+    /// A reply that says this server cannot take our commands now, though it is up: `-READONLY`
+    /// (a primary demoted to replica) or, with Sentinel, `-LOADING` (a resync). Look again.
+    func checkRole(_ c: RedisConnection, _ reply: Result<RedisValue, RedisError>) {
+        guard case .success(.error(let e)) = reply,
+            e.hasPrefix("READONLY") || (discovery != nil && e.hasPrefix("LOADING"))
+        else { return }
+        guard connection === c, connected, leaving == nil else { return }
+        leaving = RedisError(
+            "\(server.map { "\($0)" } ?? "redis") answered -\(e.prefix(80)); finding the primary again")
+        // Not from inside hiredis's reply callback: at the end of this loop turn.
+        atEndOfTurn { [weak self] in
+            guard let self, self.connection === c else { return }
+            c.abort()
         }
     }
 
@@ -137,7 +244,8 @@ public final class RedisClient {
         deadlines.removeAll()
         deadlineHead = 0
         deadlineTimer?.stop()
-        lastError = error
+        lastError = leaving ?? error
+        leaving = nil
         stats.disconnects += 1
         onDisconnect?(error)
         scheduleReconnect()
@@ -153,115 +261,10 @@ public final class RedisClient {
         timer.start(afterMs: delay) { [weak self] in self?.connect() }
     }
 
-    private func load(_ script: RedisScript) {
+    func load(_ script: RedisScript) {
         send(["SCRIPT", "LOAD", script.source]) { result in
             if case .success(let value) = result, let sha = value.string, case .bulk = value { script.sha = sha }
         }
-    }
-
-    // MARK: Commands
-
-    /// Sends a command; `completion` runs once, on the loop: with Redis's reply (an error reply is a
-    /// value), or with a `RedisError` when there is no connection, it is lost, or `timeoutMs`
-    /// (default `commandTimeoutMs`) passes first.
-    public func send(
-        _ arguments: [String], timeoutMs: UInt64? = nil,
-        completion: @escaping (Result<RedisValue, RedisError>) -> Void
-    ) {
-        send(arguments.map { Array($0.utf8) }, timeoutMs: timeoutMs, completion: completion)
-    }
-
-    public func send(
-        _ arguments: [[UInt8]], timeoutMs: UInt64? = nil,
-        completion: @escaping (Result<RedisValue, RedisError>) -> Void
-    ) {
-        loop.assertInLoop()
-        stats.commands += 1
-        guard connected, let c = connection else {
-            stats.failures += 1
-            return completion(
-                .failure(RedisError("not connected to redis at \(endpoint)" + (lastError.map { ": \($0)" } ?? ""))))
-        }
-        let deadline = loop.nowMs + (timeoutMs ?? configuration.commandTimeoutMs)
-        deadlines.append(deadline)
-        if deadlines.count - deadlineHead == 1 { armDeadline(deadline) }
-        c.send(arguments) { [weak self] result in
-            if let self, self.connection === c { self.replyArrived() }
-            if case .failure = result { self?.stats.failures += 1 }
-            completion(result)
-        }
-    }
-
-    /// Runs a registered script by its SHA (or its source when the server has not loaded it).
-    public func eval(
-        _ script: RedisScript, keys: [String], arguments: [[UInt8]], timeoutMs: UInt64? = nil,
-        completion: @escaping (Result<RedisValue, RedisError>) -> Void
-    ) {
-        let tail = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments
-        guard let sha = script.sha else {
-            return send(
-                [Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion)
-        }
-        send([Array("EVALSHA".utf8), Array(sha.utf8)] + tail, timeoutMs: timeoutMs) { [weak self] result in
-            if case .success(.error(let e)) = result, e.hasPrefix("NOSCRIPT"), let self {
-                script.sha = nil
-                self.load(script)
-                return self.send(
-                    [Array("EVAL".utf8), Array(script.source.utf8)] + tail, timeoutMs: timeoutMs, completion: completion
-                )
-            }
-            completion(result)
-        }
-    }
-
-    /// Runs `body` on the loop after every callback of the current turn — where a caller gathers
-    /// what those callbacks asked for into one command (see `QueueClient.submit`). Before `start()`
-    /// or after `close()`, `body` runs at once.
-    public func atEndOfTurn(_ body: @escaping () -> Void) {
-        loop.assertInLoop()
-        guard let turnEnd else { return body() }
-        endOfTurn.append(body)
-        turnEnd.runOnce { [weak self] in self?.runEndOfTurn() }
-    }
-
-    private func runEndOfTurn() {
-        let work = endOfTurn
-        endOfTurn.removeAll(keepingCapacity: true)
-        for body in work { body() }
-    }
-
-    private func replyArrived() {
-        deadlineHead += 1
-        if deadlineHead == deadlines.count {
-            deadlines.removeAll(keepingCapacity: true)
-            deadlineHead = 0
-            deadlineTimer?.stop()
-        } else if deadlineHead > 1024 {
-            deadlines.removeFirst(deadlineHead)
-            deadlineHead = 0
-        }
-    }
-
-    /// Replies come in order, so only the oldest deadline matters. Later commands may carry an
-    /// earlier deadline (a short GET behind a long BLOCK read): the check fires at the soonest of
-    /// the oldest's and every 100 ms while commands are out.
-    private func armDeadline(_ deadline: UInt64) {
-        let now = loop.nowMs
-        let wait = deadline > now ? min(deadline - now, 100) : 0
-        deadlineTimer?.start(afterMs: wait) { [weak self] in self?.checkDeadlines() }
-    }
-
-    private func checkDeadlines() {
-        guard deadlineHead < deadlines.count, let c = connection else { return }
-        let now = loop.nowMs
-        if deadlines[deadlineHead...].contains(where: { $0 <= now }) {
-            stats.timeouts += 1
-            let error = RedisError("redis at \(endpoint) did not answer in time; reconnecting")
-            lastError = error
-            c.abort()  // fails every command in flight at once; lost() schedules the reconnect
-            return
-        }
-        armDeadline(deadlines[deadlineHead])
     }
 
     /// Closes for good: commands in flight fail, no reconnect.
@@ -275,6 +278,10 @@ public final class RedisClient {
         deadlineHead = 0
         reconnectTimer?.close()
         deadlineTimer?.close()
+        discovery?.close()
+        watch?.close()
+        discovery = nil
+        watch = nil
         turnEnd?.close()
         reconnectTimer = nil
         deadlineTimer = nil

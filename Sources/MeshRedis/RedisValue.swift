@@ -49,9 +49,13 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The command was sent and its reply never came (a deadline passed, the connection dropped):
     /// Redis may have run it. False when it was never sent (not connected), so it did not run.
     public var replyLost = false
-    public init(_ message: String, replyLost: Bool = false) {
+    /// The command ran and answered this, but fewer replicas than asked confirmed its writes in
+    /// time (`WAIT`): a failover now could lose them.
+    public var unreplicated: RedisValue?
+    public init(_ message: String, replyLost: Bool = false, unreplicated: RedisValue? = nil) {
         self.message = message
         self.replyLost = replyLost
+        self.unreplicated = unreplicated
     }
     public var description: String { message }
 }

@@ -80,6 +80,7 @@ public final class QueueClient {
     public var idempotencyTTLSeconds = 86_400
     private let submitScript = TaskScripts.submit()
     private let submitManyScript = TaskScripts.submitMany()
+    private let withdrawScript = TaskScripts.withdraw()
     /// Submits without an Idempotency-Key gathered in this loop turn, sent as one script call.
     private var gathered: [(id: String, message: [UInt8], completion: (Result<SubmitOutcome, QueueError>) -> Void)] = []
     private var gatheredBytes = 0
@@ -91,6 +92,7 @@ public final class QueueClient {
         self.keys = keys
         redis.register(submitScript)
         redis.register(submitManyScript)
+        redis.register(withdrawScript)
     }
 
     /// Creates the stream and its consumer group if missing (`XGROUP CREATE … 0 MKSTREAM`; from
@@ -116,7 +118,8 @@ public final class QueueClient {
     }
 
     /// Stores a task (hash + stream entry, atomically). The completion's success means Redis has
-    /// confirmed the write.
+    /// confirmed the write — and, with `RedisClient.Configuration.minReplicas`, that many replicas
+    /// too; when they do not confirm in time, the task is withdrawn (see `TaskScripts.withdraw`).
     ///
     /// Submits without an Idempotency-Key are gathered until the end of the loop turn (or 1 MiB of
     /// messages) and stored with one script call: one round trip and one script run for all the
@@ -137,8 +140,22 @@ public final class QueueClient {
             submitScript, keys: [keys.task(id), keys.stream, keys.idempotency(idempotencyKey), keys.counters],
             arguments: [
                 Array(id.utf8), Array(message.utf8), Array(String(idempotencyTTLSeconds).utf8),
-            ]
-        ) { result in
+            ], replicated: true
+        ) { [weak self] result in
+            if case .failure(let error) = result, let reply = error.unreplicated {
+                switch SubmitOutcome.decode(reply) {
+                case .created?:
+                    guard let self else { return completion(.failure(QueueError("\(error)", outcomeUnknown: true))) }
+                    return self.withdraw([id], idempotencyKey: idempotencyKey, because: error) {
+                        completion(.failure($0[0]))
+                    }
+                case .conflict(let other)?:
+                    return completion(.success(.conflict(id: other)))  // nothing was written
+                default:
+                    // An earlier submit's task: not ours to withdraw; it may not be on a replica yet.
+                    return completion(.failure(QueueError("\(error); submit again with the same Idempotency-Key")))
+                }
+            }
             switch ScriptAnswer(result, SubmitOutcome.decode) {
             case .reply(let outcome): completion(.success(outcome))
             case .refused(let why): completion(.failure(QueueError(why)))
@@ -161,8 +178,16 @@ public final class QueueClient {
         }
         redis.eval(
             submitManyScript, keys: [keys.stream, keys.counters] + batch.map { keys.task($0.id) },
-            arguments: arguments
-        ) { result in
+            arguments: arguments, replicated: true
+        ) { [weak self] result in
+            if case .failure(let error) = result, error.unreplicated != nil {
+                guard let self else {
+                    return batch.forEach { $0.completion(.failure(QueueError("\(error)", outcomeUnknown: true))) }
+                }
+                return self.withdraw(batch.map(\.id), idempotencyKey: nil, because: error) { errors in
+                    for (task, error) in zip(batch, errors) { task.completion(.failure(error)) }
+                }
+            }
             // The script answers Redis's time: every task of the batch was created.
             let failure: QueueError?
             switch ScriptAnswer(result, { $0.string }) {
@@ -173,6 +198,32 @@ public final class QueueClient {
             }
             for task in batch {
                 task.completion(failure.map { .failure($0) } ?? .success(.created(id: task.id)))
+            }
+        }
+    }
+
+    /// Takes back tasks whose writes too few replicas confirmed; answers each one's error: not
+    /// stored (withdrawn), or outcome unknown (a worker started it already, or no answer came).
+    private func withdraw(
+        _ ids: [String], idempotencyKey: String?, because error: RedisError,
+        _ completion: @escaping ([QueueError]) -> Void
+    ) {
+        var scriptKeys = [keys.stream, keys.counters] + ids.map { keys.task($0) }
+        if let idempotencyKey { scriptKeys.append(keys.idempotency(idempotencyKey)) }
+        redis.eval(
+            withdrawScript, keys: scriptKeys, arguments: [Array(keys.group.utf8), Array(String(ids.count).utf8)]
+        ) { result in
+            let withdrawn = ScriptAnswer(result) {
+                decodeEach($0, count: ids.count) { v -> Bool? in
+                    if case .integer(let n) = v { return n == 1 }
+                    return nil
+                }
+            }
+            let gone = QueueError("\(error); the task was not kept: submit again")
+            let unknown = QueueError("\(error); a worker may have started the task already", outcomeUnknown: true)
+            switch withdrawn {
+            case .reply(let each): completion(each.map { $0 ? gone : unknown })
+            default: completion(ids.map { _ in unknown })
             }
         }
     }
@@ -250,6 +301,19 @@ public final class QueueClient {
                     problem = QueueError("\(command) \(key): \(result)")
                 }
                 done()
+            }
+        }
+    }
+
+    /// Replicas connected to the primary, from `ROLE`.
+    public func replicaCount(_ completion: @escaping (Result<Int, QueueError>) -> Void) {
+        redis.send(["ROLE"]) { result in
+            switch result {
+            case .success(.array(let items?)) where items.count == 3 && items[0].string == "master":
+                guard case .array(let replicas?) = items[2] else { return completion(.success(0)) }
+                completion(.success(replicas.count))
+            case .success(let other): completion(.failure(QueueError("ROLE answered \(other): not a primary")))
+            case .failure(let e): completion(.failure(QueueError("\(e)")))
             }
         }
     }

@@ -18,7 +18,10 @@ public enum ScriptAnswer<Reply: Sendable>: Sendable {
     /// Decodes `result` with `decode`, which returns nil for a shape the script does not answer.
     public init(_ result: Result<RedisValue, RedisError>, _ decode: (RedisValue) -> Reply?) {
         switch result {
-        case .failure(let error): self = error.replyLost ? .unanswered("\(error)") : .refused("\(error)")
+        // A script that ran but whose writes no replica confirmed may yet be lost: unanswered,
+        // unless its caller (which asked for the wait) looked at `RedisError.unreplicated` first.
+        case .failure(let error):
+            self = error.replyLost || error.unreplicated != nil ? .unanswered("\(error)") : .refused("\(error)")
         case .success(.error(let e)): self = .refused(e)
         case .success(let value): self = decode(value).map { .reply($0) } ?? .malformed("\(value)")
         }

@@ -121,7 +121,7 @@ public final class TaskConsumer {
     /// Where the re-read of our own pending entries has got to; nil when reading new entries (`>`).
     var ownPendingCursor: String? = "0"
     /// Successes of this loop turn, stored together by one `succeed` call at its end.
-    var successes: [(delivery: Delivery, json: [UInt8], tries: Int)] = []
+    var successes: [(delivery: Delivery, json: [UInt8], tries: Int, applied: Bool)] = []
     /// The wait before re-reading entries dropped after a Redis error; doubles while errors go on.
     var rescanDelayMs: UInt64 = 0
 

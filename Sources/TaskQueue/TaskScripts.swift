@@ -84,6 +84,45 @@ public enum TaskScripts {
                 """)
     }
 
+    /// Takes back tasks just created whose writes no replica confirmed (their submit is answered
+    /// 503): each one still PENDING and never started is deleted with its stream entry, so a
+    /// client that was told "not stored" does not find it run anyway. One a worker has started
+    /// already is kept (its submit's outcome is unknown to the client). The Idempotency-Key, when
+    /// given, goes with its task.
+    ///
+    /// KEYS: stream, counters, the task of each, then optionally the idempotency key. ARGV: group,
+    /// number of tasks.
+    /// Returns, per task, 1 (withdrawn) or 0 (kept: started, or gone).
+    public static func withdraw() -> RedisScript {
+        RedisScript(
+            name: "withdraw",
+            source: """
+                local n = tonumber(ARGV[2])
+                local replies, withdrawn = {}, 0
+                for i = 1, n do
+                  local task = KEYS[2 + i]
+                  local fields = redis.call('HMGET', task, 'state', 'attempts', 'entry')
+                  if fields[1] == 'PENDING' and (fields[2] or '0') == '0' then
+                    if fields[3] then
+                      redis.call('XACK', KEYS[1], ARGV[1], fields[3])
+                      redis.call('XDEL', KEYS[1], fields[3])
+                    end
+                    redis.call('DEL', task)
+                    withdrawn = withdrawn + 1
+                    replies[i] = 1
+                  else
+                    replies[i] = 0
+                  end
+                end
+                if withdrawn > 0 then
+                  redis.call('HINCRBY', KEYS[2], 'submitted', -withdrawn)
+                  redis.call('HINCRBY', KEYS[2], 'withdrawn', withdrawn)
+                end
+                if #KEYS > 2 + n and withdrawn == n then redis.call('DEL', KEYS[#KEYS]) end
+                return replies
+                """)
+    }
+
     /// Stores results, sets SUCCESS, acknowledges and deletes the entries — one atomic step for a
     /// whole batch (the tasks a worker finished in one loop turn: one script call, one `XACK` and
     /// one `XDEL` for all of them, instead of one of each per task).

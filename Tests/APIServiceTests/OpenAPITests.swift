@@ -78,8 +78,8 @@ struct SchemaChecker {
 
         // A finished task, run by a consumer in the test's loop, for the SUCCESS shape.
         let consumer = TaskConsumer(
-            loop: w.loop, commands: RedisClient(loop: w.loop, endpoint: w.redis.endpoint),
-            reader: RedisClient(loop: w.loop, endpoint: w.redis.endpoint),
+            loop: w.loop, commands: RedisClient(loop: w.loop, service: w.redis.service),
+            reader: RedisClient(loop: w.loop, service: w.redis.service),
             configuration: TaskConsumer.Configuration(name: "openapi-test")
         ) { _, done in
             let result = TaskResult(

@@ -23,11 +23,7 @@ struct APIServiceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to serve HTTP.", valueName: "host:port"))
     var http: String = "127.0.0.1:8080"
 
-    @Option(help: ArgumentHelp("Redis: host:port or unix:/path.", valueName: "addr"))
-    var redis: String = "127.0.0.1:6379"
-
-    @Option(help: "Prefix (with its hash tag) of every Redis key.")
-    var redisPrefix: String = "{alertmesh}"
+    @OptionGroup var redis: RedisOptions
 
     @Option(help: "Deadline of a Redis command, in ms (past it: 503).")
     var redisTimeoutMs: UInt64 = 2_000
@@ -83,11 +79,6 @@ struct APIServiceCommand: ParsableCommand {
         } catch let error as Endpoint.ParseError {
             throw ValidationError("--http: \(error)")
         }
-        do {
-            _ = try RedisEndpoint(parsing: redis)
-        } catch {
-            throw ValidationError("--redis: \(error)")
-        }
         guard maxBodyBytes > 0, maxBodyBytes <= 64 << 20 else {
             throw ValidationError("--max-body-bytes: must be between 1 and 67108864")
         }
@@ -98,7 +89,6 @@ struct APIServiceCommand: ParsableCommand {
         }
         guard idempotencyTtl > 0 else { throw ValidationError("--idempotency-ttl: must be positive") }
         guard maxBacklog >= 0 else { throw ValidationError("--max-backlog: 0 (derived) or positive") }
-        guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
         for a in scrape {
             do {
                 _ = try Endpoint(parsing: a)
@@ -120,14 +110,13 @@ struct APIServiceCommand: ParsableCommand {
         let logger = Logger(label: "api-service")
         let loop = try EventLoop()
 
-        var redisConfig = RedisClient.Configuration()
+        var redisConfig = try redis.configuration()
         redisConfig.commandTimeoutMs = redisTimeoutMs
-        let redisClient = RedisClient(
-            loop: loop, endpoint: try RedisEndpoint(parsing: redis), configuration: redisConfig)
-        let queue = QueueClient(redis: redisClient, keys: TaskKeys(prefix: redisPrefix))
+        let redisClient = RedisClient(loop: loop, service: try redis.service, configuration: redisConfig)
+        let queue = QueueClient(redis: redisClient, keys: TaskKeys(prefix: redis.prefix))
         queue.idempotencyTTLSeconds = idempotencyTtl
         redisClient.onConnect = {
-            logger.notice("redis connected", metadata: ["redis": "\(redisClient.endpoint)"])
+            logger.notice("redis connected", metadata: ["redis": "\(redisClient.server.map { "\($0)" } ?? "")"])
             queue.ensureGroup { result in
                 if case .failure(let e) = result {
                     logger.error("cannot create the consumer group", metadata: ["error": "\(e)"])
@@ -181,7 +170,7 @@ struct APIServiceCommand: ParsableCommand {
         shutdown.summary = { ["submitted": "\(api.stats.submitted)"] }
         var url = "http://\(http)"
         if case .tcp(let host, let port) = server.endpoint { url = "http://\(host):\(port)" }
-        logger.notice("api-service ready", metadata: ["http": "\(url)", "redis": "\(redisClient.endpoint)"])
+        logger.notice("api-service ready", metadata: ["http": "\(url)", "redis": "\(redisClient.service)"])
         try shutdown.run()
     }
 }

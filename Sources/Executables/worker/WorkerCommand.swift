@@ -27,11 +27,7 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var common: ServiceOptions
     @OptionGroup var logging: LoggingOptions
 
-    @Option(help: ArgumentHelp("Redis: host:port or unix:/path.", valueName: "addr"))
-    var redis: String = "127.0.0.1:6379"
-
-    @Option(help: "Prefix (with its hash tag) of every Redis key.")
-    var redisPrefix: String = "{alertmesh}"
+    @OptionGroup var redis: RedisOptions
 
     @Option(
         help: ArgumentHelp(
@@ -85,11 +81,6 @@ struct WorkerCommand: ParsableCommand {
     static func main() { mainWithEnvironment() }
 
     func validate() throws {
-        do {
-            _ = try RedisEndpoint(parsing: redis)
-        } catch {
-            throw ValidationError("--redis: \(error)")
-        }
         for a in alertEndpoint {
             do {
                 _ = try Endpoint(parsing: a)
@@ -109,7 +100,6 @@ struct WorkerCommand: ParsableCommand {
         guard resultTtl > 0, deadLetterCap > 0, deadLetterTtl > 0 else {
             throw ValidationError("--result-ttl, --dead-letter-cap, --dead-letter-ttl: positive")
         }
-        guard !redisPrefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
     }
 
     func run() throws {
@@ -119,9 +109,10 @@ struct WorkerCommand: ParsableCommand {
         defer { shipper.shutdown() }
         let logger = Logger(label: "worker")
         let loop = try EventLoop()
-        let redisEndpoint = try RedisEndpoint(parsing: redis)
-        let commands = RedisClient(loop: loop, endpoint: redisEndpoint)
-        let reader = RedisClient(loop: loop, endpoint: redisEndpoint)
+        let redisService = try redis.service
+        let redisConfig = try redis.configuration()
+        let commands = RedisClient(loop: loop, service: redisService, configuration: redisConfig)
+        let reader = RedisClient(loop: loop, service: redisService, configuration: redisConfig)
         commands.onDisconnect = { logger.warning("redis connection lost; reconnecting", metadata: ["error": "\($0)"]) }
 
         let endpoints =
@@ -152,7 +143,7 @@ struct WorkerCommand: ParsableCommand {
         config.policy.maxDelayMs = retryMaxMs
         config.policy.maxDeliveries = maxDeliveries
         let consumer = TaskConsumer(
-            loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redisPrefix), configuration: config,
+            loop: loop, commands: commands, reader: reader, keys: TaskKeys(prefix: redis.prefix), configuration: config,
             processor: outage.guarding { processor.process($0, $1) })
         outage.consumer = consumer
         let workerLog = WorkerLog(logger: logger)
@@ -177,7 +168,7 @@ struct WorkerCommand: ParsableCommand {
         server.figuresProvider = {
             var figures = shipper.stats.figures().merging(consumer.figures()) { a, _ in a }
             figures["redis_connected"] = commands.isConnected ? 1 : 0
-            return figures
+            return figures.merging(commands.stats.figures()) { a, _ in a }
         }
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
         let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
@@ -208,7 +199,7 @@ struct WorkerCommand: ParsableCommand {
         logger.notice(
             "worker ready",
             metadata: [
-                "consumer": "\(name)", "redis": "\(redisEndpoint)",
+                "consumer": "\(name)", "redis": "\(redisService)",
                 "alert_endpoints": "\(endpoints.map(\.description))",
                 "concurrency": "\(concurrency)",
             ])

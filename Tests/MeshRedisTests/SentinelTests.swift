@@ -1,0 +1,184 @@
+// SentinelTests: finding and following a primary through real redis-sentinel processes, and
+// writes that wait for replicas.
+
+import Foundation
+import MeshLoop
+import MeshRedis
+import MeshTestSupport
+import Testing
+
+@Suite struct RedisServiceParsingTests {
+    @Test func sentinelAddressesAndPlainOnes() throws {
+        #expect(
+            try RedisService(parsing: "sentinel://10.0.0.1:26379,h2:26380/alert-mesh_1")
+                == .sentinel(
+                    masterName: "alert-mesh_1",
+                    sentinels: [.tcp(host: "10.0.0.1", port: 26379), .tcp(host: "h2", port: 26380)]))
+        #expect(try RedisService(parsing: "127.0.0.1:6379") == .server(.tcp(host: "127.0.0.1", port: 6379)))
+        #expect(try RedisService(parsing: "unix:/run/r.sock") == .server(.unix(path: "/run/r.sock")))
+        #expect("\(try RedisService(parsing: "SENTINEL://a:1/m"))" == "sentinel://a:1/m")
+    }
+
+    @Test(arguments: [
+        "sentinel://", "sentinel://a:1", "sentinel://a:1/", "sentinel://a:1,/m", "sentinel://a/m", "sentinel://a:0/m",
+        "sentinel://a:1/m m", "sentinel://unix:/x/m", "sentinel://a:99999/m", "nonsense",
+    ])
+    func garbageIsRefusedWithAReason(_ text: String) {
+        #expect(throws: RedisService.ParseError.self) { try RedisService(parsing: text) }
+    }
+}
+
+@Suite(.serialized) struct SentinelTests {
+    func client(_ loop: EventLoop, _ ha: RedisHA, minReplicas: Int = 0) -> RedisClient {
+        var config = RedisClient.Configuration()
+        config.reconnectMaxMs = 500
+        config.commandTimeoutMs = 1_000
+        config.connectTimeoutMs = 500
+        config.minReplicas = minReplicas
+        return RedisClient(loop: loop, service: try! RedisService(parsing: ha.sentinelURL), configuration: config)
+    }
+
+    func send(_ loop: EventLoop, _ c: RedisClient, _ args: [String], replicated: Bool = false) -> Result<
+        RedisValue, RedisError
+    >? {
+        var reply: Result<RedisValue, RedisError>?
+        c.send(args.map { Array($0.utf8) }, replicated: replicated) { reply = $0 }
+        _ = runLoop(loop, seconds: 10, until: { reply != nil })
+        return reply
+    }
+
+    @Test func findsThePrimaryAndFollowsItAcrossAKill() throws {
+        let ha = try RedisHA()
+        defer { ha.stop() }
+        try ha.waitUntilReady()
+        let loop = try EventLoop()
+        let c = client(loop, ha)
+        c.start()
+        #expect(runLoop(loop, until: { c.isConnected }))
+        #expect(c.server == .tcp(host: "127.0.0.1", port: ha.servers[0].port))
+        #expect(try send(loop, c, ["SET", "k", "before"])?.get() == .status("OK"))
+
+        // The primary dies: Sentinel promotes the replica; the client finds it by itself.
+        let killedAt = Date()
+        ha.servers[0].kill()
+        #expect(
+            runLoop(
+                loop, seconds: 30,
+                until: { c.isConnected && c.server?.description.hasSuffix(":\(ha.servers[1].port)") == true }))
+        print(
+            "sentinel failover: the client was back on the new primary \(Int(Date().timeIntervalSince(killedAt) * 1000)) ms after the kill"
+        )
+        #expect(try send(loop, c, ["GET", "k"])?.get() == .bulk(Array("before".utf8)))
+        #expect(try send(loop, c, ["SET", "k", "after"])?.get() == .status("OK"))
+        #expect(c.stats.failovers >= 1 || c.stats.disconnects >= 1)
+        c.close()
+        loop.runUntilHandlesClosed(maxTurns: 20)
+        #expect(throws: Never.self) { try loop.close() }
+    }
+
+    @Test func aDemotedPrimaryIsLeftAndNoConfirmedWriteIsLost() throws {
+        // A planned failover (SENTINEL FAILOVER): the old primary stays up and becomes a replica,
+        // so only +switch-master or its -READONLY tells the client to move. Sentinel does not stop
+        // writes to the old primary first: a write it took after the promotion is lost — which
+        // is why writes wait for a replica, and only confirmed ones count.
+        let ha = try RedisHA()
+        defer { ha.stop() }
+        try ha.waitUntilReady()
+        let loop = try EventLoop()
+        let c = client(loop, ha, minReplicas: 1)
+        c.start()
+        #expect(runLoop(loop, until: { c.isConnected }))
+        #expect(ha.sentinels[0].cli(["SENTINEL", "FAILOVER", RedisHA.masterName]) == "OK")
+        var confirmed: [String] = []
+        var refused = 0
+        let onNewPrimary = { c.isConnected && c.server?.description.hasSuffix(":\(ha.servers[1].port)") == true }
+        let deadline = Date().addingTimeInterval(30)
+        // Write through the switch until writes are confirmed on the new primary again (its
+        // replica, the old primary, resynced).
+        var i = 0
+        var confirmedAfterSwitch = 0
+        while Date() < deadline && confirmedAfterSwitch < 20 {
+            i += 1
+            let switched = onNewPrimary()
+            switch send(loop, c, ["SADD", "s", "m\(i)"], replicated: true) {
+            case .success(.integer)?:
+                confirmed.append("m\(i)")
+                if switched { confirmedAfterSwitch += 1 }
+            default: refused += 1
+            }
+            _ = runLoop(loop, seconds: 0.01, until: { false })
+        }
+        #expect(onNewPrimary(), "still on \(String(describing: c.server))")
+        let members = Set(
+            runProcess("/usr/bin/redis-cli", ["-s", ha.servers[1].socketPath, "SMEMBERS", "s"]).stdout.split(
+                separator: "\n"
+            )
+            .map(String.init))
+        let lost = confirmed.filter { !members.contains($0) }
+        print(
+            "planned failover: \(confirmed.count) writes confirmed, \(refused) refused or unconfirmed, \(lost.count) confirmed lost"
+        )
+        #expect(lost.isEmpty, "confirmed writes lost: \(lost.prefix(5))")
+        #expect(refused > 0, "the switch must have refused some writes")
+        c.close()
+        loop.runUntilHandlesClosed(maxTurns: 20)
+        #expect(throws: Never.self) { try loop.close() }
+    }
+
+    @Test func aWriteTooFewReplicasConfirmSaysSoAndKeepsItsReply() throws {
+        let ha = try RedisHA()
+        defer { ha.stop() }
+        try ha.waitUntilReady()
+        let loop = try EventLoop()
+        var config = RedisClient.Configuration()
+        config.minReplicas = 1
+        config.replicaTimeoutMs = 300
+        let c = RedisClient(loop: loop, endpoint: .unix(path: ha.servers[0].socketPath), configuration: config)
+        c.start()
+        #expect(runLoop(loop, until: { c.isConnected }))
+        #expect(try send(loop, c, ["SET", "k", "1"], replicated: true)?.get() == .status("OK"))
+        // A frozen replica confirms nothing.
+        ha.servers[1].pause()
+        guard case .failure(let error)? = send(loop, c, ["SET", "k", "2"], replicated: true) else {
+            Issue.record("a write no replica confirmed must not pass")
+            ha.servers[1].resume()
+            return
+        }
+        ha.servers[1].resume()
+        #expect(error.unreplicated == .status("OK"))
+        #expect("\(error)".contains("0 of 1 replicas"))
+        #expect(c.stats.unreplicated == 1)
+        // An error reply comes back as itself: nothing was written, nothing to wait for.
+        #expect(try send(loop, c, ["INCR", "k", "extra"], replicated: true)?.get().isError == true)
+        #expect(try send(loop, c, ["SET", "k", "3"], replicated: true)?.get() == .status("OK"))
+        c.close()
+        loop.runUntilHandlesClosed(maxTurns: 20)
+        #expect(throws: Never.self) { try loop.close() }
+    }
+
+    @Test func noSentinelAnsweringIsAClearErrorNotAHang() throws {
+        let mute = LoopbackSocket.listenTCP(backlog: 8)  // accepts, never answers
+        defer { mute.close() }
+        let closed = LoopbackSocket.listenTCP()
+        let closedPort = closed.port
+        closed.close()
+        let loop = try EventLoop()
+        var config = RedisClient.Configuration()
+        config.connectTimeoutMs = 200
+        let c = RedisClient(
+            loop: loop,
+            service: try RedisService(parsing: "sentinel://127.0.0.1:\(mute.port),127.0.0.1:\(closedPort)/alertmesh"),
+            configuration: config)
+        c.start()
+        #expect(runLoop(loop, seconds: 5, until: { c.lastError != nil }))
+        let why = "\(c.lastError.map { "\($0)" } ?? "")"
+        #expect(why.contains("no Sentinel named the primary alertmesh"), "\(why)")
+        #expect(why.contains("no answer in 200 ms") && why.contains("\(closedPort)"), "\(why)")
+        guard case .failure? = send(loop, c, ["PING"]) else {
+            Issue.record("must fail while no primary is known"); return
+        }
+        c.close()
+        loop.runUntilHandlesClosed(maxTurns: 20)
+        #expect(throws: Never.self) { try loop.close() }
+    }
+}

@@ -1,0 +1,144 @@
+// RedisHA: a real Redis primary, its replica and three redis-sentinel processes on loopback.
+
+import Foundation
+
+/// A primary and a replica (`RedisServer`s, AOF on) watched by three Sentinels on free loopback
+/// ports, quorum 2, with a short `down-after-milliseconds` so a test's failover takes seconds.
+/// `stop()` ends every process and removes their directories.
+public final class RedisHA: @unchecked Sendable {
+    public static let masterName = "alertmesh"
+    /// The servers in the order they were started: the first is the primary until a failover.
+    public let servers: [RedisServer]
+    public private(set) var sentinels: [Sentinel] = []
+
+    /// One redis-sentinel process with a config file of its own (Sentinel rewrites it).
+    public final class Sentinel: @unchecked Sendable {
+        public let port: UInt16
+        let directory: String
+        private var process = Process()
+
+        init(monitoring primaryPort: UInt16, downAfterMs: Int) throws {
+            directory = NSTemporaryDirectory() + "alertmesh-sentinel-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let probe = LoopbackSocket.listenTCP()
+            port = probe.port
+            probe.close()
+            let config = """
+                port \(port)
+                bind 127.0.0.1
+                daemonize no
+                dir \(directory)
+                logfile \(directory)/sentinel.log
+                sentinel monitor \(RedisHA.masterName) 127.0.0.1 \(primaryPort) 2
+                sentinel down-after-milliseconds \(RedisHA.masterName) \(downAfterMs)
+                sentinel failover-timeout \(RedisHA.masterName) 10000
+                sentinel parallel-syncs \(RedisHA.masterName) 1
+
+                """
+            try config.write(toFile: directory + "/sentinel.conf", atomically: true, encoding: .utf8)
+            try launch()
+        }
+
+        func launch() throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-sentinel")
+            process.arguments = [directory + "/sentinel.conf"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        public var log: String { (try? String(contentsOfFile: directory + "/sentinel.log", encoding: .utf8)) ?? "" }
+
+        public func cli(_ args: [String]) -> String {
+            runProcess("/usr/bin/redis-cli", ["-p", String(port)] + args).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        public func kill() {
+            if process.isRunning {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
+        func stop() {
+            kill()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// - Parameters:
+    ///   - configFile: the redis.conf both servers read first (the project's own).
+    ///   - overrides: more options for both servers.
+    public init(configFile: String? = nil, overrides: [String] = [], downAfterMs: Int = 1_000) throws {
+        let primary = try RedisServer(configFile: configFile, overrides: ["--appendonly", "yes"] + overrides)
+        var servers = [primary]
+        do {
+            servers.append(
+                try RedisServer(
+                    configFile: configFile,
+                    overrides: ["--appendonly", "yes"] + overrides + ["--replicaof", "127.0.0.1", String(primary.port)])
+            )
+            self.servers = servers
+            for _ in 0..<3 { sentinels.append(try Sentinel(monitoring: primary.port, downAfterMs: downAfterMs)) }
+        } catch {
+            servers.forEach { $0.stop() }
+            sentinels.forEach { $0.stop() }
+            throw error
+        }
+    }
+
+    /// `sentinel://…/alertmesh` for `--redis`.
+    public var sentinelURL: String {
+        "sentinel://" + sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") + "/" + RedisHA.masterName
+    }
+
+    /// The port of the primary the Sentinels name now (asking the first that answers).
+    public func primaryPort() -> UInt16? {
+        for s in sentinels {
+            let lines = s.cli(["SENTINEL", "get-master-addr-by-name", RedisHA.masterName]).split(separator: "\n")
+            if lines.count == 2, let port = UInt16(lines[1]) { return port }
+        }
+        return nil
+    }
+
+    /// The server listening on `port`.
+    public func server(on port: UInt16) -> RedisServer? { servers.first { $0.port == port } }
+
+    /// `ROLE`'s first line of `server` ("master", "slave"), or "" when it does not answer.
+    public func role(_ server: RedisServer) -> String {
+        runProcess("/usr/bin/redis-cli", ["-s", server.socketPath, "ROLE"]).stdout.split(separator: "\n").first
+            .map(String.init) ?? ""
+    }
+
+    /// Waits until every Sentinel knows the others and the replica (ready to fail over), and the
+    /// replica is in sync.
+    public func waitUntilReady(seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let ready = sentinels.allSatisfy { s in
+                let info = s.cli(["SENTINEL", "master", RedisHA.masterName]).split(separator: "\n").map(String.init)
+                func value(_ key: String) -> String? {
+                    guard let i = info.firstIndex(of: key), i + 1 < info.count else { return nil }
+                    return info[i + 1]
+                }
+                return value("num-other-sentinels") == "2" && value("num-slaves") == "1"
+            }
+            let synced = servers.dropFirst().allSatisfy {
+                runProcess("/usr/bin/redis-cli", ["-s", $0.socketPath, "INFO", "replication"]).stdout
+                    .contains("master_link_status:up")
+            }
+            if ready && synced { return }
+            usleep(100_000)
+        }
+        throw NSError(
+            domain: "RedisHA", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "sentinels not ready: \(sentinels.first?.log.suffix(1500) ?? "")"])
+    }
+
+    public func stop() {
+        sentinels.forEach { $0.stop() }
+        servers.forEach { $0.stop() }
+    }
+}
