@@ -24,8 +24,15 @@ public final class RedisServer: @unchecked Sendable {
         let probe = LoopbackSocket.listenTCP()
         port = probe.port
         probe.close()
+        // A private copy: Sentinel makes the servers it reconfigures rewrite their config file
+        // (CONFIG REWRITE), which must never be the project's own.
+        var config: String?
+        if let configFile {
+            config = directory + "/redis.conf"
+            try FileManager.default.copyItem(atPath: configFile, toPath: config!)
+        }
         arguments =
-            (configFile.map { [$0] } ?? []) + [
+            (config.map { [$0] } ?? []) + [
                 "--port", String(port), "--bind", "127.0.0.1", "--unixsocket", socketPath, "--unixsocketperm", "700",
                 "--dir", directory, "--daemonize", "no",
                 "--logfile", directory + "/redis.log",

@@ -18,6 +18,8 @@ func builtBinary(_ name: String) -> URL {
 final class MeshProcesses: @unchecked Sendable {
     let dir: String
     let redis: RedisServer
+    /// Set: Redis is this primary, replica and Sentinels, and services find it through them.
+    let ha: RedisHA?
     private(set) var alertService: Process?
     private(set) var workers: [Process] = []
     private(set) var api: Process?
@@ -29,13 +31,27 @@ final class MeshProcesses: @unchecked Sendable {
     var alertSocket: String { dir + "/alert-service.sock" }
     var reportsDir: String { dir + "/error_reports" }
 
-    /// - Parameter redisOverrides: options given to redis-server after the shipped redis.conf.
-    init(redisOverrides: [String] = []) throws {
+    /// - Parameters:
+    ///   - redisOverrides: options given to redis-server after the shipped redis.conf.
+    ///   - highlyAvailable: a primary, a replica and three Sentinels (`RedisHA`) instead of one server.
+    init(redisOverrides: [String] = [], highlyAvailable: Bool = false) throws {
         dir = NSTemporaryDirectory() + "alertmesh-pipe-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        redis = try RedisServer(
-            configFile: repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path,
-            overrides: redisOverrides)
+        let config = repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path
+        if highlyAvailable {
+            let ha = try RedisHA(configFile: config, overrides: redisOverrides)
+            self.ha = ha
+            redis = ha.servers[0]
+        } else {
+            ha = nil
+            redis = try RedisServer(configFile: config, overrides: redisOverrides)
+        }
+    }
+
+    /// `--redis` of the workers and the api-service.
+    private var redisAddress: (worker: String, api: String) {
+        if let ha { return (ha.sentinelURL, ha.sentinelURL) }
+        return ("unix:" + redis.socketPath, "127.0.0.1:\(redis.port)")
     }
 
     private func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
@@ -80,7 +96,7 @@ final class MeshProcesses: @unchecked Sendable {
         let w = try launch(
             "worker",
             [
-                "--redis", "unix:" + redis.socketPath, "--alert-endpoint", "unix:" + alertSocket, "--data-dir", dir,
+                "--redis", redisAddress.worker, "--alert-endpoint", "unix:" + alertSocket, "--data-dir", dir,
                 "--log-level", "info",
             ] + extra, log: "worker-\(workers.count).log")
         workers.append(w)
@@ -94,7 +110,7 @@ final class MeshProcesses: @unchecked Sendable {
         api = try launch(
             "api-service",
             [
-                "--http", "127.0.0.1:\(httpPort)", "--redis", "127.0.0.1:\(redis.port)", "--data-dir", dir,
+                "--http", "127.0.0.1:\(httpPort)", "--redis", redisAddress.api, "--data-dir", dir,
                 "--log-level", "info",
             ] + extra,
             log: "api-service.log")
@@ -203,7 +219,7 @@ final class MeshProcesses: @unchecked Sendable {
             p.waitUntilExit()
         }
         stopAlertService()
-        redis.stop()
+        if let ha { ha.stop() } else { redis.stop() }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

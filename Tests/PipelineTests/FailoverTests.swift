@@ -1,0 +1,94 @@
+// FailoverTests: the whole mesh on a Redis primary, replica and three Sentinels; the primary is
+// killed under load and every task that got 202 still ends SUCCESS, once.
+
+import Foundation
+import MeshTestSupport
+import Testing
+
+@Suite(.serialized) struct FailoverTests {
+    @Test func thePrimaryKilledUnderLoadLosesNoAcceptedTask() throws {
+        let mesh = try MeshProcesses(highlyAvailable: true)
+        defer { mesh.stop() }
+        let ha = try #require(mesh.ha)
+        try ha.waitUntilReady()
+        try mesh.startAlertService()
+        try mesh.startWorker(["--lease-ms", "10000"])
+        try mesh.startWorker(["--lease-ms", "10000"])
+        try mesh.startAPI(["--redis-timeout-ms", "1000"])
+
+        // Clients submit without pause; each answer is 202 or 503 with Retry-After, and the
+        // times of the 503s mark the window in which submits were refused.
+        let stopFlag = StopFlag()
+        let clients = (0..<3).map { n in
+            BackgroundJob { () -> (accepted: [String], refusedAt: [Date], wrong: [String]) in
+                var accepted: [String] = []
+                var refusedAt: [Date] = []
+                var wrong: [String] = []
+                var i = 0
+                while !stopFlag.isSet {
+                    i += 1
+                    let body = "{\"message\":\"client \(n) task \(i): password=hunter\(i)\"}"
+                    let r = mesh.request("POST", "/submit", body: body)
+                    if r.status == 202, let id = r.json["task_id"] as? String {
+                        accepted.append(id)
+                    } else if r.status == 503 && r.headers["retry-after"] != nil {
+                        refusedAt.append(Date())
+                        usleep(50_000)
+                    } else {
+                        wrong.append("\(r.status) \(r.json)")
+                    }
+                }
+                return (accepted, refusedAt, wrong)
+            }
+        }
+        usleep(1_500_000)
+        let killedAt = Date()
+        ha.servers[0].kill()
+        // Sentinel promotes the replica; the old primary comes back and is made its replica.
+        try mesh.waitFor("Sentinel to promote the replica", seconds: 30) { ha.primaryPort() == ha.servers[1].port }
+        let promotedAt = Date()
+        try ha.servers[0].restart()
+        try mesh.waitFor("the old primary to return as a replica", seconds: 30) { ha.role(ha.servers[0]) == "slave" }
+        let rejoinedAt = Date()
+        try mesh.waitFor("api-service ready again", seconds: 30) { mesh.request("GET", "/readyz").status == 200 }
+        let readyAt = Date()
+        usleep(1_500_000)
+        stopFlag.set()
+        try mesh.waitFor("clients done") { clients.allSatisfy(\.isDone) }
+
+        let accepted = clients.flatMap(\.result.accepted)
+        let refusedAt = clients.flatMap(\.result.refusedAt).sorted()
+        #expect(clients.allSatisfy { $0.result.wrong.isEmpty }, "only 202 or 503: \(clients.flatMap(\.result.wrong))")
+        #expect(Set(accepted).count == accepted.count)
+        #expect(accepted.count > 50)
+        if let first = refusedAt.first, let last = refusedAt.last {
+            // Refusals only in the failover window: from the kill until the mesh was whole again.
+            #expect(first >= killedAt.addingTimeInterval(-0.5), "a 503 before the kill")
+            print(
+                String(
+                    format: "sentinel failover: after the kill, promoted at %.1f s, old primary a replica at %.1f s, "
+                        + "ready at %.1f s; submits refused for %.1f s (%d 503s); %d accepted",
+                    promotedAt.timeIntervalSince(killedAt), rejoinedAt.timeIntervalSince(killedAt),
+                    readyAt.timeIntervalSince(killedAt), last.timeIntervalSince(first), refusedAt.count, accepted.count)
+            )
+        }
+        do {
+            try mesh.waitFor("every accepted task done", seconds: 90) {
+                accepted.allSatisfy { mesh.state($0) == "SUCCESS" }
+            }
+        } catch {
+            let stuck = accepted.filter { mesh.state($0) != "SUCCESS" }.prefix(5)
+            Issue.record("\(stuck.count) accepted tasks not done: \(stuck.map { "\($0): \(mesh.status($0))" })")
+            throw error
+        }
+        // One report per task: a task run again after the failover found its report written
+        // (link-once) and left it; the counters say each success was stored once.
+        let reports = Set(mesh.reports())
+        #expect(reports.isSuperset(of: accepted.map { "\($0).txt" }))
+        let log = (try? String(contentsOfFile: mesh.dir + "/logs/alert-service.log", encoding: .utf8)) ?? ""
+        let rerun = log.split(separator: "\n").filter { $0.contains("report=existed") }.count
+        print(
+            "sentinel failover: \(reports.count) reports for \(accepted.count) accepted tasks; \(rerun) runs found their report already written"
+        )
+    }
+}
