@@ -238,7 +238,7 @@ let package = Package(
         // compose/ checked against the real binaries (no container engine here).
         .testTarget(
             name: "ComposeTests",
-            dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport"],
+            dependencies: ["api-service", "worker", "alert-service", "rpc-probe", "MeshTestSupport", "MeshRedis"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "Alerts", "MeshHTTP", "MeshLoop"],

@@ -16,16 +16,16 @@ func built(_ name: String) -> URL {
 
 func output(_ path: String, _ arguments: [String]) -> String { runProcess(path, arguments).stdout }
 
-/// compose.yaml as JSON, through Debian's python3-yaml (a well-kept YAML parser).
-func compose() throws -> [String: Any] {
+/// compose/`file` as JSON, through Debian's python3-yaml (a well-kept YAML parser).
+func compose(_ file: String = "compose.yaml") throws -> [String: Any] {
     let json = output(
         "/usr/bin/python3",
         [
             "-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-            root.path + "/compose/compose.yaml",
+            root.path + "/compose/" + file,
         ])
     return try #require(
-        try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "compose.yaml does not parse")
+        try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(file) does not parse")
 }
 
 /// host and port of `tcp://host:port`, `host:port`.
