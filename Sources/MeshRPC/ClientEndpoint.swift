@@ -201,6 +201,10 @@ final class ClientEndpoint: WireConnectionDelegate {
         case .call:
             guard inFlight.removeValue(forKey: call.requestID) != nil else { return }
             wire?.send(Frame(type: .cancel, requestID: call.requestID, methodID: call.methodID, aux: reason.rawValue))
+            // Not a word from the peer since this call went out: is it there at all?
+            if reason == .deadlineExceeded, call.timeoutMs > 0, let wire, wire.silentMs >= call.timeoutMs {
+                wire.probe(timeoutMs: 1_000)
+            }
             closeIfDrained()
         }
     }

@@ -67,6 +67,8 @@ final class WireConnection {
     private var turnEnd: LoopIdle?
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?
+    /// Set while `probe` waits for any answer.
+    private var probeTimer: LoopTimer?
     private var pingCounter: UInt32 = 0
     private var readPaused = false
     private var startedAtMs: UInt64 = 0
@@ -139,6 +141,30 @@ final class WireConnection {
 
     /// Sends PING with `value`; the PONG is reported to the delegate.
     func ping(value: UInt32) { send(Frame(type: .ping, aux: value)) }
+
+    /// Milliseconds since anything arrived from the peer.
+    var silentMs: UInt64 { loop.nowMs &- lastActivityMs }
+
+    /// A call's deadline passed and the peer has said nothing since it was sent: ask now whether
+    /// it is there at all (a PING), and close if nothing arrives within `timeoutMs`. A silent
+    /// partition or a stalled host then costs one deadline before calls go elsewhere, not the
+    /// keepalive's interval plus its timeout.
+    func probe(timeoutMs: UInt64) {
+        guard probeTimer == nil, !isClosed, let t = try? LoopTimer(loop: loop) else { return }
+        probeTimer = t
+        let askedAt = loop.nowMs
+        pingCounter &+= 1
+        ping(value: pingCounter)
+        t.start(afterMs: timeoutMs) { [weak self] in
+            guard let self else { return }
+            self.probeTimer?.close()
+            self.probeTimer = nil
+            // Anything read since (the PONG, a response) moved lastActivityMs to askedAt or later.
+            if self.lastActivityMs < askedAt {
+                self.close("peer silent: no answer to a PING \(timeoutMs) ms after a call's deadline passed")
+            }
+        }
+    }
 
     /// Tells the peer no request above `lastID` will be processed (graceful drain).
     func sendGoaway(lastID: UInt32, reason: String) {
@@ -286,6 +312,8 @@ final class WireConnection {
         isClosed = true
         timer?.close()
         timer = nil
+        probeTimer?.close()
+        probeTimer = nil
         turnEnd?.close()
         turnEnd = nil
         stream.onRead = nil
