@@ -43,7 +43,7 @@ let allowedImports: [String: Set<String>] = [
     "LoadGenerator": [
         "MeshHTTP", "MeshJSON", "MeshLoop", "MeshTime", "Alerts", "Histogram", "Glibc", "FoundationEssentials",
     ],
-    "MeshOptions": ["MeshLoop", "MeshLog", "ArgumentParser", "Logging", "Glibc"],
+    "MeshOptions": ["MeshLoop", "MeshLog", "MeshRedis", "ArgumentParser", "Logging", "Glibc"],
     // Executables wire the layers below; they never import each other.
     "alert-service": [
         "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog", "ArgumentParser", "Logging",
