@@ -63,6 +63,14 @@ public struct QueueError: Error, Sendable, Hashable, CustomStringConvertible {
         self.outcomeUnknown = outcomeUnknown
     }
     public var description: String { message }
+    /// Redis refused a script: its reply, said plainly where Redis's words would puzzle a client.
+    init(refusal: String) {
+        if refusal.hasPrefix("NOREPLICAS") {
+            self.init("the redis primary has too few replicas in sync (min-replicas-to-write); nothing was stored")
+        } else {
+            self.init(refusal)
+        }
+    }
     /// Redis refused a write at `maxmemory` (`-OOM …`): nothing was stored.
     public var isOutOfMemory: Bool { !outcomeUnknown && message.contains("OOM command not allowed") }
 }
@@ -158,7 +166,7 @@ public final class QueueClient {
             }
             switch ScriptAnswer(result, SubmitOutcome.decode) {
             case .reply(let outcome): completion(.success(outcome))
-            case .refused(let why): completion(.failure(QueueError(why)))
+            case .refused(let why): completion(.failure(QueueError(refusal: why)))
             case .unanswered(let why): completion(.failure(QueueError(why, outcomeUnknown: true)))
             case .malformed(let what): completion(.failure(QueueError("submit script answered \(what)")))
             }
@@ -192,7 +200,7 @@ public final class QueueClient {
             let failure: QueueError?
             switch ScriptAnswer(result, { $0.string }) {
             case .reply: failure = nil
-            case .refused(let why): failure = QueueError(why)
+            case .refused(let why): failure = QueueError(refusal: why)
             case .unanswered(let why): failure = QueueError(why, outcomeUnknown: true)
             case .malformed(let what): failure = QueueError("submit script answered \(what)")
             }

@@ -64,6 +64,7 @@ import Testing
         if let first = refusedAt.first, let last = refusedAt.last {
             // Refusals only in the failover window: from the kill until the mesh was whole again.
             #expect(first >= killedAt.addingTimeInterval(-0.5), "a 503 before the kill")
+            #expect(last <= readyAt.addingTimeInterval(1), "a 503 after the mesh was whole again")
             print(
                 String(
                     format: "sentinel failover: after the kill, promoted at %.1f s, old primary a replica at %.1f s, "

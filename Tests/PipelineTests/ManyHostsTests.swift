@@ -124,7 +124,9 @@ final class LabMesh: @unchecked Sendable {
 
     /// Submits `count` tasks from P1, one after another, in the background: `collect()` waits for
     /// the end and returns the ids that got 202 and the number of 503s.
-    func submitInBackground(_ count: Int, tag: String) throws -> () throws -> (accepted: [String], refused: Int) {
+    func submitInBackground(_ count: Int, tag: String) throws -> () throws -> (
+        accepted: [String], refused: Int, said: Set<String>
+    ) {
         let out = dir + "/submit-\(tag).out"
         let script = """
             for i in $(seq \(count)); do
@@ -138,16 +140,22 @@ final class LabMesh: @unchecked Sendable {
             p.waitUntilExit()
             var accepted: [String] = []
             var refused = 0
+            var said: Set<String> = []
             for line in try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n") {
                 if line.hasSuffix(" 202"), let r = line.range(of: #""task_id":""#) {
                     accepted.append(String(line[r.upperBound...].prefix { $0 != "\"" }))
                 } else if line.hasSuffix(" 503") {
                     refused += 1
+                    // What a refused client read, its task ids and figures blanked out.
+                    if let r = line.range(of: #""detail":""#) {
+                        let detail = line[r.upperBound...].prefix { $0 != "\"" }
+                        said.insert(String(detail.prefix(70)))
+                    }
                 } else {
                     throw MeshError("a submit answered neither 202 nor 503: \(line)")
                 }
             }
-            return (accepted, refused)
+            return (accepted, refused, said)
         }
     }
 
@@ -265,7 +273,7 @@ final class LabMesh: @unchecked Sendable {
             let killedAt = Date()
             mesh.lab.killAll(on: "W1")
             mesh.lab.signal(SIGCONT, on: ["A1", "A2"])
-            let (accepted, refused) = try collect()
+            let (accepted, refused, _) = try collect()
             #expect(refused == 0, "nothing refused a submit")
             try expectDone(mesh, accepted, "machine loss")
             print(
@@ -288,7 +296,7 @@ final class LabMesh: @unchecked Sendable {
             mesh.lab.signal(SIGCONT, on: ["A1", "A2"])
             usleep(UInt32(LabMesh.leaseMs) * 2 * 1000)
             try mesh.lab.heal(["W1"], mesh.redisHosts)
-            let (accepted, refused) = try collect()
+            let (accepted, refused, _) = try collect()
             #expect(refused == 0)
             try expectDone(mesh, accepted, "worker-redis partition")
             all += accepted
@@ -298,7 +306,7 @@ final class LabMesh: @unchecked Sendable {
         do {
             try mesh.lab.partition(["W1", "W2"], ["A1"])
             let collect = try mesh.submitInBackground(100, tag: "split-alert")
-            let (accepted, refused) = try collect()
+            let (accepted, refused, _) = try collect()
             #expect(refused == 0)
             try expectDone(mesh, accepted, "worker-alert partition")
             let attempts = mesh.states(accepted).values.map(\.attempts)
@@ -332,8 +340,9 @@ final class LabMesh: @unchecked Sendable {
             }
             usleep(3_000_000)
             try mesh.lab.heal(minority, majority)
-            let (accepted, refused) = try collect()
-            print("split brain: \(accepted.count) accepted, \(refused) refused (503)")
+            let (accepted, refused, said) = try collect()
+            print("split brain: \(accepted.count) accepted, \(refused) refused (503); the client read:")
+            for line in said.sorted() { print("  503: \(line.prefix(200))") }
             try mesh.waitFor("the old primary to become a replica", seconds: 60) {
                 mesh.lab.run(mesh.hostOf(oldPrimary), "/usr/bin/redis-cli", ["-h", oldPrimary, "-p", "6379", "ROLE"])
                     .stdout.hasPrefix("slave")
