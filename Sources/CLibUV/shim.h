@@ -34,6 +34,15 @@ static inline int CLibUV_unblockSignal(int signum) {
     return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/// Bytes a TCP socket has sent or queued that the peer's kernel has not acknowledged (SIOCOUTQ:
+/// write_seq - snd_una); -1 on error. ioctl is variadic, which Swift cannot call.
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+static inline int CLibUV_unacknowledged(int fd) {
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 /// syncfs(2) is declared only under _GNU_SOURCE, which Swift's Glibc module is built without.
 #include <unistd.h>
 int syncfs(int fd);

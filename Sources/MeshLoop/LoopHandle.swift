@@ -31,6 +31,21 @@ public class LoopHandle {
         uv_close(handle, onHandleClosed)
     }
 
+    /// Closes a TCP handle with an RST (`uv_tcp_close_reset`): the kernel drops what the peer has
+    /// not acknowledged instead of delivering it later. Any other handle closes as `close()` does.
+    func closeResetting() {
+        loop.assertInLoop()
+        guard uv_is_closing(handle) == 0 else { return }
+        willClose()
+        if handle.pointee.type == UV_TCP,
+            uv_tcp_close_reset(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), onHandleClosed)
+                == 0
+        {
+            return
+        }
+        uv_close(handle, onHandleClosed)
+    }
+
     /// Registers work to do once the handle is closed.
     public func onClose(_ body: @escaping () -> Void) { closeHandlers.append(body) }
 

@@ -25,6 +25,9 @@ final class ClientCall: DeadlineEntry {
     let startNs = EventLoop.hrtimeNs()
     var requestID: UInt32 = 0
     var sentNs: UInt64 = 0
+    /// Where the request starts in its connection's byte stream, and the connection's reads then.
+    var streamOffset: UInt64 = 0
+    var readsAtSend: UInt64 = 0
     /// Not retained: a client keeps its endpoints as long as it lives (a weak reference would
     /// make every retain of the endpoint take the slow path).
     unowned(unsafe) var endpoint: ClientEndpoint?

@@ -180,6 +180,8 @@ final class ClientEndpoint: WireConnectionDelegate {
             nextRequestID = id &+ 2
             call.requestID = id
             let budget = UInt32(clamping: call.timeoutMs)
+            call.streamOffset = wire.bytesQueued
+            call.readsAtSend = wire.reads
             wire.send(
                 Frame(
                     type: .request, flags: call.flags, requestID: id, methodID: call.methodID, aux: budget,
@@ -193,6 +195,24 @@ final class ClientEndpoint: WireConnectionDelegate {
         }
     }
 
+    /// `call`'s deadline passed without a word from the peer since it was sent: before calling
+    /// it a timeout (an attempt that may have run), find out whether the peer is there at all.
+    /// Alive: the call ends with `deadlineExceeded` as usual. Silent: the connection is reset and
+    /// the call fails as unavailable — not processed, if its bytes never reached the peer's
+    /// machine. Returns false when the call is not this endpoint's to hold.
+    func holdExpired(_ call: ClientCall) -> Bool {
+        guard call.kind == .call, call.timeoutMs > 0, let wire, inFlight[call.requestID] === call,
+            wire.reads == call.readsAtSend
+        else { return false }
+        wire.probe(timeoutMs: 1_000) { [weak self] alive in
+            // Silent: the reset failed every call in flight, this one included.
+            guard alive, let self, self.inFlight[call.requestID] === call else { return }
+            self.abandon(call, reason: .deadlineExceeded)
+            self.client.finish(call, .failure(RPCError.deadlineExceeded(afterMs: call.timeoutMs)))
+        }
+        return true
+    }
+
     /// The caller gave up on `call` (deadline): forget it and tell the server.
     func abandon(_ call: ClientCall, reason: StatusCode) {
         switch call.kind {
@@ -201,10 +221,6 @@ final class ClientEndpoint: WireConnectionDelegate {
         case .call:
             guard inFlight.removeValue(forKey: call.requestID) != nil else { return }
             wire?.send(Frame(type: .cancel, requestID: call.requestID, methodID: call.methodID, aux: reason.rawValue))
-            // Not a word from the peer since this call went out: is it there at all?
-            if reason == .deadlineExceeded, call.timeoutMs > 0, let wire, wire.silentMs >= call.timeoutMs {
-                wire.probe(timeoutMs: 1_000)
-            }
             closeIfDrained()
         }
     }
@@ -272,7 +288,12 @@ final class ClientEndpoint: WireConnectionDelegate {
         let calls = Array(inFlight.values) + Array(pings.values)
         inFlight.removeAll()
         pings.removeAll()
-        for call in calls { client.finish(call, .failure(RPCError(.unavailable, message))) }
+        let acknowledged = connection.acknowledgedAtClose
+        for call in calls {
+            // A request whose bytes the silent peer's machine never acknowledged did not run there.
+            let undelivered = acknowledged.map { call.streamOffset >= $0 } ?? false
+            client.finish(call, .failure(RPCError(.unavailable, message, notProcessed: undelivered)))
+        }
         client.emit(endpoint, .disconnected(reason: reason))
         guard state != .closed else { return }
         lastError = reason

@@ -213,6 +213,7 @@ public final class RPCClient {
         let now = loop.nowMs
         deadlineTimer?.start(afterMs: first.deadlineMs > now ? first.deadlineMs - now : 0) { [unowned self] in
             for call in self.deadlines.popExpired(nowMs: self.loop.nowMs) {
+                if call.endpoint?.holdExpired(call) == true { continue }
                 call.endpoint?.abandon(call, reason: .deadlineExceeded)
                 var error = RPCError.deadlineExceeded(afterMs: call.timeoutMs)
                 // Still waiting for a connection: no server ever saw it.

@@ -67,8 +67,9 @@ final class WireConnection {
     private var turnEnd: LoopIdle?
     private var lastActivityMs: UInt64
     private var pingSentAtMs: UInt64?
-    /// Set while `probe` waits for any answer.
+    /// Set while `probe` waits for any answer; its waiters.
     private var probeTimer: LoopTimer?
+    private var probeWaiters: [(Bool) -> Void] = []
     private var pingCounter: UInt32 = 0
     private var readPaused = false
     private var startedAtMs: UInt64 = 0
@@ -142,28 +143,45 @@ final class WireConnection {
     /// Sends PING with `value`; the PONG is reported to the delegate.
     func ping(value: UInt32) { send(Frame(type: .ping, aux: value)) }
 
-    /// Milliseconds since anything arrived from the peer.
-    var silentMs: UInt64 { loop.nowMs &- lastActivityMs }
+    /// The stream offset at which the next frame starts.
+    var bytesQueued: UInt64 { stream.bytesQueued }
+
+    /// Set when the connection was dropped because the peer went silent: the stream offset up to
+    /// which the peer's machine had acknowledged our bytes. A request that starts at or past it
+    /// never reached the peer (the reset dropped it), so it was not processed.
+    private(set) var acknowledgedAtClose: UInt64?
+
+    /// Reads from the peer so far: unchanged since a call went out means the peer has been silent.
+    private(set) var reads: UInt64 = 0
 
     /// A call's deadline passed and the peer has said nothing since it was sent: ask now whether
-    /// it is there at all (a PING), and close if nothing arrives within `timeoutMs`. A silent
+    /// it is there at all (a PING). `then(true)` when anything arrives within `timeoutMs`; else
+    /// the connection is reset and `then(false)` runs after its calls were failed. A silent
     /// partition or a stalled host then costs one deadline before calls go elsewhere, not the
     /// keepalive's interval plus its timeout.
-    func probe(timeoutMs: UInt64) {
-        guard probeTimer == nil, !isClosed, let t = try? LoopTimer(loop: loop) else { return }
+    func probe(timeoutMs: UInt64, then: @escaping (Bool) -> Void) {
+        guard !isClosed, !stream.isClosing else { return then(false) }
+        probeWaiters.append(then)
+        guard probeTimer == nil, let t = try? LoopTimer(loop: loop) else { return }
         probeTimer = t
-        let askedAt = loop.nowMs
         pingCounter &+= 1
         ping(value: pingCounter)
         t.start(afterMs: timeoutMs) { [weak self] in
-            guard let self else { return }
-            self.probeTimer?.close()
-            self.probeTimer = nil
-            // Anything read since (the PONG, a response) moved lastActivityMs to askedAt or later.
-            if self.lastActivityMs < askedAt {
-                self.close("peer silent: no answer to a PING \(timeoutMs) ms after a call's deadline passed")
-            }
+            guard let self, !self.stream.isClosing else { return }
+            self.acknowledgedAtClose = self.stream.bytesAcknowledged
+            self.closeReason = "peer silent: no answer to a PING \(timeoutMs) ms after a call's deadline passed"
+            self.stream.reset()
+            self.probeEnded(alive: false)
         }
+    }
+
+    /// Answers the probe's waiters: alive at the first bytes from the peer, or not.
+    private func probeEnded(alive: Bool) {
+        probeTimer?.close()
+        probeTimer = nil
+        let waiters = probeWaiters
+        probeWaiters = []
+        for waiter in waiters { waiter(alive) }
     }
 
     /// Tells the peer no request above `lastID` will be processed (graceful drain).
@@ -203,7 +221,9 @@ final class WireConnection {
 
     private func didRead(_ bytes: UnsafeRawBufferPointer) {
         lastActivityMs = loop.nowMs
+        reads &+= 1
         pingSentAtMs = nil
+        if probeTimer != nil { probeEnded(alive: true) }
         decoder.feed(bytes)
         while !isClosed && !stream.isClosing {
             let event: FrameDecoder.Event?
@@ -312,8 +332,7 @@ final class WireConnection {
         isClosed = true
         timer?.close()
         timer = nil
-        probeTimer?.close()
-        probeTimer = nil
+        probeEnded(alive: false)
         turnEnd?.close()
         turnEnd = nil
         stream.onRead = nil

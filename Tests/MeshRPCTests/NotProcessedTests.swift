@@ -107,4 +107,36 @@ import Testing
         spin(loop, ms: 550)
         finish(loop)
     }
+
+    @Test func aPeerSilentPastADeadlineIsProbedAndItsConnectionReset() throws {
+        // A server that shakes hands and then says nothing more, PINGs included: a stalled host.
+        let loop = try EventLoop()
+        var accepted: [StreamConnection] = []
+        let listener = try StreamListener(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0)) { conn in
+            accepted.append(conn)
+            var answered = false
+            conn.onRead = { _ in
+                guard !answered else { return }
+                answered = true
+                conn.write(Preface().bytes + Frame(type: .helloAck, metadata: HelloSettings().metadata).bytes)
+            }
+            conn.startReading()
+        }
+        let client = makeClient(loop, [listener.endpoint])
+        let started = Date()
+        let error = try #require(outcome(loop, client, "x", timeoutMs: 200))
+        let elapsed = Date().timeIntervalSince(started)
+        // Not a plain timeout: the probe found nobody, and the connection went with an RST.
+        #expect(error.code == .unavailable, "\(error)")
+        #expect("\(error)".contains("peer silent"), "\(error)")
+        // On loopback the peer's kernel took the bytes: the request may have been read.
+        #expect(!error.notProcessed)
+        #expect(elapsed >= 1.1 && elapsed < 5, "deadline 200 ms + a 1 s probe, took \(elapsed) s")
+        // The client connects again.
+        run(loop) { accepted.count == 2 }
+        client.close()
+        for c in accepted { c.close() }
+        listener.close()
+        finish(loop)
+    }
 }
