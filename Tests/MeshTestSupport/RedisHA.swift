@@ -114,7 +114,7 @@ public final class RedisHA: @unchecked Sendable {
 
     /// Waits until every Sentinel knows the others and the replica (ready to fail over), and the
     /// replica is in sync.
-    public func waitUntilReady(seconds: Double = 30) throws {
+    public func waitUntilReady(seconds: Double = 60) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let ready = sentinels.allSatisfy { s in

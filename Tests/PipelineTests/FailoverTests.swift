@@ -45,12 +45,16 @@ import Testing
         let killedAt = Date()
         ha.servers[0].kill()
         // Sentinel promotes the replica; the old primary comes back and is made its replica.
-        try mesh.waitFor("Sentinel to promote the replica", seconds: 30) { ha.primaryPort() == ha.servers[1].port }
+        try mesh.waitFor("Sentinel to promote the replica", seconds: 90, sentinels: ha) {
+            ha.primaryPort() == ha.servers[1].port
+        }
         let promotedAt = Date()
         try ha.servers[0].restart()
-        try mesh.waitFor("the old primary to return as a replica", seconds: 30) { ha.role(ha.servers[0]) == "slave" }
+        try mesh.waitFor("the old primary to return as a replica", seconds: 90, sentinels: ha) {
+            ha.role(ha.servers[0]) == "slave"
+        }
         let rejoinedAt = Date()
-        try mesh.waitFor("api-service ready again", seconds: 30) { mesh.request("GET", "/readyz").status == 200 }
+        try mesh.waitFor("api-service ready again", seconds: 60) { mesh.request("GET", "/readyz").status == 200 }
         let readyAt = Date()
         usleep(1_500_000)
         stopFlag.set()
@@ -74,7 +78,7 @@ import Testing
             )
         }
         do {
-            try mesh.waitFor("every accepted task done", seconds: 90) {
+            try mesh.waitFor("every accepted task done", seconds: 120) {
                 accepted.allSatisfy { mesh.state($0) == "SUCCESS" }
             }
         } catch {
@@ -91,5 +95,18 @@ import Testing
         print(
             "sentinel failover: \(reports.count) reports for \(accepted.count) accepted tasks; \(rerun) runs found their report already written"
         )
+    }
+}
+
+extension MeshProcesses {
+    /// `waitFor`, with the Sentinels' logs in the failure: a Sentinel whose timer ran late (a busy
+    /// machine) enters TILT mode and does nothing for 30 s, which the logs say.
+    func waitFor(_ what: String, seconds: Double, sentinels ha: RedisHA, _ condition: () -> Bool) throws {
+        do {
+            try waitFor(what, seconds: seconds, condition)
+        } catch {
+            let logs = ha.sentinels.enumerated().map { "== sentinel \($0.offset)\n\($0.element.log.suffix(1500))" }
+            throw MeshError("\(error)\n\(logs.joined(separator: "\n"))")
+        }
     }
 }

@@ -159,6 +159,15 @@ final class LabMesh: @unchecked Sendable {
         }
     }
 
+    /// A figure of the worker on `host` (`rpc-probe … stats`, from inside its namespace).
+    func workerFigure(_ host: String, _ name: String) -> Double? {
+        let out = lab.run(host, builtBinary("rpc-probe").path, ["tcp://\(lab.address(host)):7100", "stats", "--json"])
+            .stdout
+        guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else { return nil }
+        let figures = json["figures"] as? [String: Any] ?? json
+        return (figures[name] as? NSNumber)?.doubleValue
+    }
+
     /// The address of the primary the Sentinels name now.
     func primary() -> String? {
         for host in redisHosts {
@@ -294,11 +303,17 @@ final class LabMesh: @unchecked Sendable {
             usleep(500_000)
             try mesh.lab.partition(["W1"], mesh.redisHosts)
             mesh.lab.signal(SIGCONT, on: ["A1", "A2"])
-            usleep(UInt32(LabMesh.leaseMs) * 2 * 1000)
+            // 90 s: nine leases. W2 reclaims W1's tasks after the first.
+            usleep(90_000_000)
             try mesh.lab.heal(["W1"], mesh.redisHosts)
             let (accepted, refused, _) = try collect()
             #expect(refused == 0)
             try expectDone(mesh, accepted, "worker-redis partition")
+            // W1, back: what became of the results it could not store.
+            try mesh.waitFor("W1 back on Redis", seconds: 30) { mesh.workerFigure("W1", "redis_connected") == 1 }
+            let w1 = ["tasks_succeeded_total", "tasks_skipped_total", "leases_lost_total", "redis_problems_total"]
+                .map { "\($0)=\(Int(mesh.workerFigure("W1", $0) ?? -1))" }
+            print("worker-redis partition: W1 after the heal: \(w1.joined(separator: " "))")
             all += accepted
         }
 
@@ -329,7 +344,7 @@ final class LabMesh: @unchecked Sendable {
             let majority = mesh.lab.hosts.filter { !minority.contains($0) }
             try mesh.lab.partition(minority, majority)
             let collect = try mesh.submitInBackground(200, tag: "split-brain")
-            try mesh.waitFor("the majority to promote a new primary", seconds: 60) {
+            try mesh.waitFor("the majority to promote a new primary", seconds: 90) {
                 let named = mesh.lab.run(
                     "R3", "/usr/bin/redis-cli",
                     ["-h", mesh.lab.address("R3"), "-p", "26379", "SENTINEL", "get-master-addr-by-name", "alertmesh"]
@@ -341,7 +356,7 @@ final class LabMesh: @unchecked Sendable {
             let (accepted, refused, said) = try collect()
             print("split brain: \(accepted.count) accepted, \(refused) refused (503); the client read:")
             for line in said.sorted() { print("  503: \(line.prefix(200))") }
-            try mesh.waitFor("the old primary to become a replica", seconds: 60) {
+            try mesh.waitFor("the old primary to become a replica", seconds: 90) {
                 mesh.lab.run(mesh.hostOf(oldPrimary), "/usr/bin/redis-cli", ["-h", oldPrimary, "-p", "6379", "ROLE"])
                     .stdout.hasPrefix("slave")
             }
