@@ -94,7 +94,9 @@ final class ReplicatedWorld {
         #expect(w.cli(["XLEN", w.keys.stream]) == "2")
     }
 
-    @Test func aResultNoReplicaConfirmedIsStoredAgainAndCountedOnce() throws {
+    /// SUCCESS and FAILURE: the two states a failover must not undo unnoticed.
+    @Test(arguments: [true, false])
+    func aResultNoReplicaConfirmedIsStoredAgainAndCountedOnce(succeeds: Bool) throws {
         let w = try ReplicatedWorld()
         defer { w.stop() }
         // Submitted without waiting; the worker's results wait for the replica.
@@ -106,22 +108,29 @@ final class ReplicatedWorld {
         let consumer = TaskConsumer(
             loop: w.loop, commands: w.client(minReplicas: 1), reader: w.client(minReplicas: 1),
             configuration: TaskConsumer.Configuration(name: "c1")
-        ) { _, done in done(.success(result: Array("{}".utf8))) }
+        ) { _, done in done(succeeds ? .success(result: Array("{}".utf8)) : .permanent("bad input")) }
         consumer.onEvent = { events.append($0) }
         try consumer.start()
+        let ended = { succeeds ? consumer.stats.succeeded : consumer.stats.failed }
 
         w.replica.pause()
         #expect(try submit(w, queue, "t-1").get() == .created(id: "t-1"))
         // The result is written, not confirmed: it is kept and stored again every second.
         #expect(runLoop(w.loop, seconds: 10, until: { consumer.stats.redisProblems >= 2 }))
-        #expect(consumer.stats.succeeded == 0)
+        #expect(ended() == 0)
         w.replica.resume()
-        #expect(runLoop(w.loop, seconds: 10, until: { consumer.stats.succeeded == 1 }))
-        #expect(w.cli(["HGET", w.keys.task("t-1"), "state"]) == "SUCCESS")
-        #expect(w.cli(["HGET", w.keys.counters, "succeeded"]) == "1")
-        let succeeded = events.filter { if case .succeeded = $0 { true } else { false } }.count
+        #expect(runLoop(w.loop, seconds: 10, until: { ended() == 1 }))
+        #expect(w.cli(["HGET", w.keys.task("t-1"), "state"]) == (succeeds ? "SUCCESS" : "FAILURE"))
+        #expect(w.cli(["HGET", w.keys.counters, succeeds ? "succeeded" : "failed"]) == "1")
+        #expect(w.cli(["XLEN", w.keys.dead]) == (succeeds ? "0" : "1"), "one dead letter for a failure")
+        let finished = events.filter {
+            switch $0 {
+            case .succeeded, .failed: true
+            default: false
+            }
+        }.count
         let skipped = events.filter { if case .skipped = $0 { true } else { false } }.count
-        #expect(succeeded == 1 && skipped == 0, "one success, no duplicate: \(events)")
+        #expect(finished == 1 && skipped == 0, "one outcome, no duplicate: \(events)")
         var stopped = false
         consumer.stop(graceMs: 1_000) { stopped = true }
         #expect(runLoop(w.loop, until: { stopped }))
