@@ -24,20 +24,15 @@ public class LoopHandle {
     public var isClosing: Bool { uv_is_closing(handle) != 0 }
 
     /// Closes the handle; `onClose` handlers run from the close callback, once.
-    public func close() {
-        loop.assertInLoop()
-        guard uv_is_closing(handle) == 0 else { return }
-        willClose()
-        uv_close(handle, onHandleClosed)
-    }
+    public func close() { close(reset: false) }
 
-    /// Closes a TCP handle with an RST (`uv_tcp_close_reset`): the kernel drops what the peer has
-    /// not acknowledged instead of delivering it later. Any other handle closes as `close()` does.
-    func closeResetting() {
+    /// Closes the handle; with `reset`, a TCP handle closes with an RST (`uv_tcp_close_reset`): the
+    /// kernel drops what the peer has not acknowledged instead of delivering it later.
+    func close(reset: Bool) {
         loop.assertInLoop()
         guard uv_is_closing(handle) == 0 else { return }
         willClose()
-        if handle.pointee.type == UV_TCP,
+        if reset, handle.pointee.type == UV_TCP,
             uv_tcp_close_reset(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), onHandleClosed)
                 == 0
         {

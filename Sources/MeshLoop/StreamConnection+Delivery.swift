@@ -20,8 +20,5 @@ extension StreamConnection {
 
     /// Closes at once with an RST on TCP: bytes the peer has not acknowledged are dropped, never
     /// delivered after a partition heals.
-    public func reset() {
-        guard !isClosing else { return }
-        closeResetting()
-    }
+    public func reset() { close(reset: true) }
 }

@@ -182,9 +182,7 @@ public final class RedisClient {
             guard let masterName else { return self.established(c) }
             c.send(["ROLE"]) { [weak self] reply in
                 guard let self, self.connection === c else { return }
-                if case .success(.array(let items?)) = reply, items.first?.string == "master" {
-                    return self.established(c)
-                }
+                if case .success(let value) = reply, case .primary? = RedisRole(value) { return self.established(c) }
                 let role = (try? reply.get()).map { "\($0)" } ?? "nothing"
                 refuse(
                     RedisError(

@@ -129,17 +129,9 @@ public final class RedisConnection {
             return completion(.failure(RedisError("not connected to \(endpoint)")))
         }
         let pending = Unmanaged.passRetained(PendingCommand(completion: completion, endpoint: endpoint)).toOpaque()
-        let lengths = arguments.map(\.count)
-        let rc = withArgv(arguments) { argv in
-            lengths.withUnsafeBufferPointer { lens in
-                redisAsyncCommandArgv(
-                    ac,
-                    { _, reply, privdata in
-                        let command = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
-                        command.finish(
-                            reply.map { RedisConnection.value(of: $0.assumingMemoryBound(to: redisReply.self)) })
-                    }, pending, Int32(arguments.count), argv, lens.baseAddress)
-            }
+        let rc = command(ac, arguments, privdata: pending) { _, reply, privdata in
+            let command = Unmanaged<PendingCommand>.fromOpaque(privdata!).takeRetainedValue()
+            command.finish(reply.map { RedisConnection.value(of: $0.assumingMemoryBound(to: redisReply.self)) })
         }
         if rc != REDIS_OK {
             Unmanaged<PendingCommand>.fromOpaque(pending).release()
@@ -155,18 +147,11 @@ public final class RedisConnection {
         let subscription = Subscription(onMessage: onMessage)
         subscriptions.append(subscription)
         let arguments = [Array("SUBSCRIBE".utf8), Array(channel.utf8)]
-        let lengths = arguments.map(\.count)
-        _ = withArgv(arguments) { argv in
-            lengths.withUnsafeBufferPointer { lens in
-                redisAsyncCommandArgv(
-                    ac,
-                    { _, reply, privdata in
-                        // NULL when the connection goes away; the subscription goes with it.
-                        guard let reply else { return }
-                        let me = Unmanaged<Subscription>.fromOpaque(privdata!).takeUnretainedValue()
-                        me.received(RedisConnection.value(of: reply.assumingMemoryBound(to: redisReply.self)))
-                    }, Unmanaged.passUnretained(subscription).toOpaque(), 2, argv, lens.baseAddress)
-            }
+        _ = command(ac, arguments, privdata: Unmanaged.passUnretained(subscription).toOpaque()) { _, reply, privdata in
+            // NULL when the connection goes away; the subscription goes with it.
+            guard let reply else { return }
+            let me = Unmanaged<Subscription>.fromOpaque(privdata!).takeUnretainedValue()
+            me.received(RedisConnection.value(of: reply.assumingMemoryBound(to: redisReply.self)))
         }
     }
 
@@ -191,6 +176,22 @@ public final class RedisConnection {
             connectCompletion = nil
             redisAsyncFree(ac)
             Unmanaged<RedisConnection>.passUnretained(self).release()
+        }
+    }
+
+    /// Queues `arguments` on `ac` (hiredis's argv form: binary-safe); `callback` gets `privdata`.
+    private func command(
+        _ ac: UnsafeMutablePointer<redisAsyncContext>, _ arguments: [[UInt8]], privdata: UnsafeMutableRawPointer,
+        callback:
+            @convention(c) (
+                UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?
+            ) -> Void
+    ) -> Int32 {
+        let lengths = arguments.map(\.count)
+        return withArgv(arguments) { argv in
+            lengths.withUnsafeBufferPointer { lens in
+                redisAsyncCommandArgv(ac, callback, privdata, Int32(arguments.count), argv, lens.baseAddress)
+            }
         }
     }
 

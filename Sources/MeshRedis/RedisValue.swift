@@ -43,6 +43,29 @@ public enum RedisValue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// What a `ROLE` reply says of the server.
+public enum RedisRole: Sendable, Hashable {
+    /// A primary (`["master", offset, [replica…]]`), with this many replicas connected.
+    case primary(replicas: Int)
+    /// Anything else, by the reply's first word (`slave`, `sentinel`).
+    case other(String)
+
+    /// nil when `value` is not a `ROLE` reply at all.
+    public init?(_ value: RedisValue) {
+        guard case .array(let items?) = value, let word = items.first?.string else { return nil }
+        guard word == "master" else {
+            self = .other(word)
+            return
+        }
+        guard items.count == 3 else { return nil }
+        if case .array(let replicas?) = items[2] {
+            self = .primary(replicas: replicas.count)
+        } else {
+            self = .primary(replicas: 0)
+        }
+    }
+}
+
 /// Why a command got no reply: the connection failed or closed. Names the hiredis call or reason.
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String

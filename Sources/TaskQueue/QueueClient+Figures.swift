@@ -73,10 +73,11 @@ extension QueueClient {
     public func replicaCount(_ completion: @escaping (Result<Int, QueueError>) -> Void) {
         redis.send(["ROLE"]) { result in
             switch result {
-            case .success(.array(let items?)) where items.count == 3 && items[0].string == "master":
-                guard case .array(let replicas?) = items[2] else { return completion(.success(0)) }
-                completion(.success(replicas.count))
-            case .success(let other): completion(.failure(QueueError("ROLE answered \(other): not a primary")))
+            case .success(let value):
+                guard case .primary(let replicas)? = RedisRole(value) else {
+                    return completion(.failure(QueueError("ROLE answered \(value): not a primary")))
+                }
+                completion(.success(replicas))
             case .failure(let e): completion(.failure(QueueError("\(e)")))
             }
         }

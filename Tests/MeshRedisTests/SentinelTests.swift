@@ -28,6 +28,19 @@ import Testing
     }
 }
 
+@Suite struct RedisRoleTests {
+    @Test func roleRepliesAreReadAndNonsenseIsNot() {
+        let replica: RedisValue = .array([.bulk(Array("127.0.0.1".utf8)), .bulk(Array("6380".utf8)), .integer(9)])
+        #expect(
+            RedisRole(.array([.bulk(Array("master".utf8)), .integer(7), .array([replica])])) == .primary(replicas: 1))
+        #expect(RedisRole(.array([.bulk(Array("master".utf8)), .integer(0), .array([])])) == .primary(replicas: 0))
+        #expect(RedisRole(.array([.bulk(Array("slave".utf8)), .bulk(Array("h".utf8))])) == .other("slave"))
+        #expect(RedisRole(.array([.bulk(Array("master".utf8))])) == nil)
+        #expect(RedisRole(.error("ERR unknown command")) == nil)
+        #expect(RedisRole(.array([])) == nil)
+    }
+}
+
 @Suite(.serialized) struct SentinelTests {
     func client(_ loop: EventLoop, _ ha: RedisHA, minReplicas: Int = 0) -> RedisClient {
         var config = RedisClient.Configuration()
