@@ -115,26 +115,30 @@ public final class RedisHA: @unchecked Sendable {
     /// Waits until every Sentinel knows the others and the replica (ready to fail over), and the
     /// replica is in sync.
     public func waitUntilReady(seconds: Double = 60) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            let ready = sentinels.allSatisfy { s in
-                let info = s.cli(["SENTINEL", "master", RedisHA.masterName]).split(separator: "\n").map(String.init)
-                func value(_ key: String) -> String? {
-                    guard let i = info.firstIndex(of: key), i + 1 < info.count else { return nil }
-                    return info[i + 1]
+        let ready = poll(seconds: seconds, everyMs: 100) {
+            sentinels.allSatisfy {
+                RedisHA.isReady(sentinelMaster: $0.cli(["SENTINEL", "master", RedisHA.masterName]))
+            }
+                && servers.dropFirst().allSatisfy {
+                    runProcess("/usr/bin/redis-cli", ["-s", $0.socketPath, "INFO", "replication"]).stdout
+                        .contains("master_link_status:up")
                 }
-                return value("num-other-sentinels") == "2" && value("num-slaves") == "1"
-            }
-            let synced = servers.dropFirst().allSatisfy {
-                runProcess("/usr/bin/redis-cli", ["-s", $0.socketPath, "INFO", "replication"]).stdout
-                    .contains("master_link_status:up")
-            }
-            if ready && synced { return }
-            usleep(100_000)
         }
+        if ready { return }
         throw NSError(
             domain: "RedisHA", code: 1,
             userInfo: [NSLocalizedDescriptionKey: "sentinels not ready: \(sentinels.first?.log.suffix(1500) ?? "")"])
+    }
+
+    /// Whether a Sentinel's `SENTINEL master <name>` answer (redis-cli's one line per field and
+    /// value) shows it knows the two other Sentinels and the replica: ready to fail over.
+    public static func isReady(sentinelMaster output: String) -> Bool {
+        let info = output.split(separator: "\n").map(String.init)
+        func value(_ key: String) -> String? {
+            guard let i = info.firstIndex(of: key), i + 1 < info.count else { return nil }
+            return info[i + 1]
+        }
+        return value("num-other-sentinels") == "2" && value("num-slaves") == "1"
     }
 
     public func stop() {

@@ -19,27 +19,8 @@ import Testing
         // Clients submit without pause; each answer is 202 or 503 with Retry-After, and the
         // times of the 503s mark the window in which submits were refused.
         let stopFlag = StopFlag()
-        let clients = (0..<3).map { n in
-            BackgroundJob { () -> (accepted: [String], refusedAt: [Date], wrong: [String]) in
-                var accepted: [String] = []
-                var refusedAt: [Date] = []
-                var wrong: [String] = []
-                var i = 0
-                while !stopFlag.isSet {
-                    i += 1
-                    let body = "{\"message\":\"client \(n) task \(i): password=hunter\(i)\"}"
-                    let r = mesh.request("POST", "/submit", body: body)
-                    if r.status == 202, let id = r.json["task_id"] as? String {
-                        accepted.append(id)
-                    } else if r.status == 503 && r.headers["retry-after"] != nil {
-                        refusedAt.append(Date())
-                        usleep(50_000)
-                    } else {
-                        wrong.append("\(r.status) \(r.json)")
-                    }
-                }
-                return (accepted, refusedAt, wrong)
-            }
+        let clients = mesh.submitters(3, until: stopFlag, pauseAfterRefusalUs: 50_000) { n, i in
+            "client \(n) task \(i): password=hunter\(i)"
         }
         usleep(1_500_000)
         let killedAt = Date()

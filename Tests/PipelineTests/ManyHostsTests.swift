@@ -73,12 +73,11 @@ final class LabMesh: @unchecked Sendable {
         }
         try waitFor("the Sentinels to know each other and the replica", seconds: 60) {
             self.redisHosts.allSatisfy { host in
-                let info = self.lab.run(
-                    host, "/usr/bin/redis-cli",
-                    ["-h", self.lab.address(host), "-p", "26379", "SENTINEL", "master", "alertmesh"]
-                ).stdout.split(separator: "\n").map(String.init)
-                func value(_ key: String) -> String? { info.firstIndex(of: key).map { info[$0 + 1] } }
-                return value("num-other-sentinels") == "2" && value("num-slaves") == "1"
+                RedisHA.isReady(
+                    sentinelMaster: self.lab.run(
+                        host, "/usr/bin/redis-cli",
+                        ["-h", self.lab.address(host), "-p", "26379", "SENTINEL", "master", "alertmesh"]
+                    ).stdout)
             }
         }
     }
@@ -108,11 +107,7 @@ final class LabMesh: @unchecked Sendable {
     }
 
     func waitFor(_ what: String, seconds: Double = 30, _ condition: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
+        if poll(seconds: seconds, everyMs: 100, until: condition) { return }
         throw MeshError("timed out waiting for \(what)")
     }
 
@@ -161,11 +156,12 @@ final class LabMesh: @unchecked Sendable {
 
     /// A figure of the worker on `host` (`rpc-probe … stats`, from inside its namespace).
     func workerFigure(_ host: String, _ name: String) -> Double? {
-        let out = lab.run(host, builtBinary("rpc-probe").path, ["tcp://\(lab.address(host)):7100", "stats", "--json"])
-            .stdout
-        guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else { return nil }
-        let figures = json["figures"] as? [String: Any] ?? json
-        return (figures[name] as? NSNumber)?.doubleValue
+        MeshProcesses.figure(
+            name,
+            inStats: lab.run(
+                host, builtBinary("rpc-probe").path, ["tcp://\(lab.address(host)):7100", "stats", "--json"]
+            )
+            .stdout)
     }
 
     /// The address of the primary the Sentinels name now.

@@ -118,11 +118,7 @@ final class MeshProcesses: @unchecked Sendable {
     }
 
     func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return }
-            usleep(20_000)
-        }
+        if poll(seconds: seconds, everyMs: 20, until: condition) { return }
         throw MeshError("timed out waiting for \(what); logs:\n\(logs())")
     }
 
@@ -186,6 +182,44 @@ final class MeshProcesses: @unchecked Sendable {
 
     func status(_ id: String) -> [String: Any] { request("GET", "/status/\(id)").json }
 
+    /// What one client of `submitters` saw: ids that got 202, when each 503 with Retry-After
+    /// came, and any other answer.
+    struct SubmitLog {
+        var accepted: [String] = []
+        var refusedAt: [Date] = []
+        var wrong: [String] = []
+    }
+
+    /// `count` clients, each on its own thread, submitting `message(client, i)` without pause
+    /// until `stop` is set; after a 503 a client waits `pauseAfterRefusalUs`.
+    func submitters(
+        _ count: Int, until stop: StopFlag, pauseAfterRefusalUs: UInt32 = 0,
+        message: @escaping @Sendable (Int, Int) -> String
+    ) -> [BackgroundJob<SubmitLog>] {
+        (0..<count).map { n in
+            BackgroundJob { () -> SubmitLog in
+                var log = SubmitLog()
+                var i = 0
+                while !stop.isSet {
+                    i += 1
+                    let body = String(
+                        decoding: try! JSONSerialization.data(withJSONObject: ["message": message(n, i)]), as: UTF8.self
+                    )
+                    let r = self.request("POST", "/submit", body: body)
+                    if r.status == 202, let id = r.json["task_id"] as? String {
+                        log.accepted.append(id)
+                    } else if r.status == 503 && r.headers["retry-after"] != nil {
+                        log.refusedAt.append(Date())
+                        if pauseAfterRefusalUs > 0 { usleep(pauseAfterRefusalUs) }
+                    } else {
+                        log.wrong.append("\(r.status) \(r.json)")
+                    }
+                }
+                return log
+            }
+        }
+    }
+
     func state(_ id: String) -> String? { status(id)["state"] as? String }
 
     // MARK: Redis, as an operator sees it
@@ -202,8 +236,14 @@ final class MeshProcesses: @unchecked Sendable {
 
     /// A figure from `_sys.Stats` of the server at `address`.
     func figure(_ address: String, _ name: String) -> Double? {
-        let out = probe(address, ["stats", "--json"]).stdout
-        guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else { return nil }
+        Self.figure(name, inStats: probe(address, ["stats", "--json"]).stdout)
+    }
+
+    /// A figure from what `rpc-probe … stats --json` printed.
+    static func figure(_ name: String, inStats output: String) -> Double? {
+        guard let json = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
+            return nil
+        }
         let figures = json["figures"] as? [String: Any] ?? json
         return (figures[name] as? NSNumber)?.doubleValue
     }

@@ -192,27 +192,7 @@ import Testing
         // Four clients submit without pause while redis-server is killed (SIGKILL) and restarted,
         // twice.
         let stopFlag = StopFlag()
-        let clients = (0..<4).map { n in
-            BackgroundJob { () -> (accepted: [String], refused: Int, wrong: [Int]) in
-                var accepted: [String] = []
-                var refused = 0
-                var wrong: [Int] = []
-                var i = 0
-                while !stopFlag.isSet {
-                    i += 1
-                    let body = "{\"message\":\"client \(n) task \(i): mail me at a\(i)@b.io\"}"
-                    let r = mesh.request("POST", "/submit", body: body)
-                    if r.status == 202, let id = r.json["task_id"] as? String {
-                        accepted.append(id)
-                    } else if r.status == 503 && r.headers["retry-after"] != nil {
-                        refused += 1
-                    } else {
-                        wrong.append(r.status)
-                    }
-                }
-                return (accepted, refused, wrong)
-            }
-        }
+        let clients = mesh.submitters(4, until: stopFlag) { n, i in "client \(n) task \(i): mail me at a\(i)@b.io" }
         var fsyncMs: [Double] = []
         for _ in 0..<2 {
             usleep(700_000)
@@ -227,7 +207,7 @@ import Testing
         try mesh.waitFor("clients done") { clients.allSatisfy(\.isDone) }
         busy.stop()
         let accepted = clients.flatMap(\.result.accepted)
-        let refused = clients.map(\.result.refused).reduce(0, +)
+        let refused = clients.map(\.result.refusedAt.count).reduce(0, +)
         let fsyncs = fsyncMs.map { String(format: "%.1f", $0) }.joined(separator: ", ")
         print("busy disk: an fsync of 2 KiB took \(fsyncs) ms; \(accepted.count) accepted, \(refused) refused")
         #expect(clients.allSatisfy { $0.result.wrong.isEmpty }, "only 202 or 503: \(clients.flatMap(\.result.wrong))")

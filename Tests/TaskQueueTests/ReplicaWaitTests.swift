@@ -39,6 +39,15 @@ final class ReplicatedWorld {
         return c
     }
 
+    /// A queue on a client waiting for `minReplicas`, its consumer group created.
+    func queue(minReplicas: Int) -> QueueClient {
+        let queue = QueueClient(redis: client(minReplicas: minReplicas))
+        var ready = false
+        queue.ensureGroup { _ in ready = true }
+        #expect(runLoop(loop, until: { ready }))
+        return queue
+    }
+
     func cli(_ args: [String]) -> String {
         runProcess("/usr/bin/redis-cli", ["-s", primary.socketPath] + args).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -66,10 +75,7 @@ final class ReplicatedWorld {
     @Test func aSubmitNoReplicaConfirmedIsWithdrawnAndRefused() throws {
         let w = try ReplicatedWorld()
         defer { w.stop() }
-        let queue = QueueClient(redis: w.client(minReplicas: 1))
-        var ready = false
-        queue.ensureGroup { _ in ready = true }
-        #expect(runLoop(w.loop, until: { ready }))
+        let queue = w.queue(minReplicas: 1)
         #expect(try submit(w, queue, "t-1").get() == .created(id: "t-1"))
 
         // The replica freezes: submits, keyed or not, are refused and leave nothing behind.
@@ -100,10 +106,7 @@ final class ReplicatedWorld {
         let w = try ReplicatedWorld()
         defer { w.stop() }
         // Submitted without waiting; the worker's results wait for the replica.
-        let queue = QueueClient(redis: w.client(minReplicas: 0))
-        var ready = false
-        queue.ensureGroup { _ in ready = true }
-        #expect(runLoop(w.loop, until: { ready }))
+        let queue = w.queue(minReplicas: 0)
         var events: [ConsumerEvent] = []
         let consumer = TaskConsumer(
             loop: w.loop, commands: w.client(minReplicas: 1), reader: w.client(minReplicas: 1),
