@@ -225,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "APIServiceTests",
             dependencies: [
-                "APIService", "MeshHTTP", "MeshLoop", "MeshTime", "MeshRedis", "TaskQueue", "TaskPipeline",
+                "APIService", "Alerts", "MeshHTTP", "MeshLoop", "MeshTime", "MeshRedis", "TaskQueue", "TaskPipeline",
                 "MeshTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -33,6 +33,20 @@ enum DocsPage {
         <p id="alerts"></p>
         <pre id="output"></pre>
 
+        <h2>Alert codes</h2>
+        <p>Each code is decided on the message alone; findings show masked excerpts only.</p>
+        <table id="codes"><tr><th>code</th><th>fires on, for example</th><th>finding shows</th></tr>
+        <tr><td><code>api_key_detected</code></td><td><code>token ghp_1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ</code> (AWS, GitHub, Slack, Stripe, Google, npm formats)</td><td><code>ghp_…WXYZ</code></td></tr>
+        <tr><td><code>card_number_detected</code></td><td><code>card 4111 1111 1111 1111</code></td><td><code>**** **** **** 1111</code></td></tr>
+        <tr><td><code>email_detected</code></td><td><code>mail john.doe@example.com</code></td><td><code>j***@example.com</code></td></tr>
+        <tr><td><code>fraud_attempt</code></td><td><code>this is a scam</code></td><td><code>s***</code></td></tr>
+        <tr><td><code>iban_detected</code></td><td><code>IBAN: DE89 3704 0044 0532 0130 00</code> (checksum verified)</td><td><code>DE89 **** **** **** **** 00</code></td></tr>
+        <tr><td><code>jwt_detected</code></td><td><code>Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz</code></td><td><code>alg=HS256</code></td></tr>
+        <tr><td><code>personal_data</code></td><td><code>my Password: x</code></td><td><code>P*******</code></td></tr>
+        <tr><td><code>phone_detected</code></td><td><code>call +44 20 7946 0958</code></td><td><code>+44 ********58</code></td></tr>
+        <tr><td><code>private_key_detected</code></td><td><code>-----BEGIN RSA PRIVATE KEY-----</code></td><td>the header line only</td></tr>
+        </table>
+
         <h2>Endpoints</h2>
         <table id="endpoints"><tr><th>request</th><th>what</th><th>answers</th></tr></table>
         <p>The machine-readable description: <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1).</p>

@@ -8,7 +8,7 @@ enum OpenAPIDocument {
           "info": {
             "title": "alertmesh",
             "version": "1.0.0",
-            "description": "Submit a message; it is analysed asynchronously for leaked personal data (passwords, secrets, credentials, e-mail addresses, card-like numbers) and fraud wording. Poll its status for the alerts. Finished tasks stay readable for 24 hours."
+            "description": "Submit a message; it is analysed asynchronously for leaked personal data (passwords, secrets, credentials, e-mail addresses, card-like numbers, IBANs, international phone numbers, API keys, private keys, JSON Web Tokens) and fraud wording. Poll its status for the alerts. Finished tasks stay readable for 24 hours."
           },
           "paths": {
             "/submit": {
@@ -128,7 +128,8 @@ enum OpenAPIDocument {
                   "status": {"type": "string", "enum": ["processed"]},
                   "alerts": {
                     "type": "array",
-                    "items": {"type": "string", "enum": ["card_number_detected", "email_detected", "fraud_attempt", "personal_data"]}
+                    "description": "The codes that fired, sorted, each once. One example message each: api_key_detected `token ghp_1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ`; card_number_detected `card 4111 1111 1111 1111`; email_detected `mail john.doe@example.com`; fraud_attempt `this is a scam`; iban_detected `IBAN: DE89 3704 0044 0532 0130 00`; jwt_detected `Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz`; personal_data `my Password: x`; phone_detected `call +44 20 7946 0958`; private_key_detected `-----BEGIN RSA PRIVATE KEY-----`.",
+                    "items": {"type": "string", "enum": ["api_key_detected", "card_number_detected", "email_detected", "fraud_attempt", "iban_detected", "jwt_detected", "personal_data", "phone_detected", "private_key_detected"]}
                   },
                   "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
                   "findings_truncated": {"type": "boolean"}
@@ -139,7 +140,7 @@ enum OpenAPIDocument {
                 "required": ["code", "masked", "offset", "length"],
                 "properties": {
                   "code": {"type": "string"},
-                  "masked": {"type": "string", "description": "The match with its secret part masked."},
+                  "masked": {"type": "string", "description": "The match with its secret part masked: p*******, j***@example.com, **** **** **** 1111, DE89 **** **** **** **** 00, +44 ********58, ghp_…WXYZ, the private-key header line, alg=HS256 typ=JWT."},
                   "offset": {"type": "integer", "description": "In Unicode scalars."},
                   "length": {"type": "integer"},
                   "luhn_valid": {"type": "boolean"}

@@ -1,4 +1,4 @@
-// Detector: all four detectors in one linear pass over a message's UTF-8 bytes.
+// Detector: all nine detectors in one linear pass over a message's UTF-8 bytes.
 
 /// Compiled rules, ready to scan messages. Immutable and `Sendable`: build it once, share it.
 ///
@@ -8,6 +8,13 @@
 /// (checked only at an `@`: the local part backwards to the previous non-local byte, the domain
 /// forwards to the next non-domain byte, so no byte is looked at more than a few times). There is no
 /// backtracking: hostile input costs what ordinary text costs.
+///
+/// The v2 detectors (docs/detection.md, normative rules in detectors-v2) hang off the same pass at
+/// the places where their matches must begin, each looking at a bounded span or at a maximal run
+/// that no other look at the same code overlaps: IBANs and phone numbers at the first digit of a
+/// digit run (two letters, or a `+`, before it), API keys, JWTs and private-key headers at word
+/// starts whose first two bytes can begin a token prefix — added to the keyword pair filter, so the
+/// fast loops stop at `ghp_` or `eyJ` and at nothing else new.
 ///
 /// Most bytes cannot start anything, so the scan passes over them eight (or, in non-ASCII text,
 /// sixteen) at a time with word-wide bit tricks (SWAR) and stops only at ASCII digits, '@' and word
@@ -35,9 +42,13 @@ public final class Detector: @unchecked Sendable {
     private let pairs: UnsafeMutableBufferPointer<UInt64>
     /// Whether some keyword begins with a non-ASCII byte: then the fast loop cannot skip such bytes.
     private let asciiStartsOnly: Bool
+    /// The pattern detectors that run, as `AlertCode.bit`s.
+    private let patternBits: UInt16
+    /// No keyword starts with a digit: the groups of a card-like run can be passed over in one go.
+    private let joinGroups: Bool
 
     static let word: UInt8 = 1, digit: UInt8 = 2, separator: UInt8 = 4, at: UInt8 = 8, local: UInt8 = 16,
-        domain: UInt8 = 32, alpha: UInt8 = 64, initial: UInt8 = 128
+        domain: UInt8 = 32, token: UInt8 = 64, initial: UInt8 = 128
 
     public init(rules: Rules = .default) {
         self.rules = rules
@@ -60,12 +71,13 @@ public final class Detector: @unchecked Sendable {
                     if folded >= 0x61 && folded <= 0x7A { trans[Int(state) << 8 | Int(folded - 0x20)] = next }
                     state = next
                 }
-                accept[Int(state)] |= code.bit
+                accept[Int(state)] |= code.keywordBit
             }
         }
         transitions = Detector.copy(trans)
         accepting = Detector.copy(accept)
         var cls = [UInt8](repeating: 0, count: 128)
+        let tokenPairs = Tokens.pairs(for: rules.patterns)
         for b in 0..<128 {
             let c = UInt8(b)
             let isAlpha = (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
@@ -73,7 +85,6 @@ public final class Detector: @unchecked Sendable {
             var k: UInt8 = 0
             if isAlpha || isDigit || c == 0x5F { k |= Detector.word }
             if isDigit { k |= Detector.digit }
-            if isAlpha { k |= Detector.alpha }
             if c == 0x20 || c == 0x2D { k |= Detector.separator }
             if c == 0x40 { k |= Detector.at }
             if isAlpha || isDigit || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D {
@@ -81,6 +92,8 @@ public final class Detector: @unchecked Sendable {
             }
             if isAlpha || isDigit || c == 0x2D { k |= Detector.domain }
             if trans[1 << 8 | b] != 0 { k |= Detector.initial }  // a keyword can start with this byte
+            // A token (API key, JWT header, PEM label) can start with this byte.
+            if tokenPairs.contains(where: { $0.0 == c }) { k |= Detector.token | Detector.initial }
             cls[b] = k
         }
         classes = Detector.copy(cls)
@@ -105,8 +118,14 @@ public final class Detector: @unchecked Sendable {
                 }
             }
         }
+        for (b0, b1) in tokenPairs {
+            let bit = Scan.pairIndex(b0, b1)
+            pairBits[bit >> 6] |= 1 << UInt64(bit & 63)
+        }
         pairs = Detector.copy(pairBits)
         asciiStartsOnly = !(0x80..<0x100).contains { trans[1 << 8 | $0] != 0 }
+        patternBits = rules.patterns.reduce(0) { $0 | $1.bit }
+        joinGroups = (0x30...0x39).allSatisfy { trans[1 << 8 | $0] == 0 }
     }
 
     deinit {
@@ -136,10 +155,12 @@ public final class Detector: @unchecked Sendable {
     public func scan(_ bytes: UnsafeRawBufferPointer, maxFindings: Int = 1_000) -> ScanResult {
         guard !bytes.isEmpty else { return ScanResult() }
         var scan = Scan(
-            bytes: bytes, maxFindings: maxFindings, emailEnabled: rules.emailEnabled, cardEnabled: rules.cardEnabled)
+            bytes: bytes, maxFindings: maxFindings, patterns: patternBits, cls: classes.baseAddress!,
+            bmp: wordTable.baseAddress!)
         scan.run(
             trans: transitions.baseAddress!, accept: accepting.baseAddress!, cls: classes.baseAddress!,
-            bmp: wordTable.baseAddress!, pairs: pairs.baseAddress!, asciiStartsOnly: asciiStartsOnly)
+            bmp: wordTable.baseAddress!, pairs: pairs.baseAddress!, asciiStartsOnly: asciiStartsOnly,
+            joinGroups: joinGroups)
         scan.assignScalarOffsets()
         return scan.result
     }
@@ -152,6 +173,9 @@ struct Scan {
     let maxFindings: Int
     let emailEnabled: Bool
     let cardEnabled: Bool
+    /// The enabled pattern codes' bits; `digitStarts`: IBAN or phone, which look at digit-run starts.
+    let patterns: UInt16
+    let digitStarts: Bool
     var result = ScanResult()
 
     // digit runs
@@ -164,17 +188,28 @@ struct Scan {
     /// Whether any byte ≥ 0x80 was seen: if not, scalar offsets equal byte offsets.
     var sawNonASCII = false
 
-    init(bytes: UnsafeRawBufferPointer, maxFindings: Int, emailEnabled: Bool, cardEnabled: Bool) {
+    /// The byte classes and the BMP word bits, for the v2 detectors' boundary checks.
+    let cls: UnsafePointer<UInt8>
+    let bmp: UnsafePointer<UInt64>
+
+    init(
+        bytes: UnsafeRawBufferPointer, maxFindings: Int, patterns: UInt16, cls: UnsafePointer<UInt8>,
+        bmp: UnsafePointer<UInt64>
+    ) {
+        self.cls = cls
+        self.bmp = bmp
         p = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         n = bytes.count
         self.maxFindings = maxFindings
-        self.emailEnabled = emailEnabled
-        self.cardEnabled = cardEnabled
+        self.patterns = patterns
+        emailEnabled = patterns & AlertCode.emailDetected.bit != 0
+        cardEnabled = patterns & AlertCode.cardNumberDetected.bit != 0
+        digitStarts = patterns & (AlertCode.ibanDetected.bit | AlertCode.phoneDetected.bit) != 0
     }
 
     mutating func run(
         trans: UnsafePointer<Int32>, accept: UnsafePointer<UInt8>, cls: UnsafePointer<UInt8>,
-        bmp: UnsafePointer<UInt64>, pairs: UnsafePointer<UInt64>, asciiStartsOnly: Bool
+        bmp: UnsafePointer<UInt64>, pairs: UnsafePointer<UInt64>, asciiStartsOnly: Bool, joinGroups: Bool
     ) {
         // The word state lives in locals so the hot loop keeps it in registers; matches, digits and
         // '@' are rare and handled out of line.
@@ -189,6 +224,7 @@ struct Scan {
         let n = self.n
         let wordBit = Detector.word, digitBit = Detector.digit, separatorBit = Detector.separator, atBit = Detector.at
         let initialBit = Detector.initial, localBit = Detector.local, domainBit = Detector.domain
+        let tokenBit = Detector.token
         while i < n {
             if kw == 0 && i >= swarAfter && i + 8 <= n {
                 // Eight bytes at a time (SWAR): with no ASCII digit or '@' among them, only a word that
@@ -251,7 +287,7 @@ struct Scan {
                             }
                             inWord = true
                         } else {
-                            if i == lastDigitEnd { break }
+                            if i == lastDigitEnd && c & separatorBit != 0 { break }  // a card run may go on
                             inWord = false
                         }
                         i += 1
@@ -275,6 +311,7 @@ struct Scan {
                         inWord = true
                         wordStart = i
                         kw = 1
+                        if c & tokenBit != 0 && i + 1 < n { token(at: i) }
                     }
                     // Most words leave the automaton within a byte or two; after that only the
                     // word's end matters, so the dependent table load is skipped.
@@ -282,14 +319,26 @@ struct Scan {
                     if c & digitBit != 0 {
                         digit(at: i)
                         if kw == 0 {
-                            // The rest of a digit run in one go (a hostile all-digits message stays fast).
+                            // The rest of a digit run in one go (a hostile all-digits message stays fast),
+                            // and its further groups after one space or hyphen, unless a keyword could
+                            // start at their first digit: nothing else starts inside a card-like run.
                             var j = i + 1
-                            while j + 8 <= n && Scan.allDigits(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)) {
-                                j += 8
+                            var digits = 0
+                            while true {
+                                let from = j
+                                while j + 8 <= n
+                                    && Scan.allDigits(UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self))
+                                {
+                                    j += 8
+                                }
+                                while j < n && p[j] &- 0x30 < 10 { j += 1 }
+                                digits += j - from
+                                guard joinGroups, j + 1 < n, p[j] == 0x20 || p[j] == 0x2D, p[j + 1] &- 0x30 < 10
+                                else { break }
+                                j += 1
                             }
-                            while j < n && p[j] &- 0x30 < 10 { j += 1 }
                             if j > i + 1 {
-                                runDigits += j - i - 1
+                                runDigits += digits
                                 lastDigitEnd = j
                                 i = j - 1
                             }
@@ -456,11 +505,11 @@ struct Scan {
     static func pairIndex(_ b0: UInt8, _ b1: UInt8) -> Int { Int(b1) << 8 | Int(b0) }
 
     mutating func keyword(bits: UInt8, start: Int, end: Int) {
-        if bits & AlertCode.personalData.bit != 0 {
+        if bits & AlertCode.personalData.keywordBit != 0 {
             result.alerts.insert(.personalData)
             add(.personalData, start: start, end: end) { Masking.keyword($0) }
         }
-        if bits & AlertCode.fraudAttempt.bit != 0 {
+        if bits & AlertCode.fraudAttempt.keywordBit != 0 {
             result.alerts.insert(.fraudAttempt)
             add(.fraudAttempt, start: start, end: end) { Masking.keyword($0) }
         }
@@ -474,6 +523,16 @@ struct Scan {
             endDigitRun()
             runStart = i
             runDigits = 1
+            // A phone run's first digit follows its '+'; an IBAN's check digits its country code.
+            if digitStarts && i > 0 {
+                let b = p[i - 1]
+                // (A '+' glued to a word, as in `+1.2+1.2`, is turned away inline.)
+                if b == 0x2B {
+                    if i < 2 || p[i - 2] >= 0x80 || cls[Int(p[i - 2])] & Detector.word == 0 { digitRunStart(at: i) }
+                } else if (b | 0x20) &- 0x61 < 26 {
+                    digitRunStart(at: i)
+                }
+            }
         }
         lastDigitEnd = i + 1
         separatorPending = false
@@ -504,7 +563,7 @@ struct Scan {
                 k += 1
             } else if b == 0x2E && label > 0 {
                 var t = k + 1
-                while t < n && p[t] < 0x80 && cls[Int(p[t])] & Detector.alpha != 0 { t += 1 }
+                while t < n && (p[t] | 0x20) &- 0x61 < 26 { t += 1 }
                 if t - k - 1 >= 2 { end = t }
                 label = 0
                 k += 1

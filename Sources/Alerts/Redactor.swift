@@ -1,8 +1,9 @@
 // Redactor: masks what the detectors recognise in free text — the log pipeline's safety net.
 
-/// Replaces every e-mail address and card-like number in a text with its masked form
-/// (`t***@mail.com`, `************3456`). Services never log message text; this catches what slips
-/// through anyway (an error that quotes its input, say) before a line leaves the process.
+/// Replaces every e-mail address, card-like number, IBAN, phone number, API key, JWT and private key
+/// in a text with its masked form (`t***@mail.com`, `**** **** **** 3456`, `ghp_…a1b2`; a private
+/// key loses its whole body, up to its END line). Services never log message text; this catches
+/// what slips through anyway (an error that quotes its input, say) before a line leaves the process.
 public struct Redactor: Sendable {
     private let detector: Detector
     private let secrets: Bool
@@ -22,29 +23,32 @@ public struct Redactor: Sendable {
     /// too: what follows the keyword's separators (`:`, `=`, spaces, quotes) up to the next
     /// space, quote, comma or semicolon.
     public func redact(_ text: String) -> String {
-        if !secrets {
-            // Fast path: nothing that could be an address or a card number.
-            var digits = 0
-            var sawAt = false
-            for byte in text.utf8 {
-                if byte == UInt8(ascii: "@") {
-                    sawAt = true
-                    break
-                }
-                digits = (byte >= 48 && byte <= 57) ? digits + 1 : digits
-            }
-            guard sawAt || digits >= 10 else { return text }
-        }
         let result = detector.scan(text, maxFindings: 10_000)
         guard !result.findings.isEmpty else { return text }
         var bytes = Array(text.utf8)
-        var cutFrom = bytes.count  // replacements go back to front and never overlap
-        for f in result.findings.sorted(by: { $0.byteOffset > $1.byteOffset }) {
+        // Where findings overlap (an IBAN's digits are a card-like run too) the one that starts
+        // first, and of those the longest, is masked whole; replacements then go back to front.
+        var chosen: [Finding] = []
+        for f in result.findings.sorted(by: { ($0.byteOffset, -$0.byteLength) < ($1.byteOffset, -$1.byteLength) }) {
+            if let last = chosen.last, f.byteOffset < last.byteOffset + last.byteLength { continue }
+            chosen.append(f)
+        }
+        var cutFrom = bytes.count
+        for f in chosen.reversed() {
             let end = f.byteOffset + f.byteLength
-            guard end <= cutFrom else { continue }
             var replacement = Array(f.masked.utf8)
             var replaceEnd = end
-            if f.code == .personalData {
+            if f.code == .privateKeyDetected {
+                // Everything up to the end of the END line (or of the text) is key material.
+                replacement += Array("…".utf8)
+                replaceEnd = cutFrom
+                let end = Array("-----END ".utf8), dashes = Array("-----".utf8)
+                if let e = Self.find(end, in: bytes, from: f.byteOffset + f.byteLength, to: cutFrom),
+                    let d = Self.find(dashes, in: bytes, from: e + end.count, to: cutFrom)
+                {
+                    replaceEnd = d + dashes.count
+                }
+            } else if f.code == .personalData {
                 var i = end
                 while i < cutFrom, Self.separators.contains(bytes[i]) { i += 1 }
                 var j = i
@@ -59,6 +63,11 @@ public struct Redactor: Sendable {
             cutFrom = f.byteOffset
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func find(_ needle: [UInt8], in bytes: [UInt8], from: Int, to: Int) -> Int? {
+        guard to - from >= needle.count else { return nil }
+        return (from...(to - needle.count)).first { bytes[$0..<$0 + needle.count].elementsEqual(needle) }
     }
 
     private static let separators: Set<UInt8> = Set(" \t:=\"'".utf8)

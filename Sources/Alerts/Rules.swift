@@ -1,6 +1,7 @@
 // Rules: which detectors run and which keywords they look for — data, with the defaults built in.
 
-/// The detection rules. The defaults are the old system's contract; a rules file may change them.
+/// The detection rules. The defaults are the old system's contract plus the v2 detectors, all on; a
+/// rules file may change them.
 ///
 /// Rules file format (UTF-8, one setting per line, `#` starts a comment):
 ///
@@ -8,26 +9,38 @@
 /// # keyword codes: the words that raise them (whole words, ASCII case ignored); "off" disables
 /// personal_data = password secret credentials
 /// fraud_attempt = fraud, scam, fake
-/// # pattern detectors: on or off
+/// # pattern detectors: on or off (the code or its short name: email, card_number, iban, phone,
+/// # api_key, private_key, jwt)
 /// email_detected = on
 /// card_number_detected = on
+/// iban = off
 /// ```
 ///
 /// A code the file does not mention keeps its default. Keywords must consist of word characters
 /// (letters, marks, decimal digits, `_`), since they are matched against whole words.
 public struct Rules: Sendable, Hashable {
     public var keywords: [AlertCode: [String]]
-    public var emailEnabled: Bool
-    public var cardEnabled: Bool
+    /// The pattern detectors that run (every code but the two keyword codes).
+    public var patterns: Set<AlertCode>
+
+    /// The codes decided by a pattern rather than by keywords.
+    public static let patternCodes: Set<AlertCode> = Set(AlertCode.allCases).subtracting([.personalData, .fraudAttempt])
 
     public static let `default` = Rules(
         keywords: [.personalData: ["password", "secret", "credentials"], .fraudAttempt: ["fraud", "scam", "fake"]],
-        emailEnabled: true, cardEnabled: true)
+        patterns: patternCodes)
 
-    public init(keywords: [AlertCode: [String]], emailEnabled: Bool, cardEnabled: Bool) {
+    public init(keywords: [AlertCode: [String]], patterns: Set<AlertCode> = Rules.patternCodes) {
         self.keywords = keywords
-        self.emailEnabled = emailEnabled
-        self.cardEnabled = cardEnabled
+        self.patterns = patterns.intersection(Rules.patternCodes)
+    }
+
+    public var emailEnabled: Bool { patterns.contains(.emailDetected) }
+    public var cardEnabled: Bool { patterns.contains(.cardNumberDetected) }
+
+    /// Whether `code` can fire under these rules.
+    public func isEnabled(_ code: AlertCode) -> Bool {
+        patterns.contains(code) || !(keywords[code] ?? []).isEmpty
     }
 
     public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -52,19 +65,11 @@ public struct Rules: Sendable, Hashable {
             }
             let name = trimmed[..<eq].trimmed
             let value = trimmed[trimmed.index(after: eq)...].trimmed
-            guard let code = AlertCode(rawValue: String(name)) else {
+            guard let code = AlertCode.allCases.first(where: { $0.rawValue == name || $0.shortName == name }) else {
                 let known = AlertCode.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ParseError(line: line, problem: "unknown alert code \"\(name)\" (known: \(known))")
             }
             switch code {
-            case .emailDetected, .cardNumberDetected:
-                let on: Bool
-                switch value.lowercased() {
-                case "on", "true", "yes": on = true
-                case "off", "false", "no": on = false
-                default: throw ParseError(line: line, problem: "\(code) takes on or off, got \"\(value)\"")
-                }
-                if code == .emailDetected { emailEnabled = on } else { cardEnabled = on }
             case .personalData, .fraudAttempt:
                 if value.lowercased() == "off" || value.isEmpty {
                     keywords[code] = []
@@ -86,6 +91,12 @@ public struct Rules: Sendable, Hashable {
                     }
                 }
                 keywords[code] = words
+            default:
+                switch value.lowercased() {
+                case "on", "true", "yes": patterns.insert(code)
+                case "off", "false", "no": patterns.remove(code)
+                default: throw ParseError(line: line, problem: "\(code) takes on or off, got \"\(value)\"")
+                }
             }
         }
     }

@@ -40,6 +40,11 @@ public struct MessageMix: Sendable {
         "mail me at jane.doe@example.com", "card 4111 1111 1111 1111 expires soon", "card 5500-0000-0000-0004",
         "this looks like a scam", "report the fraud today", "a fake invoice arrived", "Password: swordfish",
         "write to ops+alerts@mail.example.org", "number 1234567890123456 please",
+        // The v2 detectors' findings.
+        "pay to DE89 3704 0044 0532 0130 00 today", "call me on +44 20 7946 0958",
+        "my token is ghp_1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ",
+        "pasted -----BEGIN OPENSSH PRIVATE KEY----- by mistake",
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz",
     ]
 
     public init(seed: UInt64, alertShare: Double = 0.25, minBytes: Int = 20, maxBytes: Int = 4096) {

@@ -49,7 +49,8 @@ public nonisolated struct Alertmesh_V1_AnalyzeResponse: Sendable {
   public var status: String = String()
 
   /// The alert codes that fired, sorted, each once:
-  /// card_number_detected, email_detected, fraud_attempt, personal_data.
+  /// api_key_detected, card_number_detected, email_detected, fraud_attempt, iban_detected,
+  /// jwt_detected, personal_data, phone_detected, private_key_detected.
   public var alerts: [String] = []
 
   /// Every match (at most the service's finding limit), masked.

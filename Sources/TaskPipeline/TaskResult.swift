@@ -30,7 +30,7 @@ public struct TaskResult: Codable, Sendable, Hashable {
 
     /// `processed`, as the old system said.
     public var status: String
-    /// Sorted alert codes (`card_number_detected`, `email_detected`, `personal_data`, …).
+    /// Sorted alert codes (`api_key_detected`, `card_number_detected`, …, `private_key_detected`).
     public var alerts: [String]
     public var findings: [Finding]
     /// Whether findings were cut at the detector's cap (the alerts are complete either way).

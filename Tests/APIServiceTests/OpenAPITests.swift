@@ -2,6 +2,7 @@
 // gets is listed for its route, and every JSON answer matches its schema (no undocumented field).
 
 import APIService
+import Alerts
 import Foundation
 import MeshRedis
 import TaskPipeline
@@ -166,6 +167,31 @@ struct SchemaChecker {
                         "\(method) \(path) \(status) is never exercised")
                 }
             }
+        }
+        w.finish()
+    }
+
+    /// `/docs` and `/openapi.json` list the nine codes, each with an example that fires it.
+    @Test func theDocsListEveryAlertCodeWithAnExampleThatFiresIt() throws {
+        let w = try APIWorld()
+        let page = w.request("GET", "/docs").body
+        let spec = w.request("GET", "/openapi.json").body
+        let detector = Detector()
+        for code in AlertCode.allCases {
+            let row = "<tr><td><code>\(code.rawValue)</code></td><td><code>"
+            guard let start = page.range(of: row)?.upperBound, let end = page[start...].range(of: "</code>")?.lowerBound
+            else {
+                Issue.record("/docs has no row for \(code)")
+                continue
+            }
+            #expect(detector.scan(String(page[start..<end])).alerts.contains(code), "/docs example for \(code)")
+            let example = "\(code.rawValue) `"
+            guard let s = spec.range(of: example)?.upperBound, let e = spec[s...].firstIndex(of: "`") else {
+                Issue.record("/openapi.json has no example for \(code)")
+                continue
+            }
+            #expect(detector.scan(String(spec[s..<e])).alerts.contains(code), "/openapi.json example for \(code)")
+            #expect(spec.contains("\"\(code.rawValue)\""), "\(code) is in the enum")
         }
         w.finish()
     }

@@ -138,17 +138,17 @@ import Testing
         #expect(detector.scan("credentials").findings.first?.masked == "c**********", "11 bytes: kept inline")
         // A rules file may list non-ASCII keywords: the first scalar stays whole, one star per scalar after.
         let custom = Detector(
-            rules: Rules(keywords: [.personalData: ["пароль"]], emailEnabled: true, cardEnabled: true))
+            rules: Rules(keywords: [.personalData: ["пароль"]]))
         #expect(custom.scan("мой пароль").findings.first?.masked == "п*****")
         let accented = Detector(
-            rules: Rules(keywords: [.personalData: ["naïve"]], emailEnabled: true, cardEnabled: true))
+            rules: Rules(keywords: [.personalData: ["naïve"]]))
         #expect(accented.scan("so naïve").findings.first?.masked == "n****", "one star per scalar, not per byte")
     }
 
     /// A keyword that begins with a non-ASCII byte: the fast loop may not skip such bytes.
     @Test func nonASCIIKeywordsAreFoundAtEveryOffsetAndOnlyAsWholeWords() {
         let custom = Detector(
-            rules: Rules(keywords: [.personalData: ["пароль", "日本"]], emailEnabled: true, cardEnabled: true))
+            rules: Rules(keywords: [.personalData: ["пароль", "日本"]]))
         for count in 0..<20 {
             let pad = String(repeating: "слово ", count: count)
             #expect(custom.scan(pad + "мой пароль: 1").alerts.contains(.personalData), "\(count)")
@@ -161,7 +161,7 @@ import Testing
 
     @Test func customKeywordsOfOneOrTwoLettersAreFoundAndTheirLookalikesAreNot() {
         let custom = Detector(
-            rules: Rules(keywords: [.fraudAttempt: ["x", "Zq"]], emailEnabled: false, cardEnabled: false))
+            rules: Rules(keywords: [.fraudAttempt: ["x", "Zq"]], patterns: []))
         for text in ["x", "a x b", "X!", "zq", "ZQ", "say zQ.", String(repeating: "lorem ", count: 3) + "x"] {
             #expect(custom.scan(text).alerts.contains(.fraudAttempt), "\(text)")
         }

@@ -1,4 +1,4 @@
-// RedactorTests: the log pipeline's safety net masks addresses and card numbers, nothing else.
+// RedactorTests: the log pipeline's safety net masks what the pattern detectors find, nothing else.
 
 import Alerts
 import Testing
@@ -10,6 +10,23 @@ struct RedactorTests {
         #expect(redactor.redact("mail test@mail.com now") == "mail t***@mail.com now")
         #expect(redactor.redact("card 1234567890123456.") == "card ************3456.")
         #expect(redactor.redact("a@b.io and 4111 1111 1111 1111") == "a***@b.io and **** **** **** 1111")
+    }
+
+    @Test func masksTheV2Findings() {
+        let line =
+            "refund to DE89370400440532013000 or call +44 20 7946 0958, token ghp_1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ"
+        let masked = redactor.redact(line)
+        for secret in ["370400440532", "7946", "1a2b3c4d5e6f7g8h9i0j"] {
+            #expect(!masked.contains(secret), "\(masked)")
+        }
+        #expect(masked.contains("DE89 **** **** **** **** 00"))
+        #expect(masked.contains("ghp_…WXYZ"))
+        let jwt = redactor.redact("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz ok")
+        #expect(jwt == "Bearer alg=HS256 ok")
+        // A private key loses its body up to the END line, or to the end of the text.
+        let pem = "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY----- done"
+        #expect(redactor.redact(pem) == "key: -----BEGIN RSA PRIVATE KEY-----… done")
+        #expect(redactor.redact("-----BEGIN PRIVATE KEY-----MIIEvQIBADANBg") == "-----BEGIN PRIVATE KEY-----…")
     }
 
     @Test func leavesOrdinaryTextAlone() {

@@ -71,7 +71,7 @@ enum Reference {
                 out.append(Match(code: "card_number_detected", offset: a, length: b - a))
             }
         }
-        return out.sorted()
+        return (out + v2Matches(scalars)).sorted()
     }
 }
 
