@@ -591,6 +591,9 @@ struct Scan {
             return
         }
         let bytes = UnsafeRawBufferPointer(start: p + start, count: end - start)
+        // Room for a few at the first: a message with findings usually has two or three (an IBAN
+        // is a card-like run too), and growing from one costs an allocation per doubling.
+        if result.findings.isEmpty { result.findings.reserveCapacity(4) }
         result.findings.append(
             Finding(
                 code: code, byteOffset: start, byteLength: end - start, masked: mask(bytes),

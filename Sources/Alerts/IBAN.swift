@@ -52,20 +52,23 @@ extension Scan {
                 guard isAlnum(at), k % 4 != 0 || p[at - 1] == 0x20 else { return }
             }
         }
-        // ISO 7064 MOD 97-10 over the BBAN, then the country code and check digits.
-        var r = 0
+        // ISO 7064 MOD 97-10 over the BBAN, then the country code and check digits; reduced only when
+        // the next step could overflow (below 10^16, times 100 plus 35 stays in 64 bits).
+        var r: UInt64 = 0
         for k in 0..<length {
             let index = (k + 4) % length
             let b = p[s + index + (compact ? 0 : index / 4)]
-            r = b &- 0x30 < 10 ? (r * 10 + Int(b - 0x30)) % 97 : (r * 100 + Int((b | 0x20) - 0x61) + 10) % 97
+            if r >= 10_000_000_000_000_000 { r %= 97 }
+            r = b &- 0x30 < 10 ? r * 10 + UInt64(b - 0x30) : r * 100 + UInt64((b | 0x20) - 0x61) + 10
         }
-        guard r == 1 else { return }
+        guard r % 97 == 1 else { return }
         result.alerts.insert(.ibanDetected)
         add(.ibanDetected, start: s, end: end) { Masking.iban($0, length: length) }
     }
 
     /// At the first digit of a digit run after a letter or a '+': an IBAN's check digits or a phone
     /// number's country code may start here.
+    @inline(never)
     mutating func digitRunStart(at i: Int) {
         if p[i - 1] == 0x2B {
             if patterns & AlertCode.phoneDetected.bit != 0 { phone(plus: i - 1) }

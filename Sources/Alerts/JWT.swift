@@ -30,10 +30,9 @@ extension Scan {
         guard count == 2, !wordAt(j) else { return }
         let h = dots.0 - i, pl = dots.1 - dots.0 - 1, s = end - dots.1 - 1
         guard h >= 1, pl >= 2, s >= 16, h % 4 != 1, pl % 4 != 1, s % 4 != 1 else { return }
-        var header = JWTHeader()
-        guard header.parse(base64url: UnsafeBufferPointer(start: p + i, count: h)) else { return }
+        guard let masked = JWTHeader.parse(base64url: UnsafeBufferPointer(start: p + i, count: h)) else { return }
         result.alerts.insert(.jwtDetected)
-        add(.jwtDetected, start: i, end: end) { _ in Masking.jwt(header) }
+        add(.jwtDetected, start: i, end: end) { _ in masked }
     }
 }
 
@@ -41,19 +40,30 @@ extension Masking {
     /// `alg=HS256 typ=JWT`: the decoded header's `alg` and `typ` only, each shown when it looks like
     /// an algorithm or type name (at most 12 of ALNUM and `+-._`, at most 6 digits) and as `?`
     /// otherwise: a header is attacker-written text and could carry anything.
-    static func jwt(_ header: JWTHeader) -> String {
-        var out = "alg=" + shown(header.alg)
-        if let typ = header.typ { out += " typ=" + shown(typ) }
-        return out
+    static func jwt(alg: UnsafeBufferPointer<UInt8>, typ: UnsafeBufferPointer<UInt8>?) -> String {
+        excerpt(capacity: 4 + 12 + (typ == nil ? 0 : 5 + 12)) { w in
+            w.put("alg=".utf8)
+            shown(alg, &w)
+            if let typ {
+                w.put(" typ=".utf8)
+                shown(typ, &w)
+            }
+        }
     }
 
-    static func shown(_ bytes: [UInt8]) -> String {
-        let plain = bytes.allSatisfy { b in
-            b &- 0x30 < 10 || (b | 0x20) &- 0x61 < 26 || b == 0x2B || b == 0x2D || b == 0x2E || b == 0x5F
+    static func shown(_ bytes: UnsafeBufferPointer<UInt8>, _ w: inout Writer) {
+        var digits = 0
+        var plain = !bytes.isEmpty && bytes.count <= 12
+        for b in bytes where plain {
+            if b &- 0x30 < 10 { digits += 1 }
+            plain = b &- 0x30 < 10 || (b | 0x20) &- 0x61 < 26 || b == 0x2B || b == 0x2D || b == 0x2E || b == 0x5F
         }
-        guard !bytes.isEmpty, bytes.count <= 12, plain, bytes.filter({ $0 &- 0x30 < 10 }).count <= 6 else {
-            return bytes.isEmpty ? "\"\"" : "?"
+        if plain && digits <= 6 {
+            w.put(bytes)
+        } else if bytes.isEmpty {
+            w.put(UInt8(ascii: "\""), times: 2)
+        } else {
+            w.put(UInt8(ascii: "?"))
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -4,16 +4,12 @@
 /// What detectors-v2 §8.2 asks of a header: base64url without padding, strict UTF-8, exactly one
 /// RFC 8259 JSON text whose top-level value is an object nested at most 16 deep, with a member named
 /// `alg` (after unescaping) whose value is a string.
-struct JWTHeader {
-    /// The first string-valued `alg` and `typ` of the top-level object, raw (escapes not decoded),
-    /// at most 13 bytes each: enough to tell a plain algorithm name from anything else.
-    var alg: [UInt8] = []
-    var typ: [UInt8]?
+enum JWTHeader {
     static let maxDepth = 16
-    static let kept = 13
 
-    /// Decodes `segment` and parses it; true when it is a JWT header.
-    mutating func parse(base64url segment: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Decodes `segment` and parses it: for a JWT header, its masked description (`alg=HS256
+    /// typ=JWT`, built while the decoded bytes are at hand), else nil.
+    static func parse(base64url segment: UnsafeBufferPointer<UInt8>) -> String? {
         let count = segment.count * 6 / 8
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { out in
             var acc: UInt32 = 0, bits = 0, k = 0
@@ -27,12 +23,12 @@ struct JWTHeader {
                 }
             }
             let bytes = UnsafeBufferPointer(rebasing: out[..<count])
-            guard JWTHeader.isValidUTF8(bytes) else { return false }
+            guard JWTHeader.isValidUTF8(bytes) else { return nil }
             var parser = Parser(p: bytes)
-            guard parser.object() else { return false }
-            alg = parser.alg ?? []
-            typ = parser.typ
-            return parser.alg != nil
+            guard parser.object(), let alg = parser.alg else { return nil }
+            return Masking.jwt(
+                alg: UnsafeBufferPointer(rebasing: bytes[alg]),
+                typ: parser.typ.map { UnsafeBufferPointer(rebasing: bytes[$0]) })
         }
     }
 
@@ -80,8 +76,9 @@ struct JWTHeader {
     struct Parser {
         let p: UnsafeBufferPointer<UInt8>
         var i = 0
-        var alg: [UInt8]?
-        var typ: [UInt8]?
+        /// The raw contents (escapes not decoded) of the first string-valued `alg` and `typ`.
+        var alg: Range<Int>?
+        var typ: Range<Int>?
 
         init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
 
@@ -144,7 +141,7 @@ struct JWTHeader {
                         let start = i + 1
                         guard string() != nil else { return false }
                         if capture {
-                            let raw = Array(p[start..<min(i - 1, start + JWTHeader.kept)])
+                            let raw = start..<i - 1
                             if name == .alg && alg == nil { alg = raw }
                             if name == .typ && typ == nil { typ = raw }
                         }

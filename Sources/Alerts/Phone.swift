@@ -57,23 +57,23 @@ extension Masking {
     /// 1 and 7 alone, the listed two-digit codes, every other code three digits), the last two
     /// digits, the rest starred.
     static func phone(_ bytes: UnsafeRawBufferPointer, digits: Int) -> String {
-        var d: [UInt8] = []
-        d.reserveCapacity(digits)
-        for b in bytes where b &- 0x30 < 10 { d.append(b) }
-        let country: Int
-        if d[0] == 0x31 || d[0] == 0x37 {
-            country = 1
-        } else if twoDigitCountryCodes.contains(Int(d[0] - 0x30) * 10 + Int(d[1] - 0x30)) {
-            country = 2
-        } else {
-            country = 3
+        var lead: (UInt8, UInt8) = (0, 0)
+        var seen = 0
+        for b in bytes where b &- 0x30 < 10 {
+            if seen == 0 { lead.0 = b - 0x30 } else if seen == 1 { lead.1 = b - 0x30 }
+            seen += 1
+            if seen == 2 { break }
         }
-        return excerpt(capacity: 2 + d.count) { w in
+        let country =
+            lead.0 == 1 || lead.0 == 7 ? 1 : twoDigitCountryCodes.contains(Int(lead.0) * 10 + Int(lead.1)) ? 2 : 3
+        return excerpt(capacity: 2 + digits) { w in
             w.put(UInt8(ascii: "+"))
-            w.put(d[..<country])
-            w.put(0x20)
-            w.put(UInt8(ascii: "*"), times: d.count - country - 2)
-            w.put(d[(d.count - 2)...])
+            var k = 0
+            for b in bytes where b &- 0x30 < 10 {
+                if k < country || k >= digits - 2 { w.put(b) } else { w.put(UInt8(ascii: "*")) }
+                if k == country - 1 { w.put(0x20) }
+                k += 1
+            }
         }
     }
 

@@ -26,6 +26,7 @@ enum Tokens {
 
 extension Scan {
     /// At a word start whose first byte can begin a token (`Detector.token`).
+    @inline(never)
     mutating func token(at i: Int) {
         let b1 = p[i + 1]
         switch p[i] {

@@ -151,4 +151,38 @@ import Testing
         // A finding for every code that fired, and only for those.
         #expect(Set(result.findings.map(\.code)) == Set(result.alerts.sorted))
     }
+
+    /// What each v2 finding may show: IBAN country, check digits and last two; phone country code
+    /// and last two digits; API key prefix and last four; the PEM header only; JWT `alg` and `typ`.
+    @Test func maskedExcerptsShowOnlyWhatTheyMay() {
+        let jwt = { (json: String) in
+            HostileV2Tests.token(json)
+        }
+        let cases: [(String, AlertCode, String)] = [
+            ("DE89370400440532013000", .ibanDetected, "DE89 **** **** **** **** 00"),
+            ("de89 3704 0044 0532 0130 00", .ibanDetected, "de89 **** **** **** **** 00"),
+            ("NO93 8601 1117 947", .ibanDetected, "NO93 **** **** *47"),
+            ("+1 555 123 4567", .phoneDetected, "+1 ********67"),
+            ("+7 (495) 123-45-67", .phoneDetected, "+7 ********67"),
+            ("+44 (0)20 7946 0958", .phoneDetected, "+44 *********58"),
+            ("+971 50 123 4567", .phoneDetected, "+971 *******67"),
+            ("AKIAIOSFODNN7EXAMPLE", .apiKeyDetected, "AKIA…MPLE"),
+            ("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", .apiKeyDetected, "xoxb-…UvWx"),
+            ("sk_live_abcdefghijklmnopqrstuvwx", .apiKeyDetected, "sk_live_…uvwx"),
+            (
+                "github_pat_11ABCDEFGHIJKLMNOPQRST_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW",
+                .apiKeyDetected, "github_pat_…TUVW"
+            ),
+            ("x-----BEGIN EC PRIVATE KEY-----MHcCAQEE", .privateKeyDetected, "-----BEGIN EC PRIVATE KEY-----"),
+            (jwt(#"{"alg":"HS256","typ":"JWT"}"#), .jwtDetected, "alg=HS256 typ=JWT"),
+            (jwt(#"{"typ":"at+jwt","alg":"ES256K"}"#), .jwtDetected, "alg=ES256K typ=at+jwt"),
+            (jwt(#"{"alg":"john.doe@example.com"}"#), .jwtDetected, "alg=?"),
+            (jwt(#"{"alg":"4111111111111111"}"#), .jwtDetected, "alg=?"),
+            (jwt(#"{"alg":"\u0048S256"}"#), .jwtDetected, "alg=?"), (jwt(#"{"alg":""}"#), .jwtDetected, #"alg="""#),
+        ]
+        for (text, code, masked) in cases {
+            let found = Self.detector.scan(text).findings.filter { $0.code == code }.map(\.masked)
+            #expect(found == [masked], "\(text.prefix(60))")
+        }
+    }
 }
