@@ -92,7 +92,7 @@ let package = Package(
             name: "APIService",
             dependencies: [
                 "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "MeshRPC", "MeshProto", "MeshLoop",
-                "MeshTime", .product(name: "Logging", package: "swift-log"),
+                "MeshTime", "AlertContract", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // worker's logic: an attempt is an Analyze call; the consumer does the rest.

@@ -24,6 +24,8 @@ public final class APIHandler {
     public struct Configuration: Sendable {
         /// Seconds a client should wait before trying again after a 503.
         public var retryAfterSeconds = 1
+        /// Whether /monitor may re-drive dead letters (`--monitor-admin`); off, the page only lists them.
+        public var monitorAdmin = false
         public init() {}
     }
 
@@ -65,7 +67,7 @@ public final class APIHandler {
     }
 
     public let queue: QueueClient
-    public let configuration: Configuration
+    public var configuration: Configuration
     public internal(set) var stats = Stats()
     let logger: Logger
     let taskIDs = TaskIDGenerator()
@@ -76,6 +78,14 @@ public final class APIHandler {
     public var scraper: MeshScraper?
     /// Sheds submits (429) before Redis runs out of memory; none: every submit is tried.
     public var shedder: LoadShedder?
+    /// What /monitor shows, sampled once a second after `startMonitor(loop:)`.
+    let monitor = MonitorSampler()
+    var monitorTimer: LoopTimer?
+
+    /// The queue's depth and the pipeline's counters, read from Redis at most once a second
+    /// however many read /metrics.
+    private(set) lazy var depth = SharedReading { [queue] in queue.depth($0) }
+    private(set) lazy var counters = SharedReading { [queue] in queue.counters($0) }
 
     public init(queue: QueueClient, configuration: Configuration = Configuration(), logger: Logger) {
         self.queue = queue
@@ -92,12 +102,13 @@ public final class APIHandler {
         case metrics = "/metrics"
         case openapi = "/openapi.json"
         case docs = "/docs"
+        case monitor = "/monitor"
         case unknown = "unknown"
 
         var allow: String {
             switch self {
             case .submit: "POST"
-            case .status, .healthz, .readyz, .metrics, .openapi, .docs: "GET, HEAD"
+            case .status, .healthz, .readyz, .metrics, .openapi, .docs, .monitor: "GET, HEAD"
             case .unknown: ""
             }
         }
@@ -123,6 +134,8 @@ public final class APIHandler {
             route = .openapi
         } else if path == "/docs" || path == "/docs/" {
             route = .docs
+        } else if path.utf8.starts(with: "/monitor".utf8) {
+            route = .monitor
         } else {
             route = .unknown
         }
@@ -158,6 +171,10 @@ public final class APIHandler {
                             "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
                         ),
                     ], body: Self.docsBytes))
+        case .monitor where isRead:
+            monitorRoute(path.dropFirst("/monitor".count), respond)
+        case .monitor where request.method == "POST" && path == "/monitor/api/dead-letters/redrive":
+            redrive(request, respond)
         default:
             respond(
                 .error(405, "\(request.method) is not allowed on \(route.rawValue)", headers: [("Allow", route.allow)]))

@@ -11,18 +11,35 @@ struct ScrapeResult {
     var service = ""
     var stats: Alertmesh_V1_StatsResponse?
     var error: String?
+    /// `_sys.Health/Check`: serving or not, and why (a worker paused because no alert-service
+    /// answers says so here).
+    var health: Alertmesh_V1_HealthCheckResponse?
+    /// When the service last answered (wall-clock ms); nil if it never has.
+    var lastSeenMs: UInt64?
 }
 
 /// Asks every `--scrape` endpoint (workers, alert-services) for `_sys.Stats/Get` in parallel, with
 /// a short deadline, when /metrics is read. Only api-service speaks HTTP, so this is how
 /// Prometheus sees the rest of the mesh: one scrape target, every service behind it, each sample
 /// labelled with `instance` (the endpoint) and `service` (the server's name).
+///
+/// Answers are shared for `maxAgeMs` (0.9 s, just under the monitor's one-second sampling), and readers that come while a scrape is out wait for
+/// it: however many Prometheus servers, monitor pages or scripts read /metrics, each service is
+/// asked at most about once a second.
 public final class MeshScraper {
+    private let loop: EventLoop
     private let clients: [(String, RPCClient)]
     private var lastService: [String: String] = [:]
+    private var lastSeenMs: [String: UInt64] = [:]
     public var timeoutMs: UInt64 = 1_000
+    public var maxAgeMs: UInt64 = 900
+    private var cached: (atMs: UInt64, results: [ScrapeResult])?
+    private var waiting: [([ScrapeResult]) -> Void] = []
+    /// Scrapes sent to the services (not answered from the cache), for tests and figures.
+    public private(set) var scrapes: UInt64 = 0
 
     public init(loop: EventLoop, endpoints: [Endpoint]) {
+        self.loop = loop
         clients = endpoints.map { endpoint in
             var config = RPCClient.Configuration(name: "api-service metrics")
             config.connectTimeoutMs = 1_000
@@ -32,25 +49,53 @@ public final class MeshScraper {
 
     public var isEmpty: Bool { clients.isEmpty }
 
+    /// The services' answers, at most `maxAgeMs` old.
     func scrape(_ completion: @escaping ([ScrapeResult]) -> Void) {
         guard !clients.isEmpty else { return completion([]) }
-        var results: [ScrapeResult?] = Array(repeating: nil, count: clients.count)
-        var remaining = clients.count
+        if let cached, loop.nowMs - cached.atMs <= maxAgeMs { return completion(cached.results) }
+        waiting.append(completion)
+        guard waiting.count == 1 else { return }  // one scrape out at a time; the rest wait for it
+        scrapes += 1
+        scrapeNow { [self] results in
+            self.cached = (self.loop.nowMs, results)
+            let done = self.waiting
+            self.waiting = []
+            for c in done { c(results) }
+        }
+    }
+
+    private func scrapeNow(_ completion: @escaping ([ScrapeResult]) -> Void) {
+        var results = clients.map { ScrapeResult(instance: $0.0) }
+        var remaining = clients.count * 2
+        func done() {
+            remaining -= 1
+            if remaining == 0 { completion(results) }
+        }
         for (i, (instance, client)) in clients.enumerated() {
             client.call(SystemServices.stats, Alertmesh_V1_StatsRequest(), timeoutMs: timeoutMs) { [self] result in
                 switch result {
                 case .success(let stats):
                     self.lastService[instance] = stats.server
-                    results[i] = ScrapeResult(instance: instance, service: stats.server, stats: stats)
+                    self.lastSeenMs[instance] = EventLoop.wallMs()
+                    results[i].service = stats.server
+                    results[i].stats = stats
                 case .failure(let error):
-                    results[i] = ScrapeResult(
-                        instance: instance, service: self.lastService[instance] ?? "", error: "\(error)")
+                    results[i].service = self.lastService[instance] ?? ""
+                    results[i].error = "\(error)"
                 }
-                remaining -= 1
-                if remaining == 0 { completion(results.compactMap { $0 }) }
+                results[i].lastSeenMs = self.lastSeenMs[instance]
+                done()
+            }
+            client.call(SystemServices.health, Alertmesh_V1_HealthCheckRequest(), timeoutMs: timeoutMs) { result in
+                if case .success(let health) = result { results[i].health = health }
+                done()
             }
         }
     }
+
+    /// Clients of the scraped services that said they are workers (any worker serves the shared
+    /// dead-letter stream).
+    var workerClients: [RPCClient] { clients.filter { lastService[$0.0] == "worker" }.map(\.1) }
 
     public func close() {
         for (_, client) in clients { client.close() }

@@ -9,7 +9,7 @@ import TaskQueue
 /// group opened by its `# HELP` and `# TYPE` lines, label values escaped.
 struct PrometheusText {
     enum Kind: String {
-        case counter, gauge, histogram
+        case counter, gauge, histogram, summary
     }
 
     private var order: [String] = []
@@ -155,7 +155,7 @@ extension APIHandler {
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
                     body: Array(text.render().utf8)))
         }
-        queue.depth { result in
+        depth.get { result in
             if case .success(let d) = result {
                 text.add("alertmesh_queue_length", .gauge, "Entries in the work stream.", value: Double(d.length))
                 text.add(
@@ -176,7 +176,7 @@ extension APIHandler {
             }
             finish()
         }
-        queue.counters { result in
+        counters.get { result in
             if case .success(let counters) = result {
                 for state in ["submitted", "succeeded", "failed", "retried", "poisoned"] {
                     text.add(
@@ -218,16 +218,52 @@ extension APIHandler {
                         "alertmesh_rpc_calls_total", .counter, "RPC calls served, by method and status.",
                         labels: labels + [("method", m.method), ("status", status)], value: Double(n))
                 }
+                // A summary (quantiles the service keeps since it started, and the call count; the
+                // service keeps no latency sum).
+                let help = "RPC latency quantiles since start, in seconds."
                 for (q, v) in [("0.5", m.latencyP50Ms), ("0.9", m.latencyP90Ms), ("0.99", m.latencyP99Ms)] {
                     text.add(
-                        "alertmesh_rpc_latency_ms", .gauge, "RPC latency quantiles since start, in ms.",
-                        labels: labels + [("method", m.method), ("quantile", q)], value: v)
+                        "alertmesh_rpc_latency_seconds", .summary, help,
+                        labels: labels + [("method", m.method), ("quantile", q)], value: v / 1_000)
                 }
+                text.add(
+                    "alertmesh_rpc_latency_seconds", .summary, help, labels: labels + [("method", m.method)],
+                    value: Double(m.byStatus.values.reduce(0, +)), suffix: "_count")
             }
-            for (name, value) in s.figures.sorted(by: { $0.key < $1.key }) {
+            var figures = s.figures
+            addHistograms(from: &figures, labels: labels, to: &text)
+            for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
                 text.add(
                     PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
                     "\(name.replacingOccurrences(of: "_", with: " ")).", labels: labels, value: value)
+            }
+        }
+    }
+
+    /// Histograms a service exports as figures — `<name>_bucket:le=<bound>` (cumulative),
+    /// `<name>_sum`, `<name>_count`, as `TaskQueue.E2EHistogram` does — rendered as one histogram
+    /// family with buckets in ascending order; they are taken out of `figures`.
+    static func addHistograms(
+        from figures: inout [String: Double], labels: [(String, String)], to text: inout PrometheusText
+    ) {
+        var buckets: [String: [(le: String, bound: Double, value: Double)]] = [:]
+        for (key, value) in figures {
+            guard let r = key.range(of: "_bucket:le=") else { continue }
+            let le = String(key[r.upperBound...])
+            let bound = le == "+Inf" ? Double.infinity : Double(le)
+            guard let bound else { continue }
+            buckets[String(key[..<r.lowerBound]), default: []].append((le, bound, value))
+            figures[key] = nil
+        }
+        for (base, list) in buckets.sorted(by: { $0.key < $1.key }) {
+            let name = PrometheusText.name("alertmesh_", base)
+            let help = "\(base.replacingOccurrences(of: "_", with: " ")), as a histogram."
+            for b in list.sorted(by: { $0.bound < $1.bound }) {
+                text.add(name, .histogram, help, labels: labels + [("le", b.le)], value: b.value, suffix: "_bucket")
+            }
+            for suffix in ["_sum", "_count"] {
+                text.add(name, .histogram, help, labels: labels, value: figures[base + suffix] ?? 0, suffix: suffix)
+                figures[base + suffix] = nil
             }
         }
     }

@@ -88,10 +88,113 @@ enum OpenAPIDocument {
                 "summary": "A page to read this API and try it",
                 "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}
               }
+            },
+            "/monitor": {
+              "get": {
+                "summary": "The mesh at a glance: throughput, queue, latency, workers, alert-services",
+                "description": "A live page (its script and style at /monitor/monitor.js and /monitor/monitor.css) refreshed every 1.5 s from /monitor/api/overview. No message text anywhere.",
+                "responses": {"200": {"description": "HTML.", "content": {"text/html": {"schema": {"type": "string"}}}}}
+              }
+            },
+            "/monitor/api/overview": {
+              "get": {
+                "summary": "What /monitor shows, as JSON",
+                "description": "Sampled by api-service once a second: throughput for the last 15 minutes, the queue, submit-to-done latency over the last minute (from the workers' histograms), and each scraped worker and alert-service. Reading it costs Redis and the mesh nothing beyond the sampling.",
+                "responses": {"200": {"description": "The overview.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MonitorOverview"}}}}}
+              }
+            },
+            "/monitor/api/dead-letters": {
+              "get": {
+                "summary": "The newest 50 dead letters, read through a worker",
+                "description": "Task id, attempts, last error and when; never the message. Relayed to a scraped worker's alertmesh.v1.DeadLetters/List.",
+                "responses": {
+                  "200": {"description": "The dead letters.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MonitorDeadLetters"}}}},
+                  "503": {"description": "No scraped worker answered.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/monitor/api/dead-letters/redrive": {
+              "post": {
+                "summary": "Re-drive dead letters (only with --monitor-admin)",
+                "description": "Body {\"task_ids\": [...]} or {\"all\": true}, as application/json. Relayed to a worker's alertmesh.v1.DeadLetters/Redrive; each task goes back to PENDING with its attempts reset.",
+                "responses": {
+                  "200": {"description": "What was re-driven, and what was refused with why.", "content": {"application/json": {"schema": {"type": "object", "required": ["redriven", "refused"], "properties": {"redriven": {"type": "array", "items": {"type": "string"}}, "refused": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}}}}}},
+                  "403": {"description": "api-service runs without --monitor-admin.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "415": {"description": "Not application/json.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "422": {"description": "Neither task_ids nor all.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "503": {"description": "No scraped worker answered.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
             }
           },
           "components": {
             "schemas": {
+              "MonitorDeadLetters": {
+                "type": "object",
+                "required": ["total", "dead_letters", "redrive_enabled"],
+                "properties": {
+                  "total": {"type": "integer"}, "redrive_enabled": {"type": "boolean"},
+                  "dead_letters": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": ["task_id", "attempts", "last_error", "failed_at"],
+                      "properties": {"task_id": {"type": "string"}, "attempts": {"type": "integer"}, "last_error": {"type": "string"}, "failed_at": {"type": "string"}}
+                    }
+                  }
+                }
+              },
+              "MonitorOverview": {
+                "type": "object",
+                "required": ["now_ms", "throughput", "queue", "e2e", "workers", "alert_services"],
+                "properties": {
+                  "now_ms": {"type": "integer", "description": "Unix ms of this answer."},
+                  "throughput": {
+                    "type": "object",
+                    "description": "One point a second, oldest first, at most 900: [at_ms, submitted/s, completed/s, failed/s].",
+                    "properties": {
+                      "interval_ms": {"type": "integer"}, "columns": {"type": "array", "items": {"type": "string"}},
+                      "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+                    }
+                  },
+                  "queue": {
+                    "type": "object",
+                    "properties": {
+                      "redis_up": {"type": "boolean"}, "backlog": {"type": "integer", "description": "lag + pending + delayed"},
+                      "lag": {"type": "integer"}, "pending": {"type": "integer"}, "delayed": {"type": "integer"},
+                      "dead_letters": {"type": "integer"}, "consumers": {"type": "integer"},
+                      "oldest_pending_age_s": {"type": "number"}
+                    }
+                  },
+                  "e2e": {
+                    "type": "object",
+                    "description": "Submit to SUCCESS over the last minute; p50_s and p99_s absent without tasks.",
+                    "properties": {"window_s": {"type": "integer"}, "tasks": {"type": "number"}, "p50_s": {"type": "number"}, "p99_s": {"type": "number"}}
+                  },
+                  "workers": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "instance": {"type": "string"}, "state": {"type": "string", "enum": ["serving", "paused", "not serving", "down"]},
+                        "reason": {"type": "string"}, "last_seen_ms": {"type": "integer"}, "in_flight": {"type": "integer"},
+                        "concurrency": {"type": "integer"}, "succeeded": {"type": "integer"}
+                      }
+                    }
+                  },
+                  "alert_services": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "properties": {
+                        "instance": {"type": "string"}, "state": {"type": "string", "enum": ["serving", "not serving", "down"]},
+                        "reason": {"type": "string"}, "last_seen_ms": {"type": "integer"}, "calls_per_s": {"type": "number"},
+                        "p99_ms": {"type": "number"}
+                      }
+                    }
+                  }
+                }
+              },
               "SubmitRequest": {
                 "type": "object",
                 "required": ["message"],

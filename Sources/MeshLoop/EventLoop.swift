@@ -91,6 +91,14 @@ public final class EventLoop {
     /// A monotonic clock in nanoseconds (`uv_hrtime`).
     public static func hrtimeNs() -> UInt64 { uv_hrtime() }
 
+    /// Wall-clock milliseconds since the epoch (`uv_gettimeofday`): for comparing with times other
+    /// machines wrote (a Redis stream entry's id), never for timers.
+    public static func wallMs() -> UInt64 {
+        var tv = uv_timeval64_t()
+        uv_gettimeofday(&tv)
+        return UInt64(tv.tv_sec) * 1_000 + UInt64(tv.tv_usec) / 1_000
+    }
+
     /// Fills `buffer` from the kernel's CSPRNG (`uv_random`, synchronous: `getrandom(2)` on Linux).
     public static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) throws(UVError) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }

@@ -17,6 +17,9 @@ extension QueueClient {
         public var dead: Int64 = 0
         /// When the oldest dead letter was written (Unix ms, Redis's clock); nil when there is none.
         public var oldestDeadMs: Int64?
+        /// When the oldest entry delivered and not yet finished was submitted (its entry id's ms,
+        /// Redis's clock); nil when none is pending.
+        public var oldestPendingMs: Int64?
         public var consumers: Int64 = 0
     }
 
@@ -24,7 +27,7 @@ extension QueueClient {
     public func depth(_ completion: @escaping (Result<Depth, QueueError>) -> Void) {
         var depth = Depth()
         var problem: QueueError?
-        var remaining = 5
+        var remaining = 6
         func done() {
             remaining -= 1
             guard remaining == 0 else { return }
@@ -44,6 +47,16 @@ extension QueueClient {
             case .success(.error(let e)): problem = QueueError("XINFO GROUPS: \(e)")
             case .success: problem = QueueError("XINFO GROUPS: unexpected reply")
             case .failure(let e): problem = QueueError("\(e)")
+            }
+            done()
+        }
+        // XPENDING's summary: [count, smallest id, greatest id, consumers]; the smallest id is the
+        // oldest pending task's submit time. (A missing group is reported by XINFO above.)
+        redis.send(["XPENDING", keys.stream, keys.group]) { result in
+            if case .success(.array(let summary?)) = result, summary.count >= 2, let id = summary[1].string,
+                let ms = id.split(separator: "-").first.flatMap({ Int64($0) })
+            {
+                depth.oldestPendingMs = ms
             }
             done()
         }

@@ -109,6 +109,7 @@ extension TaskConsumer {
                         self.finishLater(delivery, .success(result: json), tries: tries, applied: true)
                     } else if written {
                         self.stats.succeeded += 1
+                        self.stats.e2e.record(entry: delivery.entry)
                         self.onEvent?(.succeeded(delivery))
                         self.release(delivery.entry)
                     } else {

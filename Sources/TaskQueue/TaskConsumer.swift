@@ -48,6 +48,8 @@ public final class TaskConsumer {
 
     public struct Stats: Sendable {
         public var started: UInt64 = 0
+        /// Submit-to-SUCCESS times of the tasks this worker finished.
+        public var e2e = E2EHistogram()
         public var succeeded: UInt64 = 0
         public var retried: UInt64 = 0
         /// Attempts no service took (not counted): the task went back to wait.
@@ -68,7 +70,7 @@ public final class TaskConsumer {
                 "tasks_poisoned_total": Double(poisoned), "tasks_skipped_total": Double(skipped),
                 "tasks_reclaimed_total": Double(reclaimed), "leases_lost_total": Double(leasesLost),
                 "redis_problems_total": Double(redisProblems),
-            ]
+            ].merging(e2e.figures()) { a, _ in a }
         }
     }
 

@@ -1,18 +1,10 @@
 // DeadLetterService: alertmesh.v1.DeadLetters on the worker's RPC address — list and re-drive.
 
+public import AlertContract
 public import MeshProto
 public import MeshRPC
 import MeshTime
 public import TaskQueue
-
-/// The methods of `alertmesh.v1.DeadLetters` (proto/alertmesh/v1/worker.proto).
-public enum DeadLetterMethods {
-    public static let list = RPCMethod<Alertmesh_V1_ListDeadLettersRequest, Alertmesh_V1_ListDeadLettersResponse>(
-        service: "alertmesh.v1.DeadLetters", serviceID: 0x0200, name: "List", methodID: 1, idempotent: true)
-    /// Idempotent too: a second re-drive of the same tasks finds no dead letter and changes nothing.
-    public static let redrive = RPCMethod<Alertmesh_V1_RedriveRequest, Alertmesh_V1_RedriveResponse>(
-        service: "alertmesh.v1.DeadLetters", serviceID: 0x0200, name: "Redrive", methodID: 2, idempotent: true)
-}
 
 /// Serves the dead letters so an operator can see what failed and why, fix the cause, and send
 /// the tasks through again (`rpc-probe unix:…/worker.sock call Redrive -d '{"all": true}'`).

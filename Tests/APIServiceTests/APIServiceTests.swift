@@ -22,7 +22,10 @@ final class APIWorld {
     let http: HTTPServer
     let port: UInt16
 
-    init(configure: (inout HTTPServer.Configuration) -> Void = { _ in }) throws {
+    init(
+        apiConfiguration: APIHandler.Configuration = APIHandler.Configuration(),
+        configure: (inout HTTPServer.Configuration) -> Void = { _ in }
+    ) throws {
         redisServer = try RedisServer()
         loop = try EventLoop()
         var redisConfig = RedisClient.Configuration()
@@ -33,7 +36,7 @@ final class APIWorld {
         queue = QueueClient(redis: redis)
         redis.onConnect = { [queue] in queue.ensureGroup() }
         redis.start()
-        api = APIHandler(queue: queue, logger: Logger(label: "test"))
+        api = APIHandler(queue: queue, configuration: apiConfiguration, logger: Logger(label: "test"))
         var config = HTTPServer.Configuration()
         configure(&config)
         http = try HTTPServer(loop: loop, endpoint: .tcp(host: "127.0.0.1", port: 0), configuration: config) {
@@ -76,6 +79,7 @@ final class APIWorld {
     }
 
     func finish() {
+        api.stopMonitor()
         http.close()
         run(until: { http.isDrained })
         redis.close()
@@ -376,7 +380,14 @@ struct Response {
             added = true
         }
         w.run(until: { added })
+        // Within the second, /metrics is served from what was read: Redis is not asked again.
+        let cached = try #require(w.exchange("GET /metrics HTTP/1.1\r\n\r\n").first).body
+        #expect(cached.contains("\nalertmesh_dead_letter_size 0\n"))
+        #expect(w.api.depth.reads == 1 && w.api.counters.reads == 1)
+        let second = Date().addingTimeInterval(1.0)
+        w.run(until: { Date() > second })
         let later = try #require(w.exchange("GET /metrics HTTP/1.1\r\n\r\n").first).body
+        #expect(w.api.depth.reads == 2)
         let age = later.firstMatch(of: /\nalertmesh_dead_letter_oldest_age_seconds ([0-9.]+)/).flatMap { Double($0.1) }
         #expect(age.map { $0 >= 89 && $0 < 120 } == true, "\(String(describing: age))")
         #expect(later.contains("\nalertmesh_dead_letter_size 1\n"))

@@ -66,6 +66,26 @@ func hostPort(_ address: String) -> (String, Int)? {
         #expect(worker["container_name"] == nil && worker["ports"] == nil)
     }
 
+    /// Prometheus scrapes api-service where it listens and loads the shipped rules, from the files
+    /// `promtool` checks in PipelineTests/PrometheusTests.
+    @Test func prometheusScrapesTheAPIServiceWithTheShippedRules() throws {
+        let services = try #require(try compose()["services"] as? [String: [String: Any]])
+        let prometheus = try #require(services["prometheus"])
+        let volumes = prometheus["volumes"] as? [String] ?? []
+        for file in ["prometheus.yml", "alertmesh.rules.yml"] {
+            #expect(volumes.contains("./prometheus/\(file):/etc/prometheus/\(file):ro"), "\(file) is mounted")
+        }
+        let config = try compose("prometheus/prometheus.yml")
+        #expect(config["rule_files"] as? [String] == ["alertmesh.rules.yml"])
+        let jobs = try #require(config["scrape_configs"] as? [[String: Any]])
+        let targets = jobs.flatMap {
+            ($0["static_configs"] as? [[String: Any]] ?? []).flatMap { $0["targets"] as? [String] ?? [] }
+        }
+        let api = try #require(services["api-service"]?["environment"] as? [String: Any])
+        let port = try #require(hostPort(api["ALERTMESH_HTTP"] as? String ?? "")?.1)
+        #expect(targets == ["api-service:\(port)"])
+    }
+
     @Test func addressesLineUpBetweenServices() throws {
         let services = try #require(try compose()["services"] as? [String: [String: Any]])
         func env(_ service: String, _ key: String) -> String? {

@@ -117,6 +117,17 @@ final class MeshProcesses: @unchecked Sendable {
         try waitFor("api-service ready") { self.request("GET", "/readyz").status == 200 }
     }
 
+    /// An alert-service, a worker listening on `dir/worker.sock` and api-service scraping both
+    /// (`/metrics` and `/monitor` carry them); the worker's address.
+    @discardableResult
+    func startScrapedMesh(worker: [String] = [], api: [String] = []) throws -> String {
+        let workerSocket = "unix:" + dir + "/worker.sock"
+        if alertService == nil { try startAlertService() }
+        try startWorker(["--listen", workerSocket] + worker)
+        try startAPI(["--scrape", workerSocket, "--scrape", "unix:" + alertSocket] + api)
+        return workerSocket
+    }
+
     func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
         if poll(seconds: seconds, everyMs: 20, until: condition) { return }
         throw MeshError("timed out waiting for \(what); logs:\n\(logs())")

@@ -34,7 +34,7 @@ let allowedImports: [String: Set<String>] = [
     ],
     "APIService": [
         "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "MeshRPC", "MeshProto", "MeshLoop",
-        "MeshTime", "Logging", "FoundationEssentials",
+        "MeshTime", "AlertContract", "Logging", "FoundationEssentials",
     ],
     "TaskWorker": [
         "TaskQueue", "TaskPipeline", "AlertContract", "MeshRPC", "MeshProto", "MeshWire", "MeshLoop", "MeshTime",

@@ -63,6 +63,11 @@ struct APIServiceCommand: ParsableCommand {
             valueName: "addr"))
     var scrape: [String] = []
 
+    @Flag(
+        help: ArgumentHelp(
+            "Let /monitor re-drive dead letters (a button per dead letter); off, the page only lists them."))
+    var monitorAdmin = false
+
     @Option(help: ArgumentHelp("Directory for the service's state and logs.", valueName: "dir"))
     var dataDir: String = "data"
 
@@ -128,7 +133,9 @@ struct APIServiceCommand: ParsableCommand {
         }
         redisClient.start()
 
-        let api = APIHandler(queue: queue, logger: logger)
+        var apiConfiguration = APIHandler.Configuration()
+        apiConfiguration.monitorAdmin = monitorAdmin
+        let api = APIHandler(queue: queue, configuration: apiConfiguration, logger: logger)
         var shedding = LoadShedder.Configuration()
         shedding.maxBacklog = maxBacklog > 0 ? maxBacklog : nil
         shedding.maxMessageBytes = maxBodyBytes
@@ -152,6 +159,8 @@ struct APIServiceCommand: ParsableCommand {
         server.onProblem = { logger.warning("http: \($0)") }
         let scraper = MeshScraper(loop: loop, endpoints: try scrape.map { try Endpoint(parsing: $0) })
         api.scraper = scraper.isEmpty ? nil : scraper
+        // /monitor samples throughput, the queue and the scraped services once a second.
+        try api.startMonitor(loop: loop)
         api.figuresProvider = {
             shipper.stats.figures().merging(server.stats.figures()) { a, _ in a }
                 .merging(redisClient.stats.figures()) { a, _ in a }
@@ -164,6 +173,7 @@ struct APIServiceCommand: ParsableCommand {
         shutdown.close = {
             shedder.close()
             scraper.close()
+            api.stopMonitor()
             hangup.close()
             redisClient.close()
         }
