@@ -33,6 +33,8 @@ extension APIHandler {
             respond(.json(200, Array(overviewJSON().utf8), headers: [("Cache-Control", "no-store")]))
         case "/api/dead-letters":
             deadLetters(respond)
+        case "/api/recent-alerts":
+            recentAlerts(respond)
         default:
             respond(.error(404, "no such monitor resource \(path); the page is GET /monitor"))
         }

@@ -86,6 +86,8 @@ public final class APIHandler {
     /// however many read /metrics.
     private(set) lazy var depth = SharedReading { [queue] in queue.depth($0) }
     private(set) lazy var counters = SharedReading { [queue] in queue.counters($0) }
+    /// The alert-services' recent alerts, asked at most once per 0.9 s however many pages are open.
+    private(set) lazy var recentReading = SharedReading { [unowned self] in self.readRecentAlerts($0) }
 
     public init(queue: QueueClient, configuration: Configuration = Configuration(), logger: Logger) {
         self.queue = queue

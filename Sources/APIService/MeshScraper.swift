@@ -97,6 +97,9 @@ public final class MeshScraper {
     /// dead-letter stream).
     var workerClients: [RPCClient] { clients.filter { lastService[$0.0] == "worker" }.map(\.1) }
 
+    /// Clients of the scraped services that said they are alert-services.
+    var alertServiceClients: [RPCClient] { clients.filter { lastService[$0.0] == "alert-service" }.map(\.1) }
+
     public func close() {
         for (_, client) in clients { client.close() }
     }

@@ -1,6 +1,6 @@
 // MonitorPage: GET /monitor — the mesh at a glance: throughput over 15 minutes, the queue,
 // end-to-end latency, workers and alert-services, refreshed every 1.5 s from /monitor/api/overview;
-// dead letters every 5 s, with a re-drive button when api-service runs with --monitor-admin.
+// recent alerts every 3 s; dead letters every 5 s, with a re-drive button under --monitor-admin.
 // Self-contained (no CDN, works offline); script and style are files of their own, so the page's
 // Content-Security-Policy needs no 'unsafe-inline'. Data goes into the page as text, never as HTML.
 
@@ -48,6 +48,17 @@ enum MonitorPage {
         <table id="alert-services"><thead><tr><th>alert-service</th><th>state</th><th>calls/s</th><th>p99</th><th>last seen</th></tr></thead><tbody></tbody></table>
         </section>
         <section>
+        <h2>Look up a task</h2>
+        <form id="lookup"><input id="lookup-id" placeholder="task id" size="40" autocomplete="off" spellcheck="false"> <button type="submit">Show</button></form>
+        <table id="task"><tbody></tbody></table>
+        </section>
+
+        <section>
+        <h2>Recent alerts <small>the last 50 tasks with alerts: masked excerpts only</small></h2>
+        <table id="recent-alerts"><thead><tr><th>time</th><th>task</th><th>alerts</th><th>findings</th></tr></thead><tbody></tbody></table>
+        </section>
+
+        <section>
         <h2>Dead letters <small id="dead-total"></small></h2>
         <p id="dead-note"></p>
         <p><button id="redrive-all" type="button" hidden>Re-drive all</button></p>
@@ -74,6 +85,7 @@ enum MonitorPage {
         table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid #eee; }
         td.state-serving { color: #2e7d32; font-weight: 600; } td.state-paused, td.state-down, td.state-not-serving { color: #c62828; font-weight: 600; }
         td small { display: block; color: #666; font-weight: normal; }
+        .code { display: inline-block; background: #fde7e9; color: #8a1020; border-radius: 3px; padding: 0 .3rem; margin: 0 .2rem .1rem 0; font: 12px ui-monospace, monospace; }
         footer { margin: 1.5rem 0; color: #666; } code { font-family: ui-monospace, monospace; }
         @media (max-width: 30rem) { th:nth-child(4), td:nth-child(4), th:nth-child(5), td:nth-child(5) { display: none; } svg { height: 9rem; } }
 
@@ -181,10 +193,62 @@ enum MonitorPage {
           }
         }
 
+        async function recentAlerts() {
+          try {
+            const r = await (await fetch("/monitor/api/recent-alerts", { cache: "no-store" })).json();
+            const body = $("recent-alerts").tBodies[0];
+            body.replaceChildren();
+            for (const a of r.alerts) {
+              const row = body.insertRow();
+              row.className = "recent-alert";
+              row.insertCell().textContent = new Date(a.at_ms).toLocaleTimeString();
+              const link = document.createElement("a");
+              link.href = "/status/" + encodeURIComponent(a.task_id);
+              link.textContent = a.task_id;
+              link.addEventListener("click", (e) => { e.preventDefault(); $("lookup-id").value = a.task_id; lookup(a.task_id); });
+              row.insertCell().appendChild(link);
+              const codes = row.insertCell();
+              for (const code of a.alerts) {
+                const tag = document.createElement("span");
+                tag.className = "code";
+                tag.textContent = code;
+                codes.appendChild(tag);
+              }
+              row.insertCell().textContent = a.findings.map((f) => f[1]).join("  ");
+            }
+          } catch (e) { /* the overview shows whether api-service is reachable */ }
+        }
+
+        async function lookup(id) {
+          const body = $("task").tBodies[0];
+          body.replaceChildren();
+          const add = (name, value) => { const row = body.insertRow(); row.insertCell().textContent = name; row.insertCell().textContent = value; };
+          const r = await fetch("/status/" + encodeURIComponent(id), { cache: "no-store" });
+          const t = await r.json();
+          if (!r.ok) { add("error", t.detail || t.error); return; }
+          add("state", t.state);
+          add("attempts", String(t.attempts));
+          add("submitted", t.created_at);
+          add("last change", t.updated_at);
+          if (t.retry_at) add("next attempt", t.retry_at);
+          if (t.last_error) add("last error", t.last_error);
+          if (t.error) add("error", t.error);
+          if (t.result) {
+            add("alerts", t.result.alerts.join(", ") || "none");
+            add("findings", t.result.findings.map((f) => f.code + " " + f.masked).join("  ") || "none");
+          }
+        }
+
+        $("lookup").addEventListener("submit", (e) => { e.preventDefault(); const id = $("lookup-id").value.trim(); if (id) lookup(id); });
         $("redrive-all").addEventListener("click", () => redrive({ all: true }));
+        // /monitor?task=<id> opens with that task looked up (a link to share, and the browser test's way in).
+        const asked = new URLSearchParams(location.search).get("task");
+        if (asked) { $("lookup-id").value = asked; lookup(asked); }
         refresh();
+        recentAlerts();
         deadLetters();
         setInterval(refresh, 1500);
+        setInterval(recentAlerts, 3000);
         setInterval(deadLetters, 5000);
 
         """#

@@ -103,6 +103,18 @@ enum OpenAPIDocument {
                 "responses": {"200": {"description": "The overview.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MonitorOverview"}}}}}
               }
             },
+            "/monitor/api/recent-alerts": {
+              "get": {
+                "summary": "The last 50 tasks with alerts, across every alert-service",
+                "description": "Time, task id, codes and masked excerpts ([code, masked] pairs, at most 10 a task); never message text. Kept in each alert-service's memory (alertmesh.v1.AlertService/Recent), merged newest first; an alert-service that does not answer is left out.",
+                "responses": {"200": {"description": "The recent alerts.", "content": {"application/json": {"schema": {
+                  "type": "object", "required": ["alerts"],
+                  "properties": {"alerts": {"type": "array", "items": {"type": "object", "required": ["task_id", "at_ms", "alerts", "findings"],
+                    "properties": {"task_id": {"type": "string"}, "at_ms": {"type": "integer"}, "alerts": {"type": "array", "items": {"type": "string"}},
+                      "findings": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}}}}}
+                }}}}}
+              }
+            },
             "/monitor/api/dead-letters": {
               "get": {
                 "summary": "The newest 50 dead letters, read through a worker",

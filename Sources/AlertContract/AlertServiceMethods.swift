@@ -14,4 +14,7 @@ public import MeshRPC
 public enum AlertServiceMethods {
     public static let analyze = RPCMethod<Alertmesh_V1_AnalyzeRequest, Alertmesh_V1_AnalyzeResponse>(
         service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Analyze", methodID: 1, idempotent: true)
+    /// The newest analyses that raised alerts, from the service's memory (masked findings only).
+    public static let recent = RPCMethod<Alertmesh_V1_RecentAlertsRequest, Alertmesh_V1_RecentAlertsResponse>(
+        service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Recent", methodID: 2, idempotent: true)
 }

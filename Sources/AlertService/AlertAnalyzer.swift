@@ -30,6 +30,8 @@ public final class AlertAnalyzer {
     let configuration: Configuration
     let logger: Logger
     private var writer: ReportWriter?
+    /// The last analyses with alerts, for /monitor (through api-service and `Recent`).
+    var recent = RecentAlerts()
 
     public init(detector: Detector, store: ReportStore, configuration: Configuration, logger: Logger) {
         self.detector = detector
@@ -41,6 +43,11 @@ public final class AlertAnalyzer {
     public func register(on server: RPCServer) {
         server.register(AlertServiceMethods.analyze) { [self] request, call in
             self.analyze(request, call, loop: server.loop)
+        }
+        server.register(AlertServiceMethods.recent) { [self] request, call in
+            var response = Alertmesh_V1_RecentAlertsResponse()
+            response.alerts = recent.newestFirst(limit: Int(request.limit))
+            call.respond(response)
         }
     }
 
@@ -94,10 +101,11 @@ public final class AlertAnalyzer {
         if writer == nil { writer = ReportWriter(store: store, loop: loop) }
         writer!.write(
             taskID: taskID, content: content,
-            done: { outcome in
+            done: { [self] outcome in
                 switch outcome {
                 case .success(let written):
                     response.report = Report.fileName(taskID: taskID)
+                    self.recent.add(taskID: taskID, response: response)
                     metadata["report"] = .string(written == .written ? "written" : "existed")
                     metadata["duration_ms"] = .string(Self.elapsedMs(since: started))
                     logger.info("analyzed", metadata: metadata)

@@ -122,6 +122,7 @@ struct SchemaChecker {
             ("get", "/docs", { w.request("GET", "/docs") }, 200),
             ("get", "/monitor", { w.request("GET", "/monitor") }, 200),
             ("get", "/monitor/api/overview", { w.request("GET", "/monitor/api/overview") }, 200),
+            ("get", "/monitor/api/recent-alerts", { w.request("GET", "/monitor/api/recent-alerts") }, 200),
             ("get", "/monitor/api/dead-letters", { w.request("GET", "/monitor/api/dead-letters") }, 503),
             (
                 "post", "/monitor/api/dead-letters/redrive",

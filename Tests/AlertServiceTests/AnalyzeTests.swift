@@ -67,6 +67,15 @@ final class Fixture {
         return result!
     }
 
+    func recent(limit: UInt32 = 0) -> [Alertmesh_V1_RecentAlert] {
+        var req = Alertmesh_V1_RecentAlertsRequest()
+        req.limit = limit
+        var result: Result<Alertmesh_V1_RecentAlertsResponse, RPCError>?
+        client.call(AlertServiceMethods.recent, req, timeoutMs: 10_000) { result = $0 }
+        loop.run(until: { result != nil })
+        return (try? result!.get().alerts) ?? []
+    }
+
     var reportFiles: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: reports)) ?? []).sorted() }
 
     func tearDown() {
@@ -184,6 +193,30 @@ final class Fixture {
         #expect(e.code == .invalidArgument)
         #expect(e.message == "task_id must be 1-128 characters of [A-Za-z0-9_-]")
         #expect(f.reportFiles.isEmpty)
+    }
+
+    /// `Recent`: the last 50 analyses with alerts, newest first, masked excerpts only, at most 10
+    /// findings each; analyses without alerts are not kept.
+    @Test func recentKeepsTheLastFiftyAlertingAnalysesMasked() throws {
+        let w = try Fixture()
+        defer { w.tearDown() }
+        #expect(w.recent().isEmpty)
+        for i in 0..<60 {
+            _ = w.analyze("t-\(i)", i % 2 == 0 ? "mail jane.doe@example.com \(i)" : "nothing to see \(i)")
+        }
+        _ = w.analyze("many", String(repeating: "password ", count: 30))
+        let recent = w.recent()
+        #expect(recent.count == 31, "30 alerting analyses and one more: \(recent.count)")
+        #expect(recent.first?.taskID == "many" && recent.first?.findings.count == 10)
+        #expect(recent.dropFirst().first?.taskID == "t-58" && recent.last?.taskID == "t-0")
+        #expect(
+            recent.dropFirst().allSatisfy {
+                $0.alerts == ["email_detected"] && $0.findings.first?.masked == "j***@example.com"
+            })
+        #expect(w.recent(limit: 3).map(\.taskID) == ["many", "t-58", "t-56"])
+        for i in 60..<100 { _ = w.analyze("u-\(i)", "password \(i)") }
+        let full = w.recent()
+        #expect(full.count == 50 && full.first?.taskID == "u-99" && full.last?.taskID == "t-42", "a fixed ring of 50")
     }
 
     @Test func messagesWithoutAlertsWriteNothing() throws {

@@ -71,6 +71,20 @@ func headlessChromium(
         #expect(Self.rowState(first, table: "alert-services") == "serving")
         #expect(first.contains(workerSocket) && first.contains("unix:" + mesh.alertSocket))
         #expect(!first.contains("jane.doe"), "no message text on the page")
+        // The recent alerts: the load's e-mail addresses, masked.
+        let recent = try headlessChromium(url, ["--dump-dom"], in: mesh.dir) {
+            $0.contains("<span class=\"code\">email_detected</span>")
+        }
+        #expect(recent.contains("j***@example.com") && !recent.contains("jane.doe"))
+        // A task looked up: its state, attempts, times and masked findings.
+        let id = try #require(mesh.submit("write to jane.doe@example.com, card 4111 1111 1111 1111"))
+        try mesh.waitFor("SUCCESS") { mesh.state(id) == "SUCCESS" }
+        let task = try headlessChromium(url + "?task=" + id, ["--dump-dom"], in: mesh.dir) {
+            $0.contains("<td>state</td><td>SUCCESS</td>")
+        }
+        #expect(task.contains("<td>attempts</td><td>1</td>"))
+        #expect(task.contains("email_detected j***@example.com") && task.contains("**** **** **** 1111"))
+        #expect(!task.contains("jane.doe") && !task.contains("4111 1111"), "masked only")
         sleep(3)
         let second = try headlessChromium(url, ["--dump-dom"], in: mesh.dir) { Self.points($0) > Self.points(first) }
         #expect(Self.points(second) > Self.points(first))
