@@ -29,7 +29,7 @@ extension APIHandler {
     }
 
     /// `{"task_id", "state", "result"?, "error"? | "last_error"?, "attempts", "created_at", "updated_at",
-    /// "retry_at"?}`.
+    /// "retry_at"?, "history"}`.
     static func statusBody(_ r: TaskRecord) -> [UInt8] {
         var b: [UInt8] = []
         b.reserveCapacity(160 + (r.result?.count ?? 0) + (r.error?.utf8.count ?? 0))
@@ -58,7 +58,31 @@ extension APIHandler {
         time(#","created_at":"#, r.createdAtMs)
         time(#","updated_at":"#, r.updatedAtMs)
         if let retryAt = r.retryAtMs { time(#","retry_at":"#, retryAt) }
-        b.append(UInt8(ascii: "}"))
+        // Every transition, oldest first: submitted, the first start, the recorded ones (retries
+        // with their errors, later starts, failure, re-drive), and SUCCESS.
+        // (The first start of the current run is a field of its own: it follows the last re-drive,
+        // or the submit. Placed by that, not by time: both can fall in the same millisecond.)
+        var events: [(ms: Int64, state: String, detail: String)] = [(r.createdAtMs, "PENDING", "submitted")]
+        var recorded = r.history.map { ($0.atMs, $0.state, $0.detail) }
+        if let started = r.startedAtMs {
+            let at = (recorded.lastIndex { $0.2.hasPrefix("re-driven") }).map { $0 + 1 } ?? 0
+            recorded.insert((started, "STARTED", "attempt 1"), at: at)
+        }
+        events += recorded
+        if r.state == .success { events.append((r.updatedAtMs, "SUCCESS", "")) }
+        b.append(contentsOf: #","history":["#.utf8)
+        for (i, e) in events.enumerated() {
+            if i > 0 { b.append(UInt8(ascii: ",")) }
+            time(#"{"at":"#, e.ms)
+            b.append(contentsOf: #","state":"#.utf8)
+            JSONText.appendString(e.state, to: &b)
+            if !e.detail.isEmpty {
+                b.append(contentsOf: #","detail":"#.utf8)
+                JSONText.appendString(e.detail, to: &b)
+            }
+            b.append(UInt8(ascii: "}"))
+        }
+        b.append(contentsOf: "]}".utf8)
         return b
     }
 

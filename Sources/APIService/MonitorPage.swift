@@ -237,6 +237,7 @@ enum MonitorPage {
             add("alerts", t.result.alerts.join(", ") || "none");
             add("findings", t.result.findings.map((f) => f.code + " " + f.masked).join("  ") || "none");
           }
+          for (const h of t.history || []) add("  " + h.at, h.state + (h.detail ? " — " + h.detail : ""));
         }
 
         $("lookup").addEventListener("submit", (e) => { e.preventDefault(); const id = $("lookup-id").value.trim(); if (id) lookup(id); });

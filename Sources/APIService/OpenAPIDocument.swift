@@ -232,6 +232,14 @@ enum OpenAPIDocument {
                   "last_error": {"type": "string", "description": "While it waits (PENDING, STARTED, RETRY): why its last attempt did not succeed."},
                   "attempts": {"type": "integer", "description": "Attempts counted; one no alert-service took is not."},
                   "retry_at": {"type": "string", "format": "date-time", "description": "While it waits: when it runs again."},
+                  "history": {
+                    "type": "array",
+                    "description": "Every transition, oldest first: submitted, each attempt's start, retries with their errors, postponements, failure, re-drive, success (the newest 4 KiB of recorded transitions).",
+                    "items": {
+                      "type": "object", "required": ["at", "state"],
+                      "properties": {"at": {"type": "string", "format": "date-time"}, "state": {"type": "string"}, "detail": {"type": "string"}}
+                    }
+                  },
                   "created_at": {"type": "string", "format": "date-time"},
                   "updated_at": {"type": "string", "format": "date-time"}
                 }

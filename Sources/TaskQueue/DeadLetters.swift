@@ -192,8 +192,15 @@ public final class DeadLetters {
                       if state then
                         redis.call('HSET', key, 'state', 'PENDING', 'attempts', '0', 'message', f['message'] or '',
                           'updated_at', nowText, 'entry', entry)
-                        redis.call('HDEL', key, 'error', 'retry_at', 'result', 'worker')
+                        -- The first start moves into the history (it precedes every line there).
+                        local first = redis.call('HGET', key, 'started_at')
+                        if first then
+                          redis.call('HSET', key, 'history',
+                            first .. ' STARTED attempt 1\\n' .. (redis.call('HGET', key, 'history') or ''))
+                        end
+                        redis.call('HDEL', key, 'error', 'retry_at', 'result', 'worker', 'started_at')
                         redis.call('PERSIST', key)
+                        record(key, 'PENDING re-driven by an operator; attempts start again')
                       else
                         -- Its record expired (results are kept for less time than dead letters).
                         redis.call('HSET', key, 'state', 'PENDING', 'message', f['message'] or '', 'attempts', '0',

@@ -17,10 +17,29 @@ public struct TaskRecord: Sendable, Hashable {
     public var error: String?
     /// When a RETRY is due (ms since the epoch).
     public var retryAtMs: Int64?
+    /// When its first attempt started (ms since the epoch), if it has.
+    public var startedAtMs: Int64?
+    /// Its transitions off the happy path, oldest first: retries and their errors, later starts,
+    /// postponements, failure, re-drive (`TaskScripts`' `record`).
+    public var history: [Transition] = []
+
+    /// One recorded transition.
+    public struct Transition: Sendable, Hashable {
+        public var atMs: Int64
+        public var state: String
+        public var detail: String
+        public init(atMs: Int64, state: String, detail: String) {
+            self.atMs = atMs
+            self.state = state
+            self.detail = detail
+        }
+    }
 
     /// The fields `QueueClient.status` asks for, in its `HMGET`'s order — never `message`: a
     /// pending task's message (up to the size limit) would travel with every poll for nothing.
-    public static let fields = ["state", "attempts", "created_at", "updated_at", "result", "error", "retry_at"]
+    public static let fields = [
+        "state", "attempts", "created_at", "updated_at", "result", "error", "retry_at", "started_at", "history",
+    ]
 
     /// Reads the `HMGET` reply for `fields`; nil when the hash does not exist (every field nil) or
     /// makes no sense.
@@ -40,6 +59,13 @@ public struct TaskRecord: Sendable, Hashable {
         result = state == .success ? bytes(4) : nil
         error = text(5)
         retryAtMs = state == .retry || state == .pending ? text(6).flatMap { Int64($0) } : nil
+        startedAtMs = text(7).flatMap { Int64($0) }
+        for line in (text(8) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 2)
+            guard parts.count >= 2, let ms = Int64(parts[0]) else { continue }
+            history.append(
+                Transition(atMs: ms, state: String(parts[1]), detail: parts.count > 2 ? String(parts[2]) : ""))
+        }
     }
 }
 

@@ -32,6 +32,7 @@ extension TaskScripts {
           end
           if err then
             redis.call('HSET', task, 'state', 'FAILURE', 'error', err, 'updated_at', nowText)
+            record(task, 'FAILURE ' .. err)
             redis.call('HDEL', task, 'message')
             redis.call('EXPIRE', task, ARGV[5])
             redis.call('XADD', dead, 'MAXLEN', '~', ARGV[6], '*', 'task_id', id, 'error', err,
@@ -43,8 +44,14 @@ extension TaskScripts {
           end
           attempts = attempts + 1
           local attemptsText = tostring(attempts)
-          redis.call('HSET', task, 'state', 'STARTED', 'attempts', attemptsText, 'updated_at', nowText,
-            'worker', consumer)
+          if attempts == 1 then
+            redis.call('HSET', task, 'state', 'STARTED', 'attempts', attemptsText, 'updated_at', nowText,
+              'worker', consumer, 'started_at', nowText)
+          else
+            redis.call('HSET', task, 'state', 'STARTED', 'attempts', attemptsText, 'updated_at', nowText,
+              'worker', consumer)
+            record(task, 'STARTED attempt ' .. attemptsText)
+          end
           return {'run', message or '', attemptsText}
         end
         """

@@ -28,6 +28,14 @@ public enum TaskScripts {
         -- with snprintf("%.17g") at every call.
         local nowText = tostring(now)
         local function terminal(state) return state == 'SUCCESS' or state == 'FAILURE' end
+        -- A task's history: one line per transition off the happy path ("<ms> <STATE> <detail>"),
+        -- the newest 4 KiB kept. Submit, the first start and SUCCESS have fields of their own
+        -- (created_at, started_at, updated_at), so a task that just succeeds writes none.
+        local function record(task, line)
+          local h = (redis.call('HGET', task, 'history') or '') .. nowText .. ' ' .. line .. '\\n'
+          if #h > 4096 then h = string.sub(h, (string.find(h, '\\n', #h - 4096, true) or 0) + 1) end
+          redis.call('HSET', task, 'history', h)
+        end
         """
 
     /// `create(stream, task, id, message)`: a new task's stream entry and its PENDING hash — the
@@ -175,6 +183,7 @@ public enum TaskScripts {
             source: prelude + finishing + """
                 local due = now + tonumber(ARGV[4])
                 redis.call('HSET', KEYS[1], 'state', 'RETRY', 'error', ARGV[3], 'updated_at', nowText, 'retry_at', due)
+                record(KEYS[1], 'RETRY ' .. ARGV[3])
                 redis.call('ZADD', KEYS[3], due, ARGV[5])
                 redis.call('HINCRBY', KEYS[4], 'retried', 1)
                 return 'ok'
@@ -196,6 +205,7 @@ public enum TaskScripts {
                 if attempts > 0 then attempts = attempts - 1 end
                 redis.call('HSET', KEYS[1], 'state', 'PENDING', 'attempts', tostring(attempts), 'error', ARGV[3],
                   'updated_at', nowText, 'retry_at', due)
+                record(KEYS[1], 'PENDING ' .. ARGV[3])
                 redis.call('ZADD', KEYS[3], due, ARGV[5])
                 redis.call('HINCRBY', KEYS[4], 'postponed', 1)
                 return 'ok'
@@ -214,6 +224,7 @@ public enum TaskScripts {
                 local message = redis.call('HGET', KEYS[1], 'message') or ''
                 local attempts = redis.call('HGET', KEYS[1], 'attempts') or '0'
                 redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'error', ARGV[3], 'updated_at', nowText)
+                record(KEYS[1], 'FAILURE ' .. ARGV[3])
                 redis.call('HDEL', KEYS[1], 'message', 'retry_at')
                 redis.call('EXPIRE', KEYS[1], ARGV[4])
                 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'task_id', ARGV[5], 'error', ARGV[3],

@@ -83,6 +83,9 @@ func headlessChromium(
             $0.contains("<td>state</td><td>SUCCESS</td>")
         }
         #expect(task.contains("<td>attempts</td><td>1</td>"))
+        #expect(
+            task.contains("PENDING — submitted") && task.contains("STARTED — attempt 1")
+                && task.contains("<td>SUCCESS</td>"))
         #expect(task.contains("email_detected j***@example.com") && task.contains("**** **** **** 1111"))
         #expect(!task.contains("jane.doe") && !task.contains("4111 1111"), "masked only")
         sleep(3)
@@ -139,6 +142,21 @@ func headlessChromium(
         #expect(rows.first?["task_id"] as? String == id)
         #expect((rows.first?["last_error"] as? String)?.contains("cannot write report") == true, "\(rows)")
         #expect(rows.first?["message"] == nil && listed.json["redrive_enabled"] as? Bool == true)
+        // Its history: every transition with its error, oldest first.
+        func history() -> [String] {
+            (mesh.status(id)["history"] as? [[String: Any]] ?? []).map {
+                "\($0["state"] ?? "") \($0["detail"] ?? "")".trimmingCharacters(in: .whitespaces)
+            }
+        }
+        let failed = history()
+        #expect(failed.count == 5, "\(failed)")
+        #expect(failed.first == "PENDING submitted" && failed.dropFirst().first == "STARTED attempt 1", "\(failed)")
+        #expect(
+            failed.dropFirst(2).first?.hasPrefix("RETRY ") == true
+                && failed.dropFirst(2).first?.contains("cannot write report") == true)
+        #expect(
+            failed.dropFirst(3).first == "STARTED attempt 2"
+                && failed.last?.hasPrefix("FAILURE gave up after 2 attempts") == true)
         let raw = mesh.requestText("GET", "/monitor/api/dead-letters")
         #expect(!raw.contains("4111") && !raw.contains("hunter2"), "no message text: \(raw)")
 
@@ -148,6 +166,11 @@ func headlessChromium(
             "POST", "/monitor/api/dead-letters/redrive", body: body)
         #expect(redriven.status == 200 && (redriven.json["redriven"] as? [String]) == [id], "\(redriven.json)")
         try mesh.waitFor("SUCCESS after the re-drive", seconds: 20) { mesh.state(id) == "SUCCESS" }
+        let after = history()
+        #expect(Array(after.prefix(5)) == failed, "the first run's transitions stay: \(after)")
+        #expect(
+            Array(after.dropFirst(5)).map { $0.prefix(13) } == ["PENDING re-dr", "STARTED attem", "SUCCESS"], "\(after)"
+        )
         let again = mesh.request("POST", "/monitor/api/dead-letters/redrive", body: body)
         #expect(again.status == 200 && "\(again.json["refused"] ?? "")".contains("already succeeded"), "\(again.json)")
     }

@@ -472,15 +472,19 @@ import Testing
     @Test func statusRecordParsesOnlyWhatMakesSense() {
         func reply(_ values: [String?]) -> RedisValue { .array(values.map { .bulk($0.map { Array($0.utf8) }) }) }
         #expect(TaskRecord(id: "a", fields: .array([])) == nil)
-        #expect(TaskRecord(id: "a", fields: reply([String?](repeating: nil, count: 7))) == nil)  // no such hash
-        #expect(TaskRecord(id: "a", fields: reply(["WHAT", "1", "1", "1", nil, nil, nil])) == nil)
+        #expect(TaskRecord(id: "a", fields: reply([String?](repeating: nil, count: 9))) == nil)  // no such hash
+        #expect(TaskRecord(id: "a", fields: reply(["WHAT", "1", "1", "1", nil, nil, nil, nil, nil])) == nil)
         #expect(TaskRecord(id: "a", fields: reply(["PENDING", "0"])) == nil)  // not the fields asked for
         #expect(TaskRecord(id: "a", fields: .error("WRONGTYPE")) == nil)
-        let r = TaskRecord(id: "a", fields: reply(["RETRY", "2", "1000", "2000", nil, "boom", "3000"]))
+        let r = TaskRecord(
+            id: "a",
+            fields: reply(["RETRY", "2", "1000", "2000", nil, "boom", "3000", "1500", "1800 RETRY boom\ngarbage\n"]))
         #expect(r?.state == .retry && r?.attempts == 2 && r?.retryAtMs == 3000 && r?.updatedAtMs == 2000)
-        #expect(r?.error == "boom" && r?.result == nil)
-        let done = TaskRecord(id: "a", fields: reply(["SUCCESS", "1", "1000", "2000", "{}", nil, "3000"]))
-        #expect(done?.result == Array("{}".utf8) && done?.retryAtMs == nil)
+        #expect(r?.error == "boom" && r?.result == nil && r?.startedAtMs == 1500)
+        #expect(
+            r?.history == [.init(atMs: 1800, state: "RETRY", detail: "boom")], "a line that makes no sense is skipped")
+        let done = TaskRecord(id: "a", fields: reply(["SUCCESS", "1", "1000", "2000", "{}", nil, "3000", nil, nil]))
+        #expect(done?.result == Array("{}".utf8) && done?.retryAtMs == nil && done?.history == [])
     }
 }
 
