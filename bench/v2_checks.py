@@ -9,7 +9,9 @@ benchmark's inputs next to the Swift detector, as bench/old_checks.py times the 
 Textbook patterns backtrack on the hostile inputs detectors-v2.md lists; those are timed on a
 prefix (16 KiB and 64 KiB) so the growth shows without waiting hours on the full MiB.
 """
-import base64, binascii, json, os, re, sys, time
+import base64, binascii, json, re, sys
+
+from old_checks import time_inputs
 
 KEYWORDS = {"personal_data": {"password", "secret", "credentials"}, "fraud_attempt": {"fraud", "scam", "fake"}}
 WORD = re.compile(r"\w+")
@@ -78,27 +80,5 @@ def analyze(text):
         alerts.add("jwt_detected")
     return sorted(alerts)
 
-d = sys.argv[1]
-hostile = "--no-hostile" not in sys.argv
-for name in ("ascii", "cyrillic"):
-    msgs = open(os.path.join(d, name + ".txt"), encoding="utf-8").read().split("\n")[:-1]
-    size = sum(len(m.encode()) for m in msgs)
-    best = None
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for m in msgs:
-            analyze(m)
-        dt = time.perf_counter() - t0
-        best = dt if best is None else min(best, dt)
-    print(json.dumps({"input": name, "mb_per_s": size / best / 1e6, "msgs_per_s": len(msgs) / best}))
-for f in sorted(os.listdir(d)):
-    if not hostile or not f.startswith("hostile-"):
-        continue
-    text = open(os.path.join(d, f), encoding="utf-8").read()
-    for prefix in (16 << 10, 64 << 10):
-        part = text[:prefix] if "keyword" not in f and "plus-run" not in f else text[-prefix:]
-        t0 = time.perf_counter()
-        analyze(part)
-        dt = time.perf_counter() - t0
-        print(json.dumps({"input": f[8:-4], "bytes": len(part.encode()), "mb_per_s": len(part.encode()) / dt / 1e6,
-                          "seconds": dt}))
+if __name__ == "__main__":
+    time_inputs(analyze, sys.argv[1], hostile="--no-hostile" not in sys.argv, ends=("keyword", "plus-run"))

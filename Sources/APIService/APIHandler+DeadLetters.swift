@@ -52,12 +52,13 @@ extension APIHandler {
         }
     }
 
-    /// Calls `method` on the first worker that answers; 503 when none does.
+    /// Calls `method` on the first worker that answers (any worker serves the shared dead-letter
+    /// stream); 503 when none does.
     private func relayToWorker<Request, Answer, Out: Encodable>(
         _ method: RPCMethod<Request, Answer>, _ request: Request, _ respond: @escaping (HTTPResponse) -> Void,
         _ convert: @escaping (Answer) -> Out
     ) {
-        let workers = scraper?.workerClients ?? []
+        let workers = scraper?.clients(of: "worker") ?? []
         func attempt(_ index: Int, _ lastError: String) {
             guard index < workers.count else {
                 return respond(
@@ -68,10 +69,7 @@ extension APIHandler {
             workers[index].call(method, request, timeoutMs: 5_000) { result in
                 switch result {
                 case .success(let answer):
-                    let encoder = JSONEncoder()
-                    encoder.keyEncodingStrategy = .convertToSnakeCase
-                    let data = (try? encoder.encode(convert(answer))) ?? Data("{}".utf8)
-                    respond(.json(200, Array(data), headers: [("Cache-Control", "no-store")]))
+                    respond(Self.monitorJSON(convert(answer)))
                 case .failure(let error):
                     attempt(index + 1, "\(error)")
                 }

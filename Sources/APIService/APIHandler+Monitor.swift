@@ -30,7 +30,7 @@ extension APIHandler {
         case "/monitor.css":
             respond(Self.monitorFile(MonitorPage.style, type: "text/css; charset=utf-8"))
         case "/api/overview":
-            respond(.json(200, Array(overviewJSON().utf8), headers: [("Cache-Control", "no-store")]))
+            respond(Self.monitorJSON(overview()))
         case "/api/dead-letters":
             deadLetters(respond)
         case "/api/recent-alerts":
@@ -53,7 +53,7 @@ extension APIHandler {
 
     /// The JSON behind the page: throughput, the queue, end-to-end latency, workers and
     /// alert-services. Figures and states only: no message text, nothing unmasked.
-    func overviewJSON() -> String {
+    func overview() -> MonitorOverview {
         let m = monitor
         let now = EventLoop.wallMs()
         var doc = MonitorOverview(nowMs: now)
@@ -97,10 +97,16 @@ extension APIHandler {
                         p99Ms: analyze.map { Self.round($0.latencyP99Ms) }))
             }
         }
+        return doc
+    }
+
+    /// A monitor answer: `value` as JSON (snake_case keys, sorted), never kept by the browser.
+    static func monitorJSON(_ value: some Encodable) -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(doc)) ?? Data("{}".utf8), as: UTF8.self)
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return .json(200, Array(data), headers: [("Cache-Control", "no-store")])
     }
 
     static func round(_ v: Double) -> Double { (v * 1_000).rounded() / 1_000 }

@@ -13,17 +13,13 @@ extension APIHandler {
     /// left out (and shown as down in the overview).
     func recentAlerts(_ respond: @escaping (HTTPResponse) -> Void) {
         recentReading.get { result in
-            let rows = (try? result.get()) ?? []
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let data = (try? encoder.encode(MonitorRecentAlerts(alerts: rows))) ?? Data("{}".utf8)
-            respond(.json(200, Array(data), headers: [("Cache-Control", "no-store")]))
+            respond(Self.monitorJSON(MonitorRecentAlerts(alerts: (try? result.get()) ?? [])))
         }
     }
 
     /// Asks every scraped alert-service for its recent alerts, in parallel; merged newest first.
     func readRecentAlerts(_ completion: @escaping (Result<[MonitorRecentAlert], Never>) -> Void) {
-        let clients = scraper?.alertServiceClients ?? []
+        let clients = scraper?.clients(of: "alert-service") ?? []
         guard !clients.isEmpty else { return completion(.success([])) }
         var rows: [MonitorRecentAlert] = []
         var remaining = clients.count

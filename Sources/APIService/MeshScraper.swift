@@ -23,23 +23,21 @@ struct ScrapeResult {
 /// Prometheus sees the rest of the mesh: one scrape target, every service behind it, each sample
 /// labelled with `instance` (the endpoint) and `service` (the server's name).
 ///
-/// Answers are shared for `maxAgeMs` (0.9 s, just under the monitor's one-second sampling), and readers that come while a scrape is out wait for
-/// it: however many Prometheus servers, monitor pages or scripts read /metrics, each service is
-/// asked at most about once a second.
+/// Answers are shared (a `SharedReading`: 0.9 s, and readers that come while a scrape is out wait
+/// for it): however many Prometheus servers, monitor pages or scripts read /metrics, each service
+/// is asked at most about once a second.
 public final class MeshScraper {
-    private let loop: EventLoop
     private let clients: [(String, RPCClient)]
     private var lastService: [String: String] = [:]
     private var lastSeenMs: [String: UInt64] = [:]
     public var timeoutMs: UInt64 = 1_000
-    public var maxAgeMs: UInt64 = 900
-    private var cached: (atMs: UInt64, results: [ScrapeResult])?
-    private var waiting: [([ScrapeResult]) -> Void] = []
-    /// Scrapes sent to the services (not answered from the cache), for tests and figures.
-    public private(set) var scrapes: UInt64 = 0
+    private lazy var answers = SharedReading<[ScrapeResult], Never> { [unowned self] done in
+        self.scrapeNow { done(.success($0)) }
+    }
+    /// Scrapes sent to the services (not answered from the shared reading).
+    public var scrapes: UInt64 { answers.reads }
 
     public init(loop: EventLoop, endpoints: [Endpoint]) {
-        self.loop = loop
         clients = endpoints.map { endpoint in
             var config = RPCClient.Configuration(name: "api-service metrics")
             config.connectTimeoutMs = 1_000
@@ -49,19 +47,10 @@ public final class MeshScraper {
 
     public var isEmpty: Bool { clients.isEmpty }
 
-    /// The services' answers, at most `maxAgeMs` old.
+    /// The services' answers, at most the shared reading's age old.
     func scrape(_ completion: @escaping ([ScrapeResult]) -> Void) {
         guard !clients.isEmpty else { return completion([]) }
-        if let cached, loop.nowMs - cached.atMs <= maxAgeMs { return completion(cached.results) }
-        waiting.append(completion)
-        guard waiting.count == 1 else { return }  // one scrape out at a time; the rest wait for it
-        scrapes += 1
-        scrapeNow { [self] results in
-            self.cached = (self.loop.nowMs, results)
-            let done = self.waiting
-            self.waiting = []
-            for c in done { c(results) }
-        }
+        answers.get { completion((try? $0.get()) ?? []) }
     }
 
     private func scrapeNow(_ completion: @escaping ([ScrapeResult]) -> Void) {
@@ -93,12 +82,8 @@ public final class MeshScraper {
         }
     }
 
-    /// Clients of the scraped services that said they are workers (any worker serves the shared
-    /// dead-letter stream).
-    var workerClients: [RPCClient] { clients.filter { lastService[$0.0] == "worker" }.map(\.1) }
-
-    /// Clients of the scraped services that said they are alert-services.
-    var alertServiceClients: [RPCClient] { clients.filter { lastService[$0.0] == "alert-service" }.map(\.1) }
+    /// Clients of the scraped services that said they are `service` ("worker", "alert-service").
+    func clients(of service: String) -> [RPCClient] { clients.filter { lastService[$0.0] == service }.map(\.1) }
 
     public func close() {
         for (_, client) in clients { client.close() }

@@ -74,10 +74,7 @@ final class MonitorSampler {
             var summed = [Double](repeating: 0, count: E2EHistogram.bounds.count + 1)
             for r in results {
                 guard let figures = r.stats?.figures else { continue }
-                for (i, bound) in E2EHistogram.bounds.enumerated() {
-                    summed[i] += figures["task_e2e_seconds_bucket:le=\(E2EHistogram.format(bound))"] ?? 0
-                }
-                summed[E2EHistogram.bounds.count] += figures["task_e2e_seconds_bucket:le=+Inf"] ?? 0
+                for (i, n) in E2EHistogram.buckets(in: figures).enumerated() { summed[i] += n }
                 if let analyze = r.stats?.methods.first(where: { $0.method.hasSuffix("/Analyze") }) {
                     if let last = lastCalls[r.instance], now > last.atMs, analyze.calls >= last.calls {
                         callsPerSecond[r.instance] =

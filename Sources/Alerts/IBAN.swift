@@ -19,9 +19,6 @@ enum IBAN {
         }
         return out
     }()
-
-    /// The longest IBAN (Saint Lucia), in characters.
-    static let maxLength = 32
 }
 
 extension Scan {

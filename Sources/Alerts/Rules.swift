@@ -35,9 +35,6 @@ public struct Rules: Sendable, Hashable {
         self.patterns = patterns.intersection(Rules.patternCodes)
     }
 
-    public var emailEnabled: Bool { patterns.contains(.emailDetected) }
-    public var cardEnabled: Bool { patterns.contains(.cardNumberDetected) }
-
     /// Whether `code` can fire under these rules.
     public func isEnabled(_ code: AlertCode) -> Bool {
         patterns.contains(code) || !(keywords[code] ?? []).isEmpty

@@ -31,17 +31,28 @@ public struct E2EHistogram: Sendable {
     public func figures(_ name: String = "task_e2e_seconds") -> [String: Double] {
         var out: [String: Double] = [:]
         var cumulative: UInt64 = 0
-        for (i, bound) in Self.bounds.enumerated() {
-            cumulative += counts[i]
-            out["\(name)_bucket:le=\(Self.format(bound))"] = Double(cumulative)
+        let keys = Self.bucketFigures(name)
+        for (i, n) in counts.enumerated() {
+            cumulative += n
+            out[keys[i]] = Double(cumulative)
         }
-        out["\(name)_bucket:le=+Inf"] = Double(count)
+        out[keys[counts.count]] = Double(count)
         out["\(name)_sum"] = sum
         out["\(name)_count"] = Double(count)
         return out
     }
 
-    public static func format(_ v: Double) -> String {
+    /// The bucket figures' names, in `bounds` order, then +Inf.
+    public static func bucketFigures(_ name: String = "task_e2e_seconds") -> [String] {
+        bounds.map { "\(name)_bucket:le=\(format($0))" } + ["\(name)_bucket:le=+Inf"]
+    }
+
+    /// The cumulative bucket counts (`bounds`, then +Inf) in a service's `figures`; 0 where absent.
+    public static func buckets(in figures: [String: Double], _ name: String = "task_e2e_seconds") -> [Double] {
+        bucketFigures(name).map { figures[$0] ?? 0 }
+    }
+
+    static func format(_ v: Double) -> String {
         v == v.rounded() ? String(Int(v)) : String(v)
     }
 

@@ -82,11 +82,7 @@ import Testing
         var after = before
         for _ in 0..<90 { after.record(seconds: 0.02) }
         for _ in 0..<10 { after.record(seconds: 3) }
-        func buckets(_ h: E2EHistogram) -> [Double] {
-            let f = h.figures()
-            return E2EHistogram.bounds.map { f["task_e2e_seconds_bucket:le=\(E2EHistogram.format($0))"]! }
-                + [f["task_e2e_seconds_bucket:le=+Inf"]!]
-        }
+        func buckets(_ h: E2EHistogram) -> [Double] { E2EHistogram.buckets(in: h.figures()) }
         #expect(after.figures()["task_e2e_seconds_count"] == 1_100)
         let sampler = MonitorSampler()
         #expect(sampler.e2eQuantile(0.5) == nil, "no samples, no figure")
