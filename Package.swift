@@ -38,6 +38,10 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]),
         // Node's http-parser 2.9 (Debian ships no pkg-config file: the modulemap links it by name).
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        // OpenSSL 3 for TLS on the RPC's TCP links (libssl-dev).
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
 
         // The wire codec: pure, no I/O, the fuzz target.
         .target(name: "MeshWire", swiftSettings: swiftSettings),
@@ -67,11 +71,13 @@ let package = Package(
             name: "MeshProto",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]),
+        // TLS 1.3 with mutual certificates, as a StreamSecurity layer driven through memory BIOs.
+        .target(name: "MeshTLS", dependencies: ["COpenSSL", "MeshLoop"], swiftSettings: swiftSettings),
         // RPC server and client on MeshLoop: handshake, request ids, deadlines, built-in services.
         .target(
             name: "MeshRPC",
             dependencies: [
-                "MeshWire", "MeshLoop", "MeshProto",
+                "MeshWire", "MeshLoop", "MeshProto", "MeshTLS",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -92,7 +98,7 @@ let package = Package(
             name: "APIService",
             dependencies: [
                 "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "MeshRPC", "MeshProto", "MeshLoop",
-                "MeshTime", "AlertContract", .product(name: "Logging", package: "swift-log"),
+                "MeshTime", "AlertContract", "MeshTLS", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // worker's logic: an attempt is an Analyze call; the consumer does the rest.
@@ -115,6 +121,7 @@ let package = Package(
         .target(
             name: "MeshOptions",
             dependencies: [
+                "MeshTLS",
                 "MeshLoop", "MeshLog", "MeshRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "alert-service",
             dependencies: [
-                "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog",
+                "AlertService", "AlertContract", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,7 +150,7 @@ let package = Package(
             name: "worker",
             dependencies: [
                 "TaskWorker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts",
-                "MeshLog",
+                "MeshLog", "AlertContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -255,7 +262,7 @@ let package = Package(
         .testTarget(
             name: "MeshRPCTests",
             dependencies: [
-                "MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshTestSupport",
+                "MeshRPC", "MeshWire", "MeshLoop", "MeshProto", "MeshTestSupport", "MeshTLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

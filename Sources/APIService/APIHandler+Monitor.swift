@@ -24,11 +24,11 @@ extension APIHandler {
     func monitorRoute(_ path: Substring, _ respond: @escaping (HTTPResponse) -> Void) {
         switch path {
         case "", "/":
-            respond(Self.monitorFile(MonitorPage.html, type: "text/html; charset=utf-8"))
+            respond(Self.pageFile(MonitorPage.html, type: "text/html; charset=utf-8"))
         case "/monitor.js":
-            respond(Self.monitorFile(MonitorPage.script, type: "text/javascript; charset=utf-8"))
+            respond(Self.pageFile(MonitorPage.script, type: "text/javascript; charset=utf-8"))
         case "/monitor.css":
-            respond(Self.monitorFile(MonitorPage.style, type: "text/css; charset=utf-8"))
+            respond(Self.pageFile(MonitorPage.style, type: "text/css; charset=utf-8"))
         case "/api/overview":
             respond(Self.monitorJSON(overview()))
         case "/api/dead-letters":
@@ -40,15 +40,28 @@ extension APIHandler {
         }
     }
 
-    /// Self-contained: no inline script or style, nothing from elsewhere, never framed.
-    static func monitorFile(_ text: String, type: String) -> HTTPResponse {
+    /// A page or one of its files (/monitor, /docs): no inline script or style, nothing from
+    /// elsewhere, never framed, forms posting only here (nosniff: the server adds it everywhere).
+    static func pageFile(_ text: String, type: String) -> HTTPResponse {
         HTTPResponse(
             status: 200,
             headers: [
                 ("Content-Type", type),
-                ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
-                ("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-cache"),
+                (
+                    "Content-Security-Policy",
+                    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+                ),
+                ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-cache"),
             ], body: Array(text.utf8))
+    }
+
+    func docsRoute(_ path: Substring, _ respond: @escaping (HTTPResponse) -> Void) {
+        switch path {
+        case "", "/": respond(Self.pageFile(DocsPage.html, type: "text/html; charset=utf-8"))
+        case "/docs.js": respond(Self.pageFile(DocsPage.script, type: "text/javascript; charset=utf-8"))
+        case "/docs.css": respond(Self.pageFile(DocsPage.style, type: "text/css; charset=utf-8"))
+        default: respond(.error(404, "no such docs resource \(path); the page is GET /docs"))
+        }
     }
 
     /// The JSON behind the page: throughput, the queue, end-to-end latency, workers and

@@ -14,7 +14,12 @@ extension APIHandler {
     func submit(
         _ request: HTTPRequest, receivedAtNs: UInt64, _ respond: @escaping (HTTPResponse) -> Void
     ) {
-        if let type = request.mediaType, type != "application/json", !type.hasSuffix("+json") {
+        // Required, not guessed: a form post from another site (text/plain, no preflight) must
+        // not become a task.
+        guard let type = request.mediaType else {
+            return respond(.error(415, "Content-Type: application/json is required"))
+        }
+        if type != "application/json", !type.hasSuffix("+json") {
             return respond(.error(415, "Content-Type must be application/json, not \(type)"))
         }
         let key = request.headers["Idempotency-Key"]

@@ -26,6 +26,10 @@ public final class APIHandler {
         public var retryAfterSeconds = 1
         /// Whether /monitor may re-drive dead letters (`--monitor-admin`); off, the page only lists them.
         public var monitorAdmin = false
+        /// Bearer keys /submit and /status require (`--api-keys-file`); nil: open.
+        public var apiKeys: APIKeys?
+        /// Whether the public listener serves /metrics; off when `--metrics-listen` gives it its own.
+        public var metricsOnPublicListener = true
         public init() {}
     }
 
@@ -134,7 +138,7 @@ public final class APIHandler {
             route = .metrics
         } else if path == "/openapi.json" {
             route = .openapi
-        } else if path == "/docs" || path == "/docs/" {
+        } else if path.utf8.starts(with: "/docs".utf8) {
             route = .docs
         } else if path.utf8.starts(with: "/monitor".utf8) {
             route = .monitor
@@ -150,29 +154,26 @@ public final class APIHandler {
         case .unknown:
             respond(
                 .error(404, "no such endpoint \(request.method) \(path); try POST /submit or GET /status/{task_id}"))
+        case .submit where request.method == "POST" && !admits(request, respond):
+            break
         case .submit where request.method == "POST":
             submit(request, receivedAtNs: responder.receivedAtNs, respond)
+        case .status where isRead && !admits(request, respond):
+            break
         case .status where isRead:
             status(String(taskID), respond)
         case .healthz where isRead:
             respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
         case .readyz where isRead:
             ready(respond)
+        case .metrics where isRead && !configuration.metricsOnPublicListener:
+            respond(.error(404, "no such endpoint \(request.method) \(path); /metrics is on the metrics listener"))
         case .metrics where isRead:
             metrics(respond)
         case .openapi where isRead:
             respond(.json(200, Self.openAPIBytes, headers: [("Cache-Control", "max-age=60")]))
         case .docs where isRead:
-            respond(
-                HTTPResponse(
-                    status: 200,
-                    headers: [
-                        ("Content-Type", "text/html; charset=utf-8"),
-                        (
-                            "Content-Security-Policy",
-                            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
-                        ),
-                    ], body: Self.docsBytes))
+            docsRoute(path.dropFirst("/docs".count), respond)
         case .monitor where isRead:
             monitorRoute(path.dropFirst("/monitor".count), respond)
         case .monitor where request.method == "POST" && path == "/monitor/api/dead-letters/redrive":
@@ -183,8 +184,35 @@ public final class APIHandler {
         }
     }
 
+    /// With API keys configured: whether the request presents one; if not, answers 401.
+    private func admits(_ request: HTTPRequest, _ respond: (HTTPResponse) -> Void) -> Bool {
+        guard let keys = configuration.apiKeys else { return true }
+        let presented = request.headers["Authorization"]
+        if keys.admits(presented) { return true }
+        let challenge =
+            presented == nil ? #"Bearer realm="alertmesh""# : #"Bearer realm="alertmesh", error="invalid_token""#
+        respond(
+            .error(
+                401,
+                presented == nil ? "an API key is required: Authorization: Bearer <key>" : "the API key is not valid",
+                headers: [("WWW-Authenticate", challenge)]))
+        return false
+    }
+
+    /// The metrics listener (`--metrics-listen`): /metrics and /healthz, nothing else.
+    public func handleMetricsListener(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return responder.respond(
+                .error(405, "\(request.method) is not allowed here", headers: [("Allow", "GET, HEAD")]))
+        }
+        switch request.path {
+        case "/metrics": metrics { responder.respond($0) }
+        case "/healthz": responder.respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        default: responder.respond(.error(404, "the metrics listener serves GET /metrics and /healthz only"))
+        }
+    }
+
     static let openAPIBytes = Array(OpenAPIDocument.json.utf8)
-    static let docsBytes = Array(DocsPage.html.utf8)
 
     private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
         // Keyed by parts, not by a string made of them: this runs for every request.

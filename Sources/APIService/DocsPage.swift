@@ -1,5 +1,6 @@
-// DocsPage: GET /docs — the API described from /openapi.json, and a form to try it. One
-// self-contained page: no CDN, no external script or style, works offline.
+// DocsPage: GET /docs — the API described from /openapi.json, and a form to try it. Self-contained
+// (no CDN; works offline), and its script and style are files of their own, so the page's
+// Content-Security-Policy needs no 'unsafe-inline': injected markup could not run script.
 
 enum DocsPage {
     static let html = #"""
@@ -9,17 +10,7 @@ enum DocsPage {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>alertmesh API</title>
-        <style>
-          body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-          h1 { font-size: 1.6rem; margin-bottom: 0; } .lead { color: #555; margin-top: .3rem; }
-          textarea { width: 100%; min-height: 5rem; font: 14px ui-monospace, monospace; box-sizing: border-box; }
-          button { font-size: 1rem; padding: .4rem 1.2rem; margin-top: .5rem; cursor: pointer; }
-          pre { background: #f5f5f5; padding: .8rem; overflow-x: auto; font-size: 13px; }
-          table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-          code, .method { font-family: ui-monospace, monospace; } .method { font-weight: 600; }
-          .state { font-weight: 700; } .SUCCESS { color: #087f23; } .FAILURE { color: #b00020; } .RETRY { color: #b26a00; }
-          .alert { display: inline-block; background: #fde7e9; color: #8a1020; border-radius: 3px; padding: 0 .4rem; margin-right: .3rem; font-family: ui-monospace, monospace; }
-        </style>
+        <link rel="stylesheet" href="/docs/docs.css">
         </head>
         <body>
         <h1>alertmesh</h1>
@@ -51,7 +42,12 @@ enum DocsPage {
         <table id="endpoints"><tr><th>request</th><th>what</th><th>answers</th></tr></table>
         <p>The machine-readable description: <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1).</p>
 
-        <script>
+        <script src="/docs/docs.js"></script>
+        </body>
+        </html>
+        """#
+
+    static let script = #"""
         "use strict";
         const $ = (id) => document.getElementById(id);
 
@@ -123,10 +119,20 @@ enum DocsPage {
 
         $("submit").addEventListener("click", submit);
         describe();
-        // /docs?try=1 presses the button once the page has loaded (used by the headless-browser test).
-        if (new URLSearchParams(location.search).has("try")) $("submit").click();
-        </script>
-        </body>
-        </html>
+        // /docs?try=1 presses the button once the page has loaded (the headless-browser test) — never
+        // inside a frame, where another site could have a visitor submit without seeing it.
+        if (new URLSearchParams(location.search).has("try") && window.top === window.self) $("submit").click();
         """#
+
+    static let style = """
+          body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+          h1 { font-size: 1.6rem; margin-bottom: 0; } .lead { color: #555; margin-top: .3rem; }
+          textarea { width: 100%; min-height: 5rem; font: 14px ui-monospace, monospace; box-sizing: border-box; }
+          button { font-size: 1rem; padding: .4rem 1.2rem; margin-top: .5rem; cursor: pointer; }
+          pre { background: #f5f5f5; padding: .8rem; overflow-x: auto; font-size: 13px; }
+          table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+          code, .method { font-family: ui-monospace, monospace; } .method { font-weight: 600; }
+          .state { font-weight: 700; } .SUCCESS { color: #087f23; } .FAILURE { color: #b00020; } .RETRY { color: #b26a00; }
+          .alert { display: inline-block; background: #fde7e9; color: #8a1020; border-radius: 3px; padding: 0 .4rem; margin-right: .3rem; font-family: ui-monospace, monospace; }
+        """
 }

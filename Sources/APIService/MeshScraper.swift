@@ -3,6 +3,7 @@
 public import MeshLoop
 import MeshProto
 import MeshRPC
+public import MeshTLS
 
 /// One scraped service: its `_sys.Stats/Get` answer, or why there is none.
 struct ScrapeResult {
@@ -37,10 +38,13 @@ public final class MeshScraper {
     /// Scrapes sent to the services (not answered from the shared reading).
     public var scrapes: UInt64 { answers.reads }
 
-    public init(loop: EventLoop, endpoints: [Endpoint]) {
+    /// Over TLS (`tls`), the services answer as `api-service`, the identity in its certificate.
+    public init(loop: EventLoop, endpoints: [Endpoint], tls: TLSContext? = nil) {
         clients = endpoints.map { endpoint in
             var config = RPCClient.Configuration(name: "api-service metrics")
             config.connectTimeoutMs = 1_000
+            config.tls = tls
+            config.expectedPeers = ["worker", "alert-service"]
             return (endpoint.description, RPCClient(loop: loop, endpoints: [endpoint], configuration: config))
         }
     }

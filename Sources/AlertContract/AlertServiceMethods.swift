@@ -17,4 +17,11 @@ public enum AlertServiceMethods {
     /// The newest analyses that raised alerts, from the service's memory (masked findings only).
     public static let recent = RPCMethod<Alertmesh_V1_RecentAlertsRequest, Alertmesh_V1_RecentAlertsResponse>(
         service: "alertmesh.v1.AlertService", serviceID: 0x0100, name: "Recent", methodID: 2, idempotent: true)
+
+    /// Who may call what over TLS: Analyze writes reports (link-once), so only workers; the
+    /// recent alerts are for the monitor (api-service) and operators (rpc-probe).
+    public static let accessPolicy = AccessPolicy(rules: [
+        analyze.descriptor.fullName: ["worker"],
+        recent.descriptor.fullName: ["api-service", "operator"],
+    ])
 }

@@ -11,4 +11,9 @@ public enum DeadLetterMethods {
     /// Idempotent too: a second re-drive of the same tasks finds no dead letter and changes nothing.
     public static let redrive = RPCMethod<Alertmesh_V1_RedriveRequest, Alertmesh_V1_RedriveResponse>(
         service: "alertmesh.v1.DeadLetters", serviceID: 0x0200, name: "Redrive", methodID: 2, idempotent: true)
+
+    /// Who may call what over TLS: dead letters hold masked messages and re-driving changes the
+    /// queue, so operators (rpc-probe) and the monitor (api-service, its own --monitor-admin
+    /// deciding whether the page may re-drive).
+    public static let accessPolicy = AccessPolicy(rules: ["alertmesh.v1.DeadLetters/*": ["operator", "api-service"]])
 }

@@ -3,7 +3,8 @@
 import Glibc
 import MeshJSON
 
-/// A response to send. The server adds `Content-Length`, `Date` and `Connection`.
+/// A response to send. The server adds `Content-Length`, `Date`, `Connection` and
+/// `X-Content-Type-Options: nosniff` (every answer: a browser must never guess a type).
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
@@ -60,7 +61,7 @@ public struct HTTPResponse: Sendable {
         }
         out.append(contentsOf: "Date: ".utf8)
         out.append(contentsOf: date.utf8)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: "\r\nX-Content-Type-Options: nosniff\r\n".utf8)
         if close { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
         if !headersOnly { out.append(contentsOf: body) }

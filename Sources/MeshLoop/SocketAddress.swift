@@ -97,3 +97,16 @@ struct SocketAddress {
         }
     }
 }
+
+extension SocketAddress: CustomStringConvertible {
+    /// `127.0.0.1:7000`, `[::1]:7000`.
+    var description: String {
+        var name = [CChar](repeating: 0, count: 64)
+        let host = withSockaddr { sa -> String in
+            guard uv_ip_name(sa, &name, name.count) == 0 else { return "?" }
+            return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        let isV6 = withSockaddr { $0.pointee.sa_family == sa_family_t(AF_INET6) }
+        return isV6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

@@ -31,14 +31,28 @@ public final class StreamConnection: LoopHandle {
     /// the owner can still answer (HTTP: a client that shut down its side after the request).
     public var onEOF: (() -> Void)?
 
-    private var readBuffer: UnsafeMutableRawPointer?
-    private var outbound: [UInt8] = []
+    var readBuffer: UnsafeMutableRawPointer?
+    /// Bytes for the socket. Without a security layer, what users write goes here directly.
+    var outbound: [UInt8] = []
+    /// With a security layer: what users wrote, waiting for the handshake or to be sealed.
+    var plaintext: [UInt8] = []
+    var security: (any StreamSecurity)?
+    /// Why the security layer gave up on this stream (a refused certificate, a non-TLS peer).
+    public internal(set) var securityFailure: String?
+    /// Called once, when the security layer's handshake is done.
+    public var onSecured: (() -> Void)?
+    /// Under a security layer: plaintext bytes sealed so far, and for recent records where their
+    /// plaintext begins and where they lie on the wire, so an acknowledged wire offset can be told
+    /// in plaintext terms (`bytesAcknowledged`). Only the newest records matter — the
+    /// unacknowledged tail — so old marks are dropped; a lost mark errs towards "delivered".
+    var sealedPlaintext: UInt64 = 0
+    var sealMarks: [(plain: UInt64, wireStart: UInt64, wireEnd: UInt64)] = []
     private var writeInFlight = false
     private var writeInFlightBytes = 0
-    private var corkDepth = 0
+    var corkDepth = 0
     private var closeWhenFlushed = false
 
-    private var stream: UnsafeMutablePointer<uv_stream_t> {
+    var stream: UnsafeMutablePointer<uv_stream_t> {
         UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
     }
 
@@ -140,20 +154,25 @@ public final class StreamConnection: LoopHandle {
         if nread > 0 {
             bytesRead += UInt64(nread)
             cork()
-            onRead?(UnsafeRawBufferPointer(start: readBuffer, count: nread))
+            let bytes = UnsafeRawBufferPointer(start: readBuffer, count: nread)
+            if let security { open(bytes, with: security) } else { onRead?(bytes) }
             uncork()
         } else if nread < 0 {
             if Int32(nread) == UVError.eof {
-                sawEOF = true
-                if let onEOF {
-                    uv_read_stop(stream)
-                    onEOF()
-                } else {
-                    close()
-                }
+                didReachEOF()
             } else {
                 fail(UVError(code: Int32(nread), operation: "read"))
             }
+        }
+    }
+
+    func didReachEOF() {
+        sawEOF = true
+        if let onEOF {
+            uv_read_stop(stream)
+            onEOF()
+        } else {
+            close()
         }
     }
 
@@ -161,19 +180,19 @@ public final class StreamConnection: LoopHandle {
 
     /// Bytes accepted by `write` but not yet taken by the kernel (buffered or in a `uv_write`).
     /// Owners stop reading while this is high, so a peer that never reads cannot grow our memory.
-    public var pendingWriteBytes: Int { outbound.count + writeInFlightBytes }
+    public var pendingWriteBytes: Int { outbound.count + writeInFlightBytes + plaintext.count }
+    /// Plaintext written but not sealed yet (waiting for the handshake or the next flush).
+    var pendingPlaintext: Int { plaintext.count }
 
     /// Queues `bytes`; flushed now unless corked.
     public func write(_ bytes: [UInt8]) {
-        guard !isClosing else { return }
-        outbound.append(contentsOf: bytes)
-        if corkDepth == 0 { flush() }
+        write { $0.append(contentsOf: bytes) }
     }
 
     /// Lets `body` append straight into the outbound buffer (no intermediate copy); flushed unless corked.
     public func write(with body: (inout [UInt8]) -> Void) {
-        guard !isClosing else { return }
-        body(&outbound)
+        guard !isClosing, securityFailure == nil else { return }
+        if security == nil { body(&outbound) } else { body(&plaintext) }
         if corkDepth == 0 { flush() }
     }
 
@@ -198,7 +217,13 @@ public final class StreamConnection: LoopHandle {
 
     /// Hands the outbound buffer to the kernel: `uv_try_write` first, a `uv_write` for the rest.
     public func flush() {
-        guard !isClosing, !writeInFlight, !outbound.isEmpty else { return }
+        guard !isClosing, !writeInFlight else { return }
+        if let security, !plaintext.isEmpty, security.isEstablished, securityFailure == nil {
+            if let error = seal(plaintext, with: security) { return failSecurity(error) }
+            sealedPlaintext += UInt64(plaintext.count)
+            plaintext.removeAll(keepingCapacity: plaintext.capacity <= 1 << 20)
+        }
+        guard !outbound.isEmpty else { return }
         let written = outbound.withUnsafeMutableBytes { raw -> Int32 in
             var buf = CLibUV_buf(raw.baseAddress, raw.count)
             return uv_try_write(stream, &buf, 1)
@@ -273,12 +298,15 @@ public final class StreamConnection: LoopHandle {
         onRead = nil
         onWritesDrained = nil
         onEOF = nil
+        onSecured = nil
     }
 
     override func didClose() {
         readBuffer?.deallocate()
         readBuffer = nil
         outbound = []
+        plaintext = []
+        security = nil
     }
 }
 
@@ -297,36 +325,5 @@ private final class WriteRequest {
     func finish(status: Int32) {
         memory.deallocate()
         connection.didWrite(count: count, status: status)
-    }
-}
-
-/// A `uv_connect` in flight.
-private final class ConnectRequest {
-    let connection: StreamConnection
-    let endpoint: Endpoint
-    let completion: (Result<Void, UVError>) -> Void
-
-    private init(_ c: StreamConnection, _ e: Endpoint, _ completion: @escaping (Result<Void, UVError>) -> Void) {
-        connection = c
-        endpoint = e
-        self.completion = completion
-    }
-
-    static func make(
-        _ c: StreamConnection, endpoint: Endpoint, _ completion: @escaping (Result<Void, UVError>) -> Void
-    ) -> UnsafeMutablePointer<uv_connect_t> {
-        let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        req.pointee.data = Unmanaged.passRetained(ConnectRequest(c, endpoint, completion)).toOpaque()
-        return req
-    }
-
-    static func finish(_ req: UnsafeMutablePointer<uv_connect_t>?, _ status: Int32) {
-        let request = Unmanaged<ConnectRequest>.fromOpaque(req!.pointee.data).takeRetainedValue()
-        req!.deallocate()
-        if status < 0 {
-            request.completion(.failure(UVError(code: status, operation: "connect \(request.endpoint)")))
-        } else {
-            request.completion(.success(()))
-        }
     }
 }

@@ -1,6 +1,8 @@
 // RedisOptions: which Redis a service uses and how durable its writes must be.
 
 public import ArgumentParser
+import Foundation
+import Glibc
 public import MeshRedis
 
 /// Redis options of the api-service and the worker; include with `@OptionGroup var redis: RedisOptions`.
@@ -8,10 +10,18 @@ public struct RedisOptions: ParsableArguments {
     @Option(
         name: .customLong("redis"),
         help: ArgumentHelp(
-            "Redis: host:port, unix:/path, or sentinel://host:port[,host:port...]/<master-name>.",
-            discussion: "With sentinel://, the primary is found through the Sentinels and followed across failovers.",
+            "Redis: host:port, redis://[user[:password]@]host:port, unix:/path, unix://user@/path, or sentinel://[user@]host:port[,host:port...]/<master-name>.",
+            discussion: "With sentinel://, the primary is found through the Sentinels and followed across failovers. "
+                + "A user (an ACL user of Redis 6+) is authenticated with AUTH on every connection; keep its "
+                + "password in --redis-password-file rather than on the command line.",
             valueName: "addr"))
     public var address: String = "127.0.0.1:6379"
+
+    @Option(
+        name: .customLong("redis-password-file"),
+        help: ArgumentHelp(
+            "A file whose first line is the Redis password (beats one in --redis).", valueName: "file"))
+    public var passwordFile: String?
 
     @Option(name: .customLong("redis-prefix"), help: "Prefix (with its hash tag) of every Redis key.")
     public var prefix: String = "{alertmesh}"
@@ -34,10 +44,11 @@ public struct RedisOptions: ParsableArguments {
 
     public func validate() throws {
         do {
-            _ = try RedisService(parsing: address)
+            _ = try RedisService(parsing: RedisCredentials.split(address: address).address)
         } catch {
             throw ValidationError("--redis: \(error)")
         }
+        _ = try credentials()
         guard !prefix.isEmpty else { throw ValidationError("--redis-prefix: must not be empty") }
         if let minReplicas, !(0...16).contains(minReplicas) {
             throw ValidationError("--redis-min-replicas: 0...16, got \(minReplicas)")
@@ -49,7 +60,40 @@ public struct RedisOptions: ParsableArguments {
 
     /// The service `--redis` names (checked by `validate()`).
     public var service: RedisService {
-        get throws { try RedisService(parsing: address) }
+        get throws { try RedisService(parsing: RedisCredentials.split(address: address).address) }
+    }
+
+    /// The user and password to AUTH with, from --redis and --redis-password-file; nil: none.
+    public func credentials() throws -> RedisCredentials? {
+        let (_, user, inline) = RedisCredentials.split(address: address)
+        var password = inline
+        if let passwordFile {
+            guard let data = FileManager.default.contents(atPath: passwordFile) else {
+                throw ValidationError("--redis-password-file: cannot read \(passwordFile)")
+            }
+            let line =
+                String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+            guard !line.isEmpty else { throw ValidationError("--redis-password-file: \(passwordFile) is empty") }
+            password = line
+        }
+        guard let password else {
+            if let user { throw ValidationError("--redis-password-file: user \(user) needs a password") }
+            return nil
+        }
+        return RedisCredentials(user: user, password: password)
+    }
+
+    /// What to say, and how to stop, when Redis refuses our configuration (credentials, ACL):
+    /// one line on stderr naming the option, exit status 78 (EX_CONFIG). Retrying cannot help.
+    public func stopOnConfigurationError(_ client: RedisClient, program: String, log: @escaping (String) -> Void) {
+        let option = passwordFile != nil ? "--redis-password-file" : "--redis"
+        client.onConfigurationError = { error in
+            log(error.message)
+            let line = Array("\(program): \(option): \(error.message)\n".utf8)
+            _ = Glibc.write(2, line, line.count)
+            Glibc.exit(78)
+        }
     }
 
     /// A client configuration with these options' replica wait.
@@ -61,6 +105,7 @@ public struct RedisOptions: ParsableArguments {
             c.minReplicas = minReplicas ?? 0
         }
         c.replicaTimeoutMs = replicaTimeoutMs
+        c.credentials = try credentials()
         return c
     }
 }

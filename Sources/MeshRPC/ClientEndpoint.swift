@@ -1,6 +1,7 @@
 // ClientEndpoint: one endpoint of a client — its connection, reconnect backoff and calls in flight.
 
 import MeshLoop
+import MeshTLS
 public import MeshWire
 
 /// What a client reports about its connections (for `rpc-probe -v` and service logs).
@@ -8,6 +9,9 @@ public enum ClientEvent: Sendable {
     case connecting
     /// The socket connected after `ms`.
     case connected(ms: Double)
+    /// The TLS handshake finished: the server's identity from its certificate, the protocol
+    /// and cipher (`TLSv1.3 TLS_AES_256_GCM_SHA384`).
+    case secured(identity: String?, parameters: String, ms: Double)
     /// The handshake finished: the server's HELLO_ACK settings.
     case ready(server: HelloSettings, ms: Double)
     case disconnected(reason: String)
@@ -114,6 +118,20 @@ final class ClientEndpoint: WireConnectionDelegate {
                 wire.tracer = { tracer(ep, $0) }
             }
             self.wire = wire
+            if case .tcp = endpoint, let tls = client.configuration.tls {
+                guard let session = tls.makeSession(server: false, expecting: client.configuration.expectedPeers)
+                else {
+                    stream.close()
+                    return connectFailed("cannot start a TLS session (out of memory?)")
+                }
+                stream.onSecured = { [weak self, unowned session] in
+                    guard let self else { return }
+                    self.client.emit(
+                        self.endpoint,
+                        .secured(identity: session.peerIdentity, parameters: session.parameters, ms: self.elapsedMs()))
+                }
+                stream.secure(with: session)
+            }
             wire.start()
         }
     }

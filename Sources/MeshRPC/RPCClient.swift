@@ -1,6 +1,7 @@
 // RPCClient: calls methods on one or more endpoints — multiplexed, with deadlines, failover and reconnect.
 
 public import MeshLoop
+public import MeshTLS
 public import MeshWire
 import SwiftProtobuf
 
@@ -28,6 +29,10 @@ public final class RPCClient {
         public var reconnectBackoff = Backoff()
         /// Calls held while no endpoint is ready yet; more fail with RESOURCE_EXHAUSTED.
         public var maxQueuedCalls = 100_000
+        /// TLS for `tcp://` endpoints (Unix sockets stay plaintext).
+        public var tls: TLSContext?
+        /// Over TLS, the server identities accepted (`alert-service`); nil: any the CA signed.
+        public var expectedPeers: Set<String>?
 
         public init(name: String) { self.name = name }
     }

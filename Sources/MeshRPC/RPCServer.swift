@@ -3,6 +3,7 @@
 public import Logging
 public import MeshLoop
 public import MeshProto
+public import MeshTLS
 import MeshWire
 import SwiftProtobuf
 
@@ -37,6 +38,11 @@ public final class RPCServer {
         public var timeouts = ConnectionTimeouts()
         /// Mode of Unix socket files (owner-only by default).
         public var unixSocketMode: UInt32 = 0o600
+        /// TLS for TCP listeners: both sides present a certificate the mesh CA signed. Unix
+        /// listeners stay plaintext (their file mode guards them).
+        public var tls: TLSContext?
+        /// Who may call what over TLS (see `AccessPolicy`).
+        public var accessPolicy = AccessPolicy.open
 
         public init(name: String) { self.name = name }
     }
@@ -102,7 +108,7 @@ public final class RPCServer {
         let d = method.descriptor
         precondition(registrations[d.id.rawValue] == nil, "method id \(d.id) registered twice")
         serviceStatus[d.service] = serviceStatus[d.service] ?? .serving
-        registrations[d.id.rawValue] = Registration(descriptor: d, statsSlot: stats.slot(for: d.fullName)) {
+        let registration = Registration(descriptor: d, statsSlot: stats.slot(for: d.fullName)) {
             payload, call in
             let request: Request
             do {
@@ -115,6 +121,7 @@ public final class RPCServer {
             }
             handler(request, call)
         }
+        registrations[d.id.rawValue] = registration
     }
 
     /// Serves `method` with a handler that answers before returning (or throws the error to answer).
@@ -178,7 +185,16 @@ public final class RPCServer {
                 "rpc connection refused: limit reached", metadata: ["limit": "\(configuration.maxConnections)"])
             return stream.close()
         }
-        let connection = ServerConnection(stream: stream, server: self, peerDescription: endpoint.description)
+        var session: TLSSession?
+        if case .tcp = endpoint, let tls = configuration.tls {
+            guard let s = tls.makeSession(server: true) else {
+                logger.warning("rpc connection refused: cannot start a TLS session (out of memory?)")
+                return stream.close()
+            }
+            session = s
+        }
+        let connection = ServerConnection(
+            stream: stream, server: self, listener: endpoint.description, peer: stream.peerAddress, session: session)
         connections[ObjectIdentifier(connection)] = connection
         stats.connectionsOpen += 1
         stats.connectionsTotal += 1

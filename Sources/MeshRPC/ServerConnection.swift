@@ -1,6 +1,8 @@
 // ServerConnection: one accepted connection — dispatches its requests and tracks its calls.
 
+import Logging
 import MeshLoop
+import MeshTLS
 import MeshWire
 
 final class ServerConnection: WireConnectionDelegate {
@@ -12,11 +14,21 @@ final class ServerConnection: WireConnectionDelegate {
     private(set) var inFlight = CallTable<ServerCall>()
     private(set) var lastAcceptedID: UInt32 = 0
     private(set) var draining = false
-    let peerDescription: String
+    /// The listener it came in on, and the peer's address (TCP), for log lines.
+    let listener: String
+    let peer: String?
+    /// Over TLS: the session, whose verified certificate names the caller.
+    let session: TLSSession?
+    /// Per method (by stats slot), whether this connection's identity may call it: 0 not yet
+    /// decided, 1 yes, 2 no. The identity is fixed for the connection's life, so the policy is
+    /// read once per method, not per call.
+    private var permissions: [UInt8] = []
 
-    init(stream: StreamConnection, server: RPCServer, peerDescription: String) {
+    init(stream: StreamConnection, server: RPCServer, listener: String, peer: String?, session: TLSSession?) {
         self.server = server
-        self.peerDescription = peerDescription
+        self.listener = listener
+        self.peer = peer
+        self.session = session
         wire = WireConnection(
             stream: stream, role: .server, local: server.helloSettings, timeouts: server.configuration.timeouts)
         wire.delegate = self
@@ -24,14 +36,24 @@ final class ServerConnection: WireConnectionDelegate {
 
     deinit { wire.delegate = nil }
 
-    func start() { wire.start() }
+    func start() {
+        if let session { wire.stream.secure(with: session) }
+        wire.start()
+    }
+
+    private var logMetadata: Logger.Metadata {
+        var m: Logger.Metadata = ["listener": "\(listener)"]
+        if let peer { m["peer_address"] = "\(peer)" }
+        if let identity = session?.peerIdentity { m["identity"] = "\(identity)" }
+        return m
+    }
 
     // MARK: WireConnectionDelegate
 
     func wireConnectionDidBecomeReady(_ connection: WireConnection) {
-        server.logger.debug(
-            "rpc connection ready",
-            metadata: ["peer": "\(connection.remote?.peer ?? "?")", "listener": "\(peerDescription)"])
+        var metadata = logMetadata
+        metadata["peer"] = "\(connection.remote?.peer ?? "?")"
+        server.logger.debug("rpc connection ready", metadata: metadata)
     }
 
     func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
@@ -58,10 +80,11 @@ final class ServerConnection: WireConnectionDelegate {
             server.record(call, status: .cancelled)
         }
         inFlight.removeAll()
-        if connection.closedForProtocolError {
+        if connection.closedForProtocolError || connection.stream.securityFailure != nil {
             server.stats.protocolErrors += 1
-            server.logger.notice(
-                "rpc connection refused", metadata: ["reason": "\(reason)", "listener": "\(peerDescription)"])
+            var metadata = logMetadata
+            metadata["reason"] = "\(reason)"
+            server.logger.notice("rpc connection refused", metadata: metadata)
         } else {
             server.logger.debug("rpc connection closed", metadata: ["reason": "\(reason)"])
         }
@@ -83,6 +106,17 @@ final class ServerConnection: WireConnectionDelegate {
             return wire.sendError(
                 requestID: id, methodID: frame.methodID, .unimplemented,
                 "unknown method \(MethodID(rawValue: frame.methodID)) (see _sys.Reflection/List)")
+        }
+        if let session, !permits(registration, session) {
+            server.stats.record(slot: registration.statsSlot, status: .permissionDenied, latencyNs: 0)
+            var metadata = logMetadata
+            metadata["method"] = "\(registration.descriptor.fullName)"
+            server.logger.warning("rpc call refused: permission denied", metadata: metadata)
+            let who = session.peerIdentity.map { "identity \($0)" } ?? "a certificate without an alertmesh:// identity"
+            return wire.sendError(
+                requestID: id, methodID: frame.methodID, .permissionDenied,
+                "\(who) may not call \(registration.descriptor.fullName); not processed",
+                metadata: RPCError.notProcessedMetadata)
         }
         let limit = server.configuration.maxConcurrentCallsPerConnection
         guard limit == 0 || inFlight.count < limit else {
@@ -107,6 +141,16 @@ final class ServerConnection: WireConnectionDelegate {
             server.scheduleDeadline(call, atMs: loop.nowMs + UInt64(frame.aux))
         }
         registration.invoke(frame.payload, call)
+    }
+
+    private func permits(_ registration: RPCServer.Registration, _ session: TLSSession) -> Bool {
+        let slot = registration.statsSlot
+        if slot >= permissions.count { permissions += Array(repeating: 0, count: slot + 1 - permissions.count) }
+        if permissions[slot] == 0 {
+            let ok = server.configuration.accessPolicy.permits(session.peerIdentity, registration.descriptor)
+            permissions[slot] = ok ? 1 : 2
+        }
+        return permissions[slot] == 1
     }
 
     private func cancel(_ id: UInt32) {

@@ -25,22 +25,6 @@ public enum FrameTrace: Sendable {
     case receivedOther(String)
 }
 
-/// Connection-level timing settings shared by servers and clients.
-public struct ConnectionTimeouts: Sendable, Hashable {
-    /// The peer must finish the preface + HELLO exchange within this time.
-    public var handshakeMs: UInt64 = 10_000
-    /// Send a PING after this much silence (0: never).
-    public var pingIntervalMs: UInt32 = 30_000
-    /// Close the connection if no PONG (or any byte) arrives this long after a PING.
-    public var pingTimeoutMs: UInt64 = 10_000
-    /// After a protocol error, how long the GOAWAY may take to leave before the socket is cut.
-    public var lingerMs: UInt64 = 1_000
-    /// Stop reading from a peer while this many bytes of our answers wait for it to read (backpressure).
-    public var writeBacklogLimit = 8 * 1024 * 1024
-
-    public init() {}
-}
-
 final class WireConnection {
     let stream: StreamConnection
     let loop: EventLoop
@@ -337,9 +321,16 @@ final class WireConnection {
         turnEnd = nil
         stream.onRead = nil
         stream.onWritesDrained = nil
-        let reason =
-            closeReason ?? stream.closeReason.map { "connection lost: \($0.name) (\($0.message))" }
+        var reason =
+            closeReason ?? stream.securityFailure ?? stream.closeReason.map {
+                "connection lost: \($0.name) (\($0.message))"
+            }
             ?? (stream.sawEOF ? "connection closed by peer" : "connection closed")
+        // What a TLS server does to a plaintext client: it hangs up without a word we can read.
+        let hungUp = state.phase != .open && stream.bytesRead == 0 && stream.sawEOF && closeReason == nil
+        if hungUp && state.role == .client && stream.transport == .tcp && stream.securityFailure == nil {
+            reason += " before the handshake (if the server requires TLS: --tls-cert, --tls-key, --tls-ca)"
+        }
         delegate?.wireConnection(self, didCloseWithReason: reason)
     }
 }

@@ -30,7 +30,10 @@ extension RedisClient {
         c.send(arguments) { [weak self] result in
             if let self, self.connection === c {
                 self.replyArrived()
-                if case .success(.error) = result { self.checkRole(c, result) }
+                if case .success(.error(let e)) = result {
+                    self.checkRole(c, result)
+                    self.checkConfiguration(e)
+                }
             }
             if case .failure = result { self?.stats.failures += 1 }
             completion(result)

@@ -45,6 +45,8 @@ public final class RedisClient {
         public var minReplicas = 0
         /// How long `WAIT` waits for them.
         public var replicaTimeoutMs: UInt64 = 1_000
+        /// Sent as `AUTH` first on every connection to a server (not to Sentinels).
+        public var credentials: RedisCredentials?
 
         public init() {}
     }
@@ -81,6 +83,10 @@ public final class RedisClient {
     public var onConnect: (() -> Void)?
     /// Runs when an established connection is lost.
     public var onDisconnect: ((RedisError) -> Void)?
+    /// Runs when Redis says the configuration is wrong, not the moment: the credentials are
+    /// refused (`-WRONGPASS`), or the ACL user may not run a command alertmesh needs (`-NOPERM`).
+    /// Retrying cannot help; the services stop with a line naming the option.
+    public var onConfigurationError: ((RedisError) -> Void)?
     public internal(set) var stats = Stats()
     /// The last connection problem, for readiness answers and logs.
     public internal(set) var lastError: RedisError?
@@ -179,16 +185,40 @@ public final class RedisClient {
         c.connect { [weak self] result in
             guard let self, self.connection === c else { return }
             if case .failure(let error) = result { return refuse(error) }
-            guard let masterName else { return self.established(c) }
-            c.send(["ROLE"]) { [weak self] reply in
+            guard let credentials = self.configuration.credentials else { return self.checked(c, masterName, refuse) }
+            c.send(credentials.command) { [weak self] reply in
                 guard let self, self.connection === c else { return }
-                if case .success(let value) = reply, case .primary? = RedisRole(value) { return self.established(c) }
-                let role = (try? reply.get()).map { "\($0)" } ?? "nothing"
-                refuse(
-                    RedisError(
-                        "\(endpoint), the primary of \(masterName) by Sentinel, is not one: ROLE answered \(role)"))
+                switch reply {
+                case .success(.error(let e)):
+                    let error = RedisError("\(endpoint) refused the credentials of \(credentials): \(e.prefix(120))")
+                    refuse(error)
+                    self.onConfigurationError?(error)
+                case .success: self.checked(c, masterName, refuse)
+                case .failure(let error): refuse(error)
+                }
             }
         }
+    }
+
+    /// Connected (and authenticated): with Sentinel, check the role first.
+    private func checked(_ c: RedisConnection, _ masterName: String?, _ refuse: @escaping (RedisError) -> Void) {
+        let endpoint = c.endpoint
+        guard let masterName else { return established(c) }
+        c.send(["ROLE"]) { [weak self] reply in
+            guard let self, self.connection === c else { return }
+            if case .success(let value) = reply, case .primary? = RedisRole(value) { return self.established(c) }
+            let role = (try? reply.get()).map { "\($0)" } ?? "nothing"
+            refuse(
+                RedisError("\(endpoint), the primary of \(masterName) by Sentinel, is not one: ROLE answered \(role)"))
+        }
+    }
+
+    /// An error reply that no retry can fix: the ACL user lacks a command or key (`-NOPERM`), or
+    /// the server wants credentials we were not given (`-NOAUTH`).
+    func checkConfiguration(_ e: String) {
+        guard e.hasPrefix("NOPERM") || e.hasPrefix("NOAUTH") else { return }
+        let hint = e.hasPrefix("NOAUTH") ? " (give --redis-password-file)" : ""
+        onConfigurationError?(RedisError("redis refused a command: -\(e.prefix(160))\(hint)"))
     }
 
     private func established(_ c: RedisConnection) {

@@ -26,6 +26,9 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .httpPeer(let line):
             "not an alertmesh peer: got HTTP (\(line))"
+        case .badPreface(let bytes) where bytes.first == 0x16 || bytes.first == 0x15:
+            // A TLS record: handshake (0x16) or alert (0x15).
+            "not an alertmesh peer in plaintext: got a TLS record (is one side missing --tls-cert?)"
         case .badPreface(let bytes):
             "not an alertmesh peer: bad preface " + bytes.map { hexByte($0) }.joined(separator: " ")
         case .unsupportedVersion(let major, let minor):

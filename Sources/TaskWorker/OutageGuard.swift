@@ -52,7 +52,7 @@ public final class OutageGuard {
             if client.canTakeCall { reachable() }
         case .backoff(_, let why):
             unreachable(why)
-        case .connecting, .connected, .disconnected:
+        case .connecting, .connected, .secured, .disconnected:
             break
         }
     }

@@ -28,10 +28,11 @@ func compose(_ file: String = "compose.yaml") throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(file) does not parse")
 }
 
-/// host and port of `tcp://host:port`, `host:port`.
+/// host and port of `tcp://host:port`, `host:port`, `redis://user@host:port`.
 func hostPort(_ address: String) -> (String, Int)? {
     var a = Substring(address)
-    if a.hasPrefix("tcp://") { a = a.dropFirst(6) }
+    if let scheme = a.firstRange(of: "://") { a = a[scheme.upperBound...] }
+    if let at = a.lastIndex(of: "@") { a = a[a.index(after: at)...] }
     guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]) else { return nil }
     return (String(a[..<colon]), port)
 }
@@ -82,7 +83,9 @@ func hostPort(_ address: String) -> (String, Int)? {
             ($0["static_configs"] as? [[String: Any]] ?? []).flatMap { $0["targets"] as? [String] ?? [] }
         }
         let api = try #require(services["api-service"]?["environment"] as? [String: Any])
-        let port = try #require(hostPort(api["ALERTMESH_HTTP"] as? String ?? "")?.1)
+        // The metrics listener (--metrics-listen) when there is one: /metrics off the public port.
+        let metrics = api["ALERTMESH_METRICS_LISTEN"] as? String ?? api["ALERTMESH_HTTP"] as? String ?? ""
+        let port = try #require(hostPort(metrics)?.1)
         #expect(targets == ["api-service:\(port)"])
     }
 

@@ -151,7 +151,8 @@ import Testing
             "http", Array("GET /status HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
             "not an alertmesh endpoint (got HTTP: GET /status HTTP/1.1)"
         ),
-        ("random", [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01], "not an alertmesh peer: bad preface 16"),
+        ("tls", [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01], "not an alertmesh peer in plaintext: got a TLS record"),
+        ("random", [0x5A, 0x03, 0x01, 0x00, 0xA5, 0x01], "not an alertmesh peer: bad preface 5a"),
         ("old-version", [0x89, 0x52, 0x50, 0x4D, 0x02, 0x00, 0x00, 0x00], "unsupported protocol version 2.0"),
     ])
     func garbageGetsAReasonAndAClosedConnection(name: String, bytes: [UInt8], reason: String) throws {

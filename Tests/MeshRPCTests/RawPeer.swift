@@ -16,7 +16,8 @@ final class RawPeer {
     var received: [UInt8] = []
     var decodeError: WireError?
 
-    init(loop: EventLoop, endpoint: Endpoint) {
+    /// With `tls`, the peer speaks TLS first (and whatever it is told inside it).
+    init(loop: EventLoop, endpoint: Endpoint, tls: (any StreamSecurity)? = nil) {
         var selfRef: RawPeer?
         stream = try! StreamConnection.connect(loop: loop, to: endpoint) { result in
             switch result {
@@ -25,6 +26,7 @@ final class RawPeer {
             }
         }
         selfRef = self
+        if let tls { stream.secure(with: tls) }
         stream.onRead = { [unowned self] bytes in
             self.received.append(contentsOf: bytes)
             self.decoder.feed(bytes)

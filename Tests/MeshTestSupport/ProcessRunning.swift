@@ -1,6 +1,6 @@
 // ProcessRunning: run a program to its end and keep what it printed.
 
-import Foundation
+public import Foundation
 
 /// What a finished program left behind.
 public struct ProcessResult: Sendable {
@@ -36,4 +36,20 @@ public func runProcess(_ path: String, _ arguments: [String], environment: [Stri
     return ProcessResult(
         status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Starts `path` with `stdin` as its whole input (then end of file), its output discarded; the
+/// caller waits for it (`isRunning`) while its own loop runs, and terminates it if need be.
+public func startProcess(_ path: String, _ arguments: [String], stdin: [UInt8]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    let input = Pipe()
+    p.standardInput = input
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    input.fileHandleForWriting.write(Data(stdin))
+    try input.fileHandleForWriting.close()
+    return p
 }

@@ -107,8 +107,18 @@ import Testing
         // The printed curl example, as a user would run it.
         #expect(try submitAndWait(port: port) == "SUCCESS")
         // make run's Redis acknowledges only what is on disk.
-        let fsync = run("/usr/bin/redis-cli", ["-s", dir + "/redis.sock", "CONFIG", "GET", "appendfsync"])
-        #expect(fsync.contains("always"), "\(fsync)")
+        // (Its ACL keeps CONFIG from the services' user: read what the script started.)
+        let started = (try? String(contentsOfFile: dir + "/logs/started.log", encoding: .utf8)) ?? ""
+        let redisCommand = started.split(separator: "\n").first { $0.contains(" redis: ") } ?? ""
+        #expect(redisCommand.contains("--appendfsync always"), "\(started)")
+        // …and answers no one who has not authenticated as its ACL user.
+        #expect(run("/usr/bin/redis-cli", ["-s", dir + "/redis.sock", "PING"]).hasPrefix("NOAUTH"))
+        // The printed TLS example: rpc-probe as the operator, over mutual TLS.
+        let tlsLine = try #require(printed.split(separator: "\n").first { $0.contains(" health -v --tls-cert") })
+        let tlsWords = tlsLine.split(separator: " ").map(String.init).dropFirst()
+        let secured = runProcess(builtBinary("rpc-probe").path, Array(tlsWords))
+        #expect(secured.stdout == "SERVING\n", "\(secured.stderr)")
+        #expect(secured.stderr.contains("peer identity alertmesh://alert-service"), "\(secured.stderr)")
         // The printed rpc-probe example.
         let analyze = run(
             builtBinary("rpc-probe").path,

@@ -1,6 +1,6 @@
 // ManyHostsTests: the mesh spread over "machines" (network namespaces): Redis primary, replica and
 // Sentinels on R1-R3, alert-services on A1-A2, workers on W1-W2, the api-service on P1, all over
-// TCP — then a machine is lost and the network is split, and nothing accepted is lost or done twice.
+// TCP with mutual TLS — then a machine is lost and the network is split, and nothing accepted is lost or done twice.
 
 import Foundation
 import MeshTestSupport
@@ -9,7 +9,7 @@ import Testing
 /// The mesh on a `NetworkLab`, with what a test asks of it.
 final class LabMesh: @unchecked Sendable {
     let lab: NetworkLab
-    let dir = NSTemporaryDirectory() + "alertmesh-lab-\(UUID().uuidString.prefix(8))"
+    let dir: String
     let redisHosts = ["R1", "R2", "R3"]
     var reports: String { dir + "/reports" }
     var sentinelURL: String {
@@ -17,10 +17,15 @@ final class LabMesh: @unchecked Sendable {
     }
     var api: String { "http://\(lab.address("P1")):8080" }
     static let leaseMs = 10_000
+    /// The mesh CA and a certificate per role (scripts/make-certs): every RPC link is TLS.
+    let certs: TestCertificates
 
     init() throws {
-        lab = try NetworkLab(hosts: ["R1", "R2", "R3", "A1", "A2", "W1", "W2", "P1"])
+        let dir = NSTemporaryDirectory() + "alertmesh-lab-\(UUID().uuidString.prefix(8))"
+        self.dir = dir
         try FileManager.default.createDirectory(atPath: dir + "/reports", withIntermediateDirectories: true)
+        certs = try TestCertificates.make(in: dir + "/tls")
+        lab = try NetworkLab(hosts: ["R1", "R2", "R3", "A1", "A2", "W1", "W2", "P1"])
         do {
             try startRedis()
             for a in ["A1", "A2"] { try startAlertService(a) }
@@ -88,10 +93,12 @@ final class LabMesh: @unchecked Sendable {
             [
                 "--listen", "tcp://\(lab.address(host)):7000", "--data-dir", dir + "/" + host, "--reports-dir", reports,
                 "--log-level", "info",
-            ], log: dir + "/\(host).out")
+            ] + certs.files("alert-service").arguments, log: dir + "/\(host).out")
         try waitFor("alert-service on \(host)") {
-            self.lab.run(host, builtBinary("rpc-probe").path, ["tcp://\(self.lab.address(host)):7000", "health"]).status
-                == 0
+            self.lab.run(
+                host, builtBinary("rpc-probe").path,
+                ["tcp://\(self.lab.address(host)):7000", "health"] + self.certs.files("operator").arguments
+            ).status == 0
         }
     }
 
@@ -103,7 +110,7 @@ final class LabMesh: @unchecked Sendable {
                 "tcp://\(lab.address("A2")):7000", "--listen", "tcp://\(lab.address(host)):7100", "--data-dir",
                 dir + "/" + host, "--lease-ms", String(Self.leaseMs), "--reclaim-interval-ms", "1000",
                 "--attempt-timeout-ms", "5000", "--log-level", "info",
-            ], log: dir + "/\(host).out")
+            ] + certs.files("worker").arguments, log: dir + "/\(host).out")
     }
 
     func waitFor(_ what: String, seconds: Double = 30, _ condition: () -> Bool) throws {
@@ -159,7 +166,8 @@ final class LabMesh: @unchecked Sendable {
         MeshProcesses.figure(
             name,
             inStats: lab.run(
-                host, builtBinary("rpc-probe").path, ["tcp://\(lab.address(host)):7100", "stats", "--json"]
+                host, builtBinary("rpc-probe").path,
+                ["tcp://\(lab.address(host)):7100", "stats", "--json"] + certs.files("operator").arguments
             )
             .stdout)
     }

@@ -34,10 +34,20 @@ final class MeshProcesses: @unchecked Sendable {
     /// - Parameters:
     ///   - redisOverrides: options given to redis-server after the shipped redis.conf.
     ///   - highlyAvailable: a primary, a replica and three Sentinels (`RedisHA`) instead of one server.
-    init(redisOverrides: [String] = [], highlyAvailable: Bool = false) throws {
+    ///   - acl: Redis with the shipped ACL (scripts/make-redis-acl): the default user off, the
+    ///     services and `redisCLI` authenticate as `alertmesh` with a password file.
+    init(redisOverrides: [String] = [], highlyAvailable: Bool = false, acl: Bool = false) throws {
         dir = NSTemporaryDirectory() + "alertmesh-pipe-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path
+        var redisOverrides = redisOverrides
+        if acl {
+            let script = repositoryRoot.appendingPathComponent("scripts/make-redis-acl").path
+            let r = runProcess("/bin/bash", [script, dir + "/acl"])
+            guard r.status == 0 else { throw MeshError("make-redis-acl: \(r.stderr)") }
+            redisOverrides += ["--aclfile", dir + "/acl/users.acl"]
+            passwordFile = dir + "/acl/redis-password"
+        }
         if highlyAvailable {
             let ha = try RedisHA(configFile: config, overrides: redisOverrides)
             self.ha = ha
@@ -48,11 +58,19 @@ final class MeshProcesses: @unchecked Sendable {
         }
     }
 
-    /// `--redis` of the workers and the api-service.
+    /// With `acl`: the password file the services and `redisCLI` use.
+    private(set) var passwordFile: String?
+
+    /// `--redis` of the workers and the api-service (and the password file, with `acl`).
     private var redisAddress: (worker: String, api: String) {
         if let ha { return (ha.sentinelURL, ha.sentinelURL) }
+        if passwordFile != nil {
+            return ("unix://alertmesh@" + redis.socketPath, "redis://alertmesh@127.0.0.1:\(redis.port)")
+        }
         return ("unix:" + redis.socketPath, "127.0.0.1:\(redis.port)")
     }
+
+    private var redisAuth: [String] { passwordFile.map { ["--redis-password-file", $0] } ?? [] }
 
     private func launch(_ name: String, _ arguments: [String], log: String) throws -> Process {
         let p = Process()
@@ -98,7 +116,7 @@ final class MeshProcesses: @unchecked Sendable {
             [
                 "--redis", redisAddress.worker, "--alert-endpoint", "unix:" + alertSocket, "--data-dir", dir,
                 "--log-level", "info",
-            ] + extra, log: "worker-\(workers.count).log")
+            ] + redisAuth + extra, log: "worker-\(workers.count).log")
         workers.append(w)
         return w
     }
@@ -112,7 +130,7 @@ final class MeshProcesses: @unchecked Sendable {
             [
                 "--http", "127.0.0.1:\(httpPort)", "--redis", redisAddress.api, "--data-dir", dir,
                 "--log-level", "info",
-            ] + extra,
+            ] + redisAuth + extra,
             log: "api-service.log")
         try waitFor("api-service ready") { self.request("GET", "/readyz").status == 200 }
     }
@@ -236,7 +254,13 @@ final class MeshProcesses: @unchecked Sendable {
     // MARK: Redis, as an operator sees it
 
     func redisCLI(_ args: [String]) -> String {
-        runProcess("/usr/bin/redis-cli", ["-s", redis.socketPath] + args).stdout
+        let auth = passwordFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }.map {
+            ["REDISCLI_AUTH": $0.trimmingCharacters(in: .whitespacesAndNewlines)]
+        }
+        return runProcess(
+            "/usr/bin/redis-cli", ["-s", redis.socketPath] + (auth == nil ? [] : ["--user", "alertmesh"]) + args,
+            environment: auth ?? [:]
+        ).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -27,7 +27,7 @@ import Testing
             ("worker", ["--alert-endpoint", "nowhere"], [:], "worker: --alert-endpoint: "),
             ("worker", ["--concurrency", "0"], [:], "worker: --concurrency: "),
             ("worker", ["--max-attempts", "5", "--max-deliveries", "2"], [:], "worker: --max-deliveries: "),
-            ("worker", ["--listen", "tcp://127.0.0.1:\(busy.port)"], [:], "worker: --listen: "),
+            ("worker", ["--listen", "tcp://127.0.0.1:\(busy.port)", "--insecure-tcp"], [:], "worker: --listen: "),
             ("worker", [], ["ALERTMESH_LEASE_MS": "10"], "worker: --lease-ms: "),
             (
                 "worker", ["--dead-letter-ttl", "0"], [:],
@@ -36,12 +36,44 @@ import Testing
             ("worker", ["--dead-letter-ttl", "a week"], [:], "worker: "),
             ("api-service", ["--max-backlog=-1"], [:], "api-service: --max-backlog: "),
         ]
-        for (program, arguments, environment, prefix) in cases {
+        for (program, arguments, environment, prefix) in try cases + tlsCases(dir) {
             let r = run(program, arguments + ["--data-dir", dir], environment: environment)
             #expect(r.status != 0, "\(program) \(arguments) started")
             let lines = r.err.split(separator: "\n")
             #expect(lines.count == 1 && r.err.hasPrefix(prefix), "\(program) \(arguments): \(r.err)")
         }
+    }
+
+    /// TLS at start-up: TCP without it, half the files, files that are not what they say.
+    func tlsCases(_ dir: String) throws -> [(String, [String], [String: String], String)] {
+        let certs = try TestCertificates.make(in: dir + "/tls", roles: ["alert-service", "worker"])
+        let good = certs.files("alert-service")
+        let expired = try certs.makeExpired(role: "alert-service")
+        let listen = ["--listen", "tcp://127.0.0.1:0"]
+        let garbage = dir + "/tls/garbage.pem"
+        try Data("-----BEGIN CERTIFICATE-----\nnot base64 at all\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        func with(cert: String = good.cert, key: String = good.key, ca: String = good.ca) -> [String] {
+            listen + ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca]
+        }
+        return [
+            ("alert-service", listen, [:], "alert-service: --listen: tcp://127.0.0.1:0 needs TLS: give --tls-cert"),
+            ("worker", ["--alert-endpoint", "tcp://127.0.0.1:7000"], [:], "worker: --alert-endpoint: "),
+            ("api-service", ["--scrape", "tcp://127.0.0.1:7000"], [:], "api-service: --scrape: "),
+            (
+                "alert-service", ["--listen", "tcp://10.1.2.3:7000", "--insecure-tcp"], [:],
+                "alert-service: --insecure-tcp: "
+            ),
+            (
+                "alert-service", listen + ["--tls-cert", good.cert], [:],
+                "alert-service: --tls-key: needed with --tls-cert"
+            ),
+            ("worker", [], ["ALERTMESH_TLS_CA": good.ca], "worker: --tls-cert: needed with --tls-ca"),
+            ("alert-service", with(cert: garbage), [:], "alert-service: --tls-cert: cannot load"),
+            ("alert-service", with(cert: expired.cert, key: expired.key), [:], "alert-service: --tls-cert: "),
+            ("alert-service", with(key: certs.files("worker").key), [:], "alert-service: --tls-key: "),
+            ("alert-service", with(ca: good.key), [:], "alert-service: --tls-ca: "),
+            ("alert-service", with(ca: dir + "/missing.pem"), [:], "alert-service: --tls-ca: "),
+        ]
     }
 
     @Test func loadgenRefusesBadFlagsNamingThem() {

@@ -114,7 +114,9 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
             server.unix.description, server.dir + "/p.sock", "\(server.tcp!)",
             server.tcp.description.replacingOccurrences(of: "tcp://", with: ""),
         ] {
-            let list = try probe([addr, "list"])
+            // Plaintext TCP is for loopback development only, and must be asked for.
+            let insecure = addr.hasPrefix("unix:") || addr.hasPrefix("/") ? [] : ["--insecure-tcp"]
+            let list = try probe([addr, "list"] + insecure)
             #expect(list.status == 0, "\(addr): \(list.stderr)")
             #expect(
                 list.stdout.contains(
@@ -213,7 +215,7 @@ func probe(_ arguments: [String], stdin: String? = nil, environment: [String: St
         }
         thread.start()
         defer { close(listener.fd) }
-        let r = try probe(["127.0.0.1:\(listener.port)", "health"])
+        let r = try probe(["127.0.0.1:\(listener.port)", "health", "--insecure-tcp"])
         #expect(r.status == 64 + 14)
         #expect(r.stderr.contains("not an alertmesh endpoint (got HTTP: HTTP/1.1 400 Bad Request)"), "\(r.stderr)")
     }

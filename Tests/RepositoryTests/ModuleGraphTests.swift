@@ -23,7 +23,8 @@ let allowedImports: [String: Set<String>] = [
     // Transports on the loop.
     "MeshHTTP": ["CHTTPParser", "MeshLoop", "MeshJSON", "Glibc"],
     "MeshRedis": ["CHiredis", "MeshLoop"],
-    "MeshRPC": ["MeshWire", "MeshLoop", "MeshProto", "SwiftProtobuf", "Logging", "Histogram"],
+    "MeshTLS": ["COpenSSL", "MeshLoop"],
+    "MeshRPC": ["MeshWire", "MeshLoop", "MeshProto", "MeshTLS", "SwiftProtobuf", "Logging", "Histogram"],
     // The pipeline in Redis, and the alert service's contract.
     "TaskQueue": ["MeshRedis", "MeshLoop", "TaskPipeline"],
     "AlertContract": ["MeshRPC", "MeshProto"],
@@ -34,7 +35,7 @@ let allowedImports: [String: Set<String>] = [
     ],
     "APIService": [
         "MeshHTTP", "MeshJSON", "TaskQueue", "TaskPipeline", "MeshRedis", "MeshRPC", "MeshProto", "MeshLoop",
-        "MeshTime", "AlertContract", "Logging", "FoundationEssentials",
+        "MeshTime", "AlertContract", "MeshTLS", "Logging", "FoundationEssentials",
     ],
     "TaskWorker": [
         "TaskQueue", "TaskPipeline", "AlertContract", "MeshRPC", "MeshProto", "MeshWire", "MeshLoop", "MeshTime",
@@ -43,19 +44,21 @@ let allowedImports: [String: Set<String>] = [
     "LoadGenerator": [
         "MeshHTTP", "MeshJSON", "MeshLoop", "MeshTime", "Alerts", "Histogram", "Glibc", "FoundationEssentials",
     ],
-    "MeshOptions": ["MeshLoop", "MeshLog", "MeshRedis", "ArgumentParser", "Logging", "Glibc"],
+    "MeshOptions": [
+        "MeshTLS", "MeshLoop", "MeshLog", "MeshRedis", "ArgumentParser", "Logging", "Glibc", "Foundation",
+    ],
     // Executables wire the layers below; they never import each other.
     "alert-service": [
-        "AlertService", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog", "ArgumentParser", "Logging",
-        "Foundation", "Glibc",
+        "AlertService", "AlertContract", "Alerts", "MeshRPC", "MeshLoop", "MeshOptions", "MeshLog", "ArgumentParser",
+        "Logging", "Foundation", "Glibc",
     ],
     "api-service": [
         "APIService", "MeshHTTP", "MeshLoop", "MeshOptions", "MeshRedis", "TaskQueue", "Alerts", "MeshLog",
-        "ArgumentParser", "Logging", "Glibc",
+        "ArgumentParser", "Logging", "Glibc", "Foundation",
     ],
     "worker": [
         "TaskWorker", "TaskQueue", "TaskPipeline", "MeshRPC", "MeshRedis", "MeshLoop", "MeshOptions", "Alerts",
-        "MeshLog", "ArgumentParser", "Logging", "Foundation", "Glibc",
+        "MeshLog", "AlertContract", "ArgumentParser", "Logging", "Foundation", "Glibc",
     ],
     "loadgen": ["LoadGenerator", "MeshLoop", "MeshOptions", "ArgumentParser", "FoundationEssentials", "Glibc"],
     "rpc-probe": [

@@ -1,5 +1,6 @@
 // alert-service: analyses messages for alerts and writes masked reports (thin: config + wiring).
 
+import AlertContract
 import AlertService
 import Alerts
 import ArgumentParser
@@ -22,6 +23,7 @@ struct AlertServiceCommand: ParsableCommand {
 
     @OptionGroup var common: ServiceOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var tls: TLSOptions
 
     @Option(help: ArgumentHelp("Where reports are written (default: DATA_DIR/error_reports).", valueName: "dir"))
     var reportsDir: String?
@@ -46,6 +48,7 @@ struct AlertServiceCommand: ParsableCommand {
             throw ValidationError("--max-message-bytes: must be between 1 and 15728640")
         }
         guard maxFindings >= 0 else { throw ValidationError("--max-findings: must not be negative") }
+        try tls.check(common.endpoints, option: "--listen")
     }
 
     func run() throws {
@@ -75,6 +78,8 @@ struct AlertServiceCommand: ParsableCommand {
         }
         let loop = try EventLoop()
         var config = RPCServer.Configuration(name: "alert-service")
+        config.tls = try tls.context()
+        config.accessPolicy = AlertServiceMethods.accessPolicy
         config.maxFrame = UInt32(max(4 << 20, maxMessageBytes + (64 << 10)))
         FileLimit.raise(forConnections: config.maxConnections, logger: logger)
         let server = try RPCServer(loop: loop, configuration: config, logger: logger)

@@ -3,6 +3,7 @@
 import APIService
 import Alerts
 import ArgumentParser
+import Foundation
 import Logging
 import MeshHTTP
 import MeshLoop
@@ -68,6 +69,19 @@ struct APIServiceCommand: ParsableCommand {
             "Let /monitor re-drive dead letters (a button per dead letter); off, the page only lists them."))
     var monitorAdmin = false
 
+    @Option(
+        help: ArgumentHelp(
+            "A file of API keys, one per line: /submit and /status then need Authorization: Bearer <key>.",
+            discussion: "Keys are 16-256 printable ASCII characters (e.g. openssl rand -hex 32); # starts a comment.",
+            valueName: "file"))
+    var apiKeysFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve /metrics (and /healthz) on this host:port instead of the public --http listener.",
+            valueName: "host:port"))
+    var metricsListen: String?
+
     @Option(help: ArgumentHelp("Directory for the service's state and logs.", valueName: "dir"))
     var dataDir: String = "data"
 
@@ -75,6 +89,7 @@ struct APIServiceCommand: ParsableCommand {
     var logLevel: String = "info"
 
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var tls: TLSOptions
 
     static func main() { mainWithEnvironment() }
 
@@ -104,6 +119,30 @@ struct APIServiceCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
             throw ValidationError("--log-level: \"\(logLevel)\" is not a level")
         }
+        try tls.check(scrape.compactMap { try? Endpoint(parsing: $0) }, option: "--scrape")
+        if let metricsListen {
+            do {
+                guard case .tcp = try Endpoint(parsing: metricsListen) else {
+                    throw ValidationError("--metrics-listen: must be host:port")
+                }
+            } catch let error as Endpoint.ParseError {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+            guard metricsListen != http else { throw ValidationError("--metrics-listen: must differ from --http") }
+        }
+    }
+
+    /// The keys of --api-keys-file, read once at start-up.
+    func loadAPIKeys() throws -> APIKeys? {
+        guard let path = apiKeysFile else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("--api-keys-file: cannot read \(path)")
+        }
+        do {
+            return try APIKeys(parsing: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ValidationError("--api-keys-file: \(path): \(error)")
+        }
     }
 
     func run() throws {
@@ -118,6 +157,7 @@ struct APIServiceCommand: ParsableCommand {
         var redisConfig = try redis.configuration()
         redisConfig.commandTimeoutMs = redisTimeoutMs
         let redisClient = RedisClient(loop: loop, service: try redis.service, configuration: redisConfig)
+        redis.stopOnConfigurationError(redisClient, program: "api-service") { logger.critical("redis: \($0)") }
         let queue = QueueClient(redis: redisClient, keys: TaskKeys(prefix: redis.prefix))
         queue.idempotencyTTLSeconds = idempotencyTtl
         redisClient.onConnect = {
@@ -135,6 +175,8 @@ struct APIServiceCommand: ParsableCommand {
 
         var apiConfiguration = APIHandler.Configuration()
         apiConfiguration.monitorAdmin = monitorAdmin
+        apiConfiguration.apiKeys = try loadAPIKeys()
+        apiConfiguration.metricsOnPublicListener = metricsListen == nil
         let api = APIHandler(queue: queue, configuration: apiConfiguration, logger: logger)
         var shedding = LoadShedder.Configuration()
         shedding.maxBacklog = maxBacklog > 0 ? maxBacklog : nil
@@ -157,7 +199,20 @@ struct APIServiceCommand: ParsableCommand {
             throw ValidationError("--http: \(error)")
         }
         server.onProblem = { logger.warning("http: \($0)") }
-        let scraper = MeshScraper(loop: loop, endpoints: try scrape.map { try Endpoint(parsing: $0) })
+        var metricsServer: HTTPServer?
+        if let metricsListen {
+            var metricsConfig = HTTPServer.Configuration()
+            metricsConfig.maxConnections = 64
+            do {
+                metricsServer = try HTTPServer(
+                    loop: loop, endpoint: try Endpoint(parsing: metricsListen), configuration: metricsConfig
+                ) { api.handleMetricsListener($0, $1) }
+            } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+        let scraper = MeshScraper(
+            loop: loop, endpoints: try scrape.map { try Endpoint(parsing: $0) }, tls: try tls.context())
         api.scraper = scraper.isEmpty ? nil : scraper
         // /monitor samples throughput, the queue and the scraped services once a second.
         try api.startMonitor(loop: loop)
@@ -168,7 +223,10 @@ struct APIServiceCommand: ParsableCommand {
         let hangup = try LoggingOptions.reopenOnHangup(loop: loop, shipper: shipper)
 
         let shutdown = ServiceShutdown(loop: loop, logger: logger, shipper: shipper, graceMs: shutdownGraceMs)
-        shutdown.stopAccepting = { server.close() }
+        shutdown.stopAccepting = {
+            server.close()
+            metricsServer?.close()
+        }
         shutdown.drain = { _, done in shutdown.poll(until: { server.isDrained }, done) }
         shutdown.close = {
             shedder.close()

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import MeshLoop
+import MeshOptions
 import MeshWire
 
 struct ProbeOptions: ParsableArguments {
@@ -30,6 +31,8 @@ struct ProbeOptions: ParsableArguments {
 
     @Flag(help: "Print every frame sent and received (decoded header + hex) on stderr.")
     var dumpFrames = false
+
+    @OptionGroup var tls: TLSOptions
 
     var endpoint: Endpoint {
         get throws {

@@ -52,6 +52,8 @@ final class ProbeSession {
         config.connectTimeoutMs = try options.connectTimeoutMs
         config.maxFrame = options.maxMsg
         config.timeouts.pingIntervalMs = 0
+        try options.tls.check([endpoint], option: "ADDR")
+        config.tls = try options.tls.context()
         client = RPCClient(loop: loop, endpoints: [endpoint], configuration: config)
         if options.verbose {
             client.onEvent = { [unowned self] ep, event in self.verbose(ProbeSession.describe(event, ep)) }
@@ -70,6 +72,9 @@ final class ProbeSession {
         switch event {
         case .connecting: return "connecting to \(ep)"
         case .connected(let ms): return String(format: "connected in %.2f ms", ms)
+        case .secured(let identity, let parameters, let ms):
+            let who = identity.map { "alertmesh://" + $0 } ?? "no alertmesh:// identity"
+            return String(format: "TLS done in %.2f ms: %@, peer identity %@", ms, parameters, who)
         case .ready(let s, let ms):
             return String(
                 format:

@@ -1,5 +1,6 @@
 // worker: consumes the task stream and runs each task through an alert-service (thin: options + wiring).
 
+import AlertContract
 import Alerts
 import ArgumentParser
 import Foundation
@@ -26,6 +27,7 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var common: ServiceOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var tls: TLSOptions
 
     @OptionGroup var redis: RedisOptions
 
@@ -100,6 +102,8 @@ struct WorkerCommand: ParsableCommand {
         guard resultTtl > 0, deadLetterCap > 0, deadLetterTtl > 0 else {
             throw ValidationError("--result-ttl, --dead-letter-cap, --dead-letter-ttl: positive")
         }
+        try tls.check(common.endpoints, option: "--listen")
+        try tls.check(alertEndpoint.compactMap { try? Endpoint(parsing: $0) }, option: "--alert-endpoint")
     }
 
     func run() throws {
@@ -109,10 +113,14 @@ struct WorkerCommand: ParsableCommand {
         defer { shipper.shutdown() }
         let logger = Logger(label: "worker")
         let loop = try EventLoop()
+        let tlsContext = try tls.context()
         let redisService = try redis.service
         let redisConfig = try redis.configuration()
         let commands = RedisClient(loop: loop, service: redisService, configuration: redisConfig)
         let reader = RedisClient(loop: loop, service: redisService, configuration: redisConfig)
+        for client in [commands, reader] {
+            redis.stopOnConfigurationError(client, program: "worker") { logger.critical("redis: \($0)") }
+        }
         commands.onDisconnect = { logger.warning("redis connection lost; reconnecting", metadata: ["error": "\($0)"]) }
 
         let endpoints =
@@ -125,6 +133,8 @@ struct WorkerCommand: ParsableCommand {
         // While every alert-service is down the worker waits for one (OutageGuard): probe at most
         // a second apart, jittered, so it resumes within a second of the service's return.
         clientConfig.reconnectBackoff = Backoff(initialMs: 100, maxMs: 1_000)
+        clientConfig.tls = tlsContext
+        clientConfig.expectedPeers = ["alert-service"]
         let client = RPCClient(loop: loop, endpoints: endpoints, configuration: clientConfig)
         let processor = AnalyzeProcessor(client: client, attemptTimeoutMs: attemptTimeoutMs)
         let outage = try OutageGuard(loop: loop, client: client, logger: logger)
@@ -150,7 +160,9 @@ struct WorkerCommand: ParsableCommand {
         consumer.onEvent = { workerLog.log($0, outage: outage.reason != nil) }
 
         // Health and stats over RPC (rpc-probe ADDR health|stats).
-        let serverConfig = RPCServer.Configuration(name: "worker")
+        var serverConfig = RPCServer.Configuration(name: "worker")
+        serverConfig.tls = tlsContext
+        serverConfig.accessPolicy = DeadLetterMethods.accessPolicy
         FileLimit.raise(forConnections: serverConfig.maxConnections, logger: logger)
         let server = try RPCServer(loop: loop, configuration: serverConfig, logger: logger)
         for endpoint in common.endpoints {
