@@ -164,7 +164,7 @@ struct Response {
         #expect(big.status == 413)
         // Charset parameters and +json types are fine.
         #expect(w.submit("x", headers: ["Content-Type: application/json; charset=utf-8"]).status == 202)
-        #expect(w.submit("x", headers: []).status == 202, "no Content-Type: read as JSON")
+        #expect(w.submit("x", headers: []).status == 415, "no Content-Type: refused, not guessed")
         w.finish()
     }
 
@@ -318,7 +318,9 @@ struct Response {
                 var ids: [String] = []
                 for i in 0..<50 {
                     let body = "{\"message\":\"client \(n) message \(i)\"}"
-                    c.send("POST /submit HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                    c.send(
+                        "POST /submit HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    )
                     if let r = c.receiveResponses(1).responses.first, let id = Response(r).json["task_id"] as? String {
                         ids.append(id)
                     }

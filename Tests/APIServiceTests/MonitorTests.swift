@@ -40,7 +40,9 @@ import Testing
         ] {
             let r = w.request("GET", path)
             #expect(r.status == 200 && r.headers["content-type"]?.hasPrefix(type) == true, "\(path)")
-            #expect(r.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'", "\(path)")
+            #expect(
+                r.headers["content-security-policy"]
+                    == "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'", "\(path)")
             #expect(r.headers["x-content-type-options"] == "nosniff")
             for pattern in ["src=\"http", "href=\"http", "url(http", "@import", "//cdn", "innerHTML"] {
                 #expect(!r.body.contains(pattern), "\(path) has \(pattern)")

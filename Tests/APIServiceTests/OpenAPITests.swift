@@ -218,10 +218,16 @@ struct SchemaChecker {
         let w = try APIWorld()
         let page = w.request("GET", "/docs")
         #expect(page.status == 200 && page.headers["content-type"] == "text/html; charset=utf-8")
-        #expect(page.body.contains("<script>") && page.body.contains("/openapi.json"))
+        // Its script and style are files of its own (no 'unsafe-inline' in its CSP), from here.
+        #expect(page.body.contains(#"<script src="/docs/docs.js">"#) && !page.body.contains("<script>"))
+        let script = w.request("GET", "/docs/docs.js")
+        #expect(script.status == 200 && script.body.contains("/openapi.json"))
+        #expect(script.body.contains("window.top === window.self"), "?try=1 only when not framed")
         // Nothing is fetched from elsewhere: no external script, style, font or image.
-        for pattern in ["src=\"http", "href=\"http", "url(http", "@import", "//cdn", "<link "] {
-            #expect(!page.body.contains(pattern), "the page loads \(pattern)…")
+        for body in [page.body, script.body, w.request("GET", "/docs/docs.css").body] {
+            for pattern in ["src=\"http", "href=\"http", "url(http", "@import", "//cdn"] {
+                #expect(!body.contains(pattern), "the page loads \(pattern)…")
+            }
         }
         w.finish()
     }

@@ -93,10 +93,16 @@ import Testing
         let mesh = try MeshProcesses()
         defer { mesh.stop() }
         _ = try mesh.startAlertService(socket: mesh.dir + "/alert-service-1.sock", log: "alert-1.log")
-        try mesh.startWorker([
-            "--listen", "unix:" + mesh.dir + "/worker-1.sock", "--alert-endpoint",
-            "unix:" + mesh.dir + "/alert-service-1.sock",
-        ])
+        // The worker also on TLS TCP, as `make run` starts it (the README's session probes it).
+        let certs = try TestCertificates.make(in: mesh.dir + "/tls")
+        let tlsPort = LoopbackSocket.listenTCP()
+        let workerTLS = "tcp://127.0.0.1:\(tlsPort.port)"
+        tlsPort.close()
+        try mesh.startWorker(
+            [
+                "--listen", "unix:" + mesh.dir + "/worker-1.sock", "--alert-endpoint",
+                "unix:" + mesh.dir + "/alert-service-1.sock", "--listen", workerTLS,
+            ] + certs.files("worker").arguments)
         try mesh.startAPI()
         // The dead letter the README's session lists and re-drives, as the fail script leaves one.
         let failedTask = UUID().uuidString.lowercased()
@@ -175,7 +181,11 @@ import Testing
                     #expect(normalized(r.out) == normalized(recorded), "\(command)")
                 }
             case "rpc-probe":
-                w = w.map { $0.replacingOccurrences(of: "unix:run/", with: "unix:\(mesh.dir)/") }
+                w = w.map {
+                    $0.replacingOccurrences(of: "unix:run/", with: "unix:\(mesh.dir)/")
+                        .replacingOccurrences(of: "tcp://127.0.0.1:7100", with: workerTLS)
+                        .replacingOccurrences(of: "run/tls/", with: mesh.dir + "/tls/")
+                }
                 let r = run(builtBinary("rpc-probe").path, Array(w.dropFirst()))
                 if w.contains("stats") {
                     // Figures change; the shape and every figure named must not.

@@ -14,18 +14,22 @@ struct BenchServer: ParsableCommand {
         abstract: "Serve the built-in methods (_sys.Echo/Echo is the empty call) until SIGINT/SIGTERM.")
 
     @OptionGroup var common: ServiceOptions
+    @OptionGroup var tls: TLSOptions
 
     static func main() { mainWithEnvironment() }
 
     func validate() throws {
         if common.listenAddresses.isEmpty { throw ValidationError("--listen: give at least one address") }
+        try tls.check(common.endpoints, option: "--listen")
     }
 
     func run() throws {
         var logger = Logger(label: "bench-server")
         logger.logLevel = common.level
         let loop = try EventLoop()
-        let server = try RPCServer(loop: loop, configuration: .init(name: "bench-server"), logger: logger)
+        var configuration = RPCServer.Configuration(name: "bench-server")
+        configuration.tls = try tls.context()
+        let server = try RPCServer(loop: loop, configuration: configuration, logger: logger)
         for endpoint in common.endpoints {
             let bound = try server.listen(on: endpoint)
             print("listening \(bound)")
