@@ -163,7 +163,7 @@ public final class APIHandler {
         case .status where isRead:
             status(String(taskID), respond)
         case .healthz where isRead:
-            respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+            respond(.json(200, Self.healthyBytes))
         case .readyz where isRead:
             ready(respond)
         case .metrics where isRead && !configuration.metricsOnPublicListener:
@@ -207,12 +207,13 @@ public final class APIHandler {
         }
         switch request.path {
         case "/metrics": metrics { responder.respond($0) }
-        case "/healthz": responder.respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+        case "/healthz": responder.respond(.json(200, Self.healthyBytes))
         default: responder.respond(.error(404, "the metrics listener serves GET /metrics and /healthz only"))
         }
     }
 
     static let openAPIBytes = Array(OpenAPIDocument.json.utf8)
+    static let healthyBytes = Array(#"{"status":"ok"}"#.utf8)
 
     private func count(_ method: String, _ route: Route, _ status: Int, since ns: UInt64) {
         // Keyed by parts, not by a string made of them: this runs for every request.

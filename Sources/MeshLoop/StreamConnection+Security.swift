@@ -61,10 +61,10 @@ extension StreamConnection {
             while offset < all.count {
                 let n = min(16_384, all.count - offset)
                 let wireStart = bytesWritten + UInt64(outbound.count)
-                do {
+                do throws(StreamSecurityError) {
                     try security.seal(UnsafeRawBufferPointer(rebasing: all[offset..<offset + n]))
                 } catch {
-                    return error as? StreamSecurityError ?? StreamSecurityError("\(error)")
+                    return error
                 }
                 security.takeOutput(into: &outbound)
                 if sealMarks.count >= 1_024 { sealMarks.removeFirst(512) }

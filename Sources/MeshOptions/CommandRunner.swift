@@ -26,11 +26,17 @@ extension ParsableCommand {
             // --help, --version and explicit exit codes keep ArgumentParser's behaviour.
             if code == .success || error is ExitCode { exit(withError: error) }
             let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            let line = Array("\(configuration.commandName ?? "alertmesh"): \(message.replacingErrorPrefix())\n".utf8)
-            _ = Glibc.write(2, line, line.count)
-            Glibc.exit(code.rawValue)
+            exitWithLine(
+                "\(configuration.commandName ?? "alertmesh"): \(message.replacingErrorPrefix())", status: code.rawValue)
         }
     }
+}
+
+/// Writes `line` to stderr (one write(2): no buffering to lose) and exits with `status`.
+public func exitWithLine(_ line: String, status: Int32) -> Never {
+    let bytes = Array((line + "\n").utf8)
+    _ = Glibc.write(2, bytes, bytes.count)
+    Glibc.exit(status)
 }
 
 private func environment() -> [String: String] {

@@ -2,7 +2,6 @@
 
 public import ArgumentParser
 import Foundation
-import Glibc
 public import MeshRedis
 
 /// Redis options of the api-service and the worker; include with `@OptionGroup var redis: RedisOptions`.
@@ -90,9 +89,7 @@ public struct RedisOptions: ParsableArguments {
         let option = passwordFile != nil ? "--redis-password-file" : "--redis"
         client.onConfigurationError = { error in
             log(error.message)
-            let line = Array("\(program): \(option): \(error.message)\n".utf8)
-            _ = Glibc.write(2, line, line.count)
-            Glibc.exit(78)
+            exitWithLine("\(program): \(option): \(error.message)", status: 78)
         }
     }
 

@@ -113,15 +113,19 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     static func stripScheme(_ buffer: [CChar]) -> String {
-        let uri = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(uri.dropFirst(identityScheme.count))
+        String(string(from: buffer).dropFirst(identityScheme.count))
+    }
+
+    /// The NUL-terminated text OpenSSL wrote into `buffer`.
+    static func string(from buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The newest OpenSSL error as a phrase ("no start line"), clearing the queue.
     static func lastError() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         COpenSSL_lastError(&buffer, buffer.count)
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let text = string(from: buffer)
         return text.isEmpty ? "unknown error" : text
     }
 }

@@ -47,6 +47,12 @@ import Testing
         return result!
     }
 
+    /// The error `client`'s call ends with; nil if it went through.
+    func refusal(_ loop: EventLoop, _ client: RPCClient) -> RPCError? {
+        if case .failure(let error) = call(loop, client) { return error }
+        return nil
+    }
+
     func calls(_ server: RPCServer, status: StatusCode) -> UInt64 {
         server.statsSnapshot().methods.first { $0.method == TestService.work.descriptor.fullName }?
             .byStatus[status.name] ?? 0
@@ -70,11 +76,7 @@ import Testing
         #expect(secured.first?.hasPrefix("alert-service TLSv1.3 ") == true)
 
         let operatorClient = makeClient(loop, [ep]) { $0.tls = self.context(self.mesh.files("operator")) }
-        let denied = call(loop, operatorClient)
-        guard case .failure(let error) = denied else {
-            Issue.record("the operator's call went through")
-            return
-        }
+        let error = try #require(refusal(loop, operatorClient), "the operator's call went through")
         #expect(error.code == .permissionDenied)
         #expect(error.notProcessed)
         #expect(error.message.contains("identity operator may not call test.Work/Do"))
@@ -99,10 +101,7 @@ import Testing
             $0.expectedPeers = ["api-service"]
             $0.reconnectBackoff = Backoff(initialMs: 5_000, maxMs: 5_000)
         }
-        guard case .failure(let error) = call(loop, client) else {
-            Issue.record("called a server that is not who the client expects")
-            return
-        }
+        let error = try #require(refusal(loop, client), "called a server that is not who the client expects")
         #expect(error.message.contains("names alertmesh://alert-service, not alertmesh://api-service"))
         #expect(calls(server, status: .ok) == 0)
         client.close()
@@ -117,10 +116,7 @@ import Testing
             $0.tls = self.context(self.stranger.files("worker"))
             $0.reconnectBackoff = Backoff(initialMs: 5_000, maxMs: 5_000)
         }
-        guard case .failure(let error) = call(loop, stranger) else {
-            Issue.record("a stranger's certificate got in")
-            return
-        }
+        let error = try #require(refusal(loop, stranger), "a stranger's certificate got in")
         #expect(error.code == .unavailable)
         #expect(error.message.contains("TLS"), "\(error.message)")
         run(loop) { server.statsSnapshot().protocolErrors == 1 }
@@ -182,10 +178,7 @@ import Testing
             $0.tls = self.context(self.mesh.files("worker"))
             $0.reconnectBackoff = Backoff(initialMs: 5_000, maxMs: 5_000)
         }
-        guard case .failure(let error) = call(loop, client) else {
-            Issue.record("a TLS client talked to a plaintext server")
-            return
-        }
+        let error = try #require(refusal(loop, client), "a TLS client talked to a plaintext server")
         #expect(error.message.contains("does not speak TLS"), "\(error.message)")
         run(loop) { server.statsSnapshot().protocolErrors == 1 }
         client.close()

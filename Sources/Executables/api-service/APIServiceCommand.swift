@@ -94,11 +94,7 @@ struct APIServiceCommand: ParsableCommand {
     static func main() { mainWithEnvironment() }
 
     func validate() throws {
-        do {
-            guard case .tcp = try Endpoint(parsing: http) else { throw ValidationError("--http: must be host:port") }
-        } catch let error as Endpoint.ParseError {
-            throw ValidationError("--http: \(error)")
-        }
+        try Self.checkHostPort(http, option: "--http")
         guard maxBodyBytes > 0, maxBodyBytes <= 64 << 20 else {
             throw ValidationError("--max-body-bytes: must be between 1 and 67108864")
         }
@@ -121,14 +117,17 @@ struct APIServiceCommand: ParsableCommand {
         }
         try tls.check(scrape.compactMap { try? Endpoint(parsing: $0) }, option: "--scrape")
         if let metricsListen {
-            do {
-                guard case .tcp = try Endpoint(parsing: metricsListen) else {
-                    throw ValidationError("--metrics-listen: must be host:port")
-                }
-            } catch let error as Endpoint.ParseError {
-                throw ValidationError("--metrics-listen: \(error)")
-            }
+            try Self.checkHostPort(metricsListen, option: "--metrics-listen")
             guard metricsListen != http else { throw ValidationError("--metrics-listen: must differ from --http") }
+        }
+    }
+
+    /// An HTTP listener's address: host:port, nothing else.
+    static func checkHostPort(_ text: String, option: String) throws {
+        do {
+            guard case .tcp = try Endpoint(parsing: text) else { throw ValidationError("\(option): must be host:port") }
+        } catch let error as Endpoint.ParseError {
+            throw ValidationError("\(option): \(error)")
         }
     }
 
