@@ -11,8 +11,9 @@ public struct RedisOptions: ParsableArguments {
         help: ArgumentHelp(
             "Redis: host:port, redis://[user[:password]@]host:port, unix:/path, unix://user@/path, or sentinel://[user@]host:port[,host:port...]/<master-name>.",
             discussion: "With sentinel://, the primary is found through the Sentinels and followed across failovers. "
-                + "A user (an ACL user of Redis 6+) is authenticated with AUTH on every connection; keep its "
-                + "password in --redis-password-file rather than on the command line.",
+                + "A user (an ACL user of Redis 6+) is authenticated with AUTH on every connection, to the "
+                + "servers and the Sentinels alike; keep its password in --redis-password-file rather than on "
+                + "the command line.",
             valueName: "addr"))
     public var address: String = "127.0.0.1:6379"
 

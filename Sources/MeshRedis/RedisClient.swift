@@ -45,7 +45,7 @@ public final class RedisClient {
         public var minReplicas = 0
         /// How long `WAIT` waits for them.
         public var replicaTimeoutMs: UInt64 = 1_000
-        /// Sent as `AUTH` first on every connection to a server (not to Sentinels).
+        /// Sent as `AUTH` first on every connection, to the servers and the Sentinels alike.
         public var credentials: RedisCredentials?
 
         public init() {}
@@ -136,8 +136,10 @@ public final class RedisClient {
             turnEnd = try LoopIdle(loop: loop)
             if case .sentinel(let name, let sentinels) = service {
                 discovery = SentinelDiscovery(
-                    loop: loop, masterName: name, sentinels: sentinels, timeoutMs: configuration.connectTimeoutMs)
-                let watch = SentinelWatch(loop: loop, masterName: name, sentinels: sentinels)
+                    loop: loop, masterName: name, sentinels: sentinels, credentials: configuration.credentials,
+                    timeoutMs: configuration.connectTimeoutMs)
+                let watch = SentinelWatch(
+                    loop: loop, masterName: name, sentinels: sentinels, credentials: configuration.credentials)
                 watch.onSwitch = { [weak self] primary in self?.primaryMoved(to: primary) }
                 try watch.start()
                 self.watch = watch
@@ -161,6 +163,7 @@ public final class RedisClient {
             case .success(let primary): self.open(primary, primaryOf: discovery.masterName)
             case .failure(let error):
                 self.lastError = error
+                if error.isConfiguration { self.onConfigurationError?(error) }
                 self.scheduleReconnect()
             }
         }
@@ -182,20 +185,13 @@ public final class RedisClient {
         reconnectTimer?.start(afterMs: configuration.connectTimeoutMs) { [timeout = configuration.connectTimeoutMs] in
             refuse(RedisError("connect \(endpoint): no answer in \(timeout) ms"))
         }
-        c.connect { [weak self] result in
+        c.connect(as: configuration.credentials) { [weak self] result in
             guard let self, self.connection === c else { return }
-            if case .failure(let error) = result { return refuse(error) }
-            guard let credentials = self.configuration.credentials else { return self.checked(c, masterName, refuse) }
-            c.send(credentials.command) { [weak self] reply in
-                guard let self, self.connection === c else { return }
-                switch reply {
-                case .success(.error(let e)):
-                    let error = RedisError("\(endpoint) refused the credentials of \(credentials): \(e.prefix(120))")
-                    refuse(error)
-                    self.onConfigurationError?(error)
-                case .success: self.checked(c, masterName, refuse)
-                case .failure(let error): refuse(error)
-                }
+            switch result {
+            case .success: self.checked(c, masterName, refuse)
+            case .failure(let error):
+                refuse(error)
+                if error.isConfiguration { self.onConfigurationError?(error) }
             }
         }
     }
@@ -213,12 +209,9 @@ public final class RedisClient {
         }
     }
 
-    /// An error reply that no retry can fix: the ACL user lacks a command or key (`-NOPERM`), or
-    /// the server wants credentials we were not given (`-NOAUTH`).
+    /// An error reply that no retry can fix (`RedisError.configuration(reply:)`).
     func checkConfiguration(_ e: String) {
-        guard e.hasPrefix("NOPERM") || e.hasPrefix("NOAUTH") else { return }
-        let hint = e.hasPrefix("NOAUTH") ? " (give --redis-password-file)" : ""
-        onConfigurationError?(RedisError("redis refused a command: -\(e.prefix(160))\(hint)"))
+        if let error = RedisError.configuration(reply: e) { onConfigurationError?(error) }
     }
 
     private func established(_ c: RedisConnection) {

@@ -1,6 +1,8 @@
 // RedisCredentials: the ACL user and password a client authenticates with, and how `--redis`
 // may carry them (`redis://user:password@host:port`, `unix://user:password@/path`).
 
+internal import MeshLoop
+
 /// Who we are to Redis: `AUTH user password` (Redis 6 ACL) or `AUTH password` (the default user).
 public struct RedisCredentials: Sendable, Hashable, CustomStringConvertible {
     public var user: String?
@@ -18,7 +20,7 @@ public struct RedisCredentials: Sendable, Hashable, CustomStringConvertible {
 
     /// Splits `user:password@` off an address: `redis://u:p@h:6379` → (`h:6379`, u, p);
     /// `unix://u:p@/run/redis.sock` → (`unix:/run/redis.sock`, u, p); `sentinel://u:p@…/name`
-    /// keeps its scheme (the credentials are for the servers, not the Sentinels). Percent-escapes
+    /// keeps its scheme (the same credentials log in to the Sentinels and the servers). Percent-escapes
     /// in the user and password are decoded (`%40` for `@`).
     public static func split(address text: String) -> (address: String, user: String?, password: String?) {
         guard let schemeEnd = text.firstRange(of: "://") else { return (text, nil, nil) }
@@ -61,5 +63,37 @@ public struct RedisCredentials: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension RedisConnection {
+    /// Connects and, with credentials, sends `AUTH` before anything else. A refusal (`-WRONGPASS`,
+    /// or `-ERR` from a server without users) fails with an error marked `isConfiguration`.
+    func connect(as credentials: RedisCredentials?, _ completion: @escaping (Result<Void, RedisError>) -> Void) {
+        connect { [self] result in
+            guard case .success = result, let credentials else { return completion(result) }
+            send(credentials.command) { [endpoint] reply in
+                switch reply {
+                case .success(.error(let e)):
+                    var error = RedisError("\(endpoint) refused the credentials of \(credentials): \(e.prefix(120))")
+                    error.isConfiguration = true
+                    completion(.failure(error))
+                case .success: completion(.success(()))
+                case .failure(let error): completion(.failure(error))
+                }
+            }
+        }
+    }
+}
+
+extension RedisError {
+    /// An error reply that no retry can fix: the ACL user lacks a command, key or channel
+    /// (`-NOPERM`), or the server wants credentials we were not given (`-NOAUTH`).
+    static func configuration(reply e: String) -> RedisError? {
+        guard e.hasPrefix("NOPERM") || e.hasPrefix("NOAUTH") else { return nil }
+        let hint = e.hasPrefix("NOAUTH") ? " (give --redis-password-file)" : ""
+        var error = RedisError("redis refused a command: -\(e.prefix(160))\(hint)")
+        error.isConfiguration = true
+        return error
     }
 }

@@ -75,6 +75,8 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The command ran and answered this, but fewer replicas than asked confirmed its writes in
     /// time (`WAIT`): a failover now could lose them.
     public var unreplicated: RedisValue?
+    /// No retry can fix it: the credentials were refused, or the user may not run the command.
+    public var isConfiguration = false
     public init(_ message: String, replyLost: Bool = false, unreplicated: RedisValue? = nil) {
         self.message = message
         self.replyLost = replyLost

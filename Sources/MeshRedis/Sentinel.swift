@@ -5,21 +5,28 @@ import MeshLoop
 /// Asks Sentinels in turn where the primary of `masterName` is (`SENTINEL
 /// get-master-addr-by-name`), each under a deadline: a Sentinel on a host that is gone costs
 /// `timeoutMs`, not a TCP connect timeout. The one that answered is asked first next time, as
-/// Sentinel's client guidelines suggest.
+/// Sentinel's client guidelines suggest. When every Sentinel refuses us (credentials, ACL), the
+/// failure is marked `isConfiguration`: one Sentinel set up wrong is a Sentinel down, all of them
+/// is a mistake no retry fixes.
 final class SentinelDiscovery {
     let loop: EventLoop
     let masterName: String
     private(set) var sentinels: [RedisEndpoint]
+    let credentials: RedisCredentials?
     let timeoutMs: UInt64
     private var timer: LoopTimer?
     private var connection: RedisConnection?
     /// Bumped by every `find` and `cancel`: answers of an abandoned search are dropped.
     private var generation = 0
 
-    init(loop: EventLoop, masterName: String, sentinels: [RedisEndpoint], timeoutMs: UInt64) {
+    init(
+        loop: EventLoop, masterName: String, sentinels: [RedisEndpoint], credentials: RedisCredentials?,
+        timeoutMs: UInt64
+    ) {
         self.loop = loop
         self.masterName = masterName
         self.sentinels = sentinels
+        self.credentials = credentials
         self.timeoutMs = timeoutMs
     }
 
@@ -33,7 +40,7 @@ final class SentinelDiscovery {
                 return completion(.failure(RedisError("cannot create a timer: \(error)")))
             }
         }
-        ask(0, problems: [], generation: generation, completion)
+        ask(0, problems: [], refusals: 0, generation: generation, completion)
     }
 
     func cancel() {
@@ -50,33 +57,39 @@ final class SentinelDiscovery {
     }
 
     private func ask(
-        _ index: Int, problems: [String], generation: Int,
+        _ index: Int, problems: [String], refusals: Int, generation: Int,
         _ completion: @escaping (Result<RedisEndpoint, RedisError>) -> Void
     ) {
         guard index < sentinels.count else {
-            let why = problems.joined(separator: "; ")
-            return completion(.failure(RedisError("no Sentinel named the primary \(masterName): \(why)")))
+            var error = RedisError("no Sentinel named the primary \(masterName): \(problems.joined(separator: "; "))")
+            error.isConfiguration = refusals == sentinels.count
+            return completion(.failure(error))
         }
         let sentinel = sentinels[index]
         let c = RedisConnection(loop: loop, endpoint: sentinel)
         connection = c
         var answered = false
-        let next = { [weak self] (problem: String) in
+        let next = { [weak self] (problem: String, refused: Bool) in
             guard let self, !answered, self.generation == generation else { return }
             answered = true
             self.timer?.stop()
             c.abort()
             self.connection = nil
-            self.ask(index + 1, problems: problems + ["\(sentinel): \(problem)"], generation: generation, completion)
+            self.ask(
+                index + 1, problems: problems + ["\(sentinel): \(problem)"], refusals: refusals + (refused ? 1 : 0),
+                generation: generation, completion)
         }
-        timer?.start(afterMs: timeoutMs) { next("no answer in \(self.timeoutMs) ms") }
-        c.connect { [weak self] result in
+        timer?.start(afterMs: timeoutMs) { next("no answer in \(self.timeoutMs) ms", false) }
+        c.connect(as: credentials) { [weak self] result in
             guard let self, !answered, self.generation == generation else { return }
-            if case .failure(let error) = result { return next("\(error)") }
+            if case .failure(let error) = result { return next("\(error)", error.isConfiguration) }
             c.send(["SENTINEL", "get-master-addr-by-name", self.masterName]) { [weak self] reply in
                 guard let self, !answered, self.generation == generation else { return }
                 guard let primary = Self.primary(in: reply) else {
-                    return next("answered \((try? reply.get()).map { "\($0)" } ?? "nothing")")
+                    if case .success(.error(let e)) = reply, let refusal = RedisError.configuration(reply: e) {
+                        return next(refusal.message, true)
+                    }
+                    return next("answered \((try? reply.get()).map { "\($0)" } ?? "nothing")", false)
                 }
                 answered = true
                 self.timer?.stop()
@@ -112,16 +125,18 @@ final class SentinelWatch {
     let loop: EventLoop
     let masterName: String
     let sentinels: [RedisEndpoint]
+    let credentials: RedisCredentials?
     var onSwitch: ((RedisEndpoint) -> Void)?
     private var connection: RedisConnection?
     private var timer: LoopTimer?
     private var next = 0
     private var stopped = false
 
-    init(loop: EventLoop, masterName: String, sentinels: [RedisEndpoint]) {
+    init(loop: EventLoop, masterName: String, sentinels: [RedisEndpoint], credentials: RedisCredentials?) {
         self.loop = loop
         self.masterName = masterName
         self.sentinels = sentinels
+        self.credentials = credentials
     }
 
     func start() throws(UVError) {
@@ -141,7 +156,8 @@ final class SentinelWatch {
             c.abort()
             self.retry(c)
         }
-        c.connect { [weak self] result in
+        // Refused credentials are retried like a lost Sentinel: discovery reports them.
+        c.connect(as: credentials) { [weak self] result in
             guard let self, self.connection === c else { return }
             guard case .success = result else { return self.retry(c) }
             self.timer?.stop()
@@ -157,6 +173,7 @@ final class SentinelWatch {
     private func retry(_ c: RedisConnection) {
         guard !stopped, connection === c else { return }
         connection = nil
+        c.abort()  // connected but refused (credentials): not left open
         // Every Sentinel tried once: wait a little before going round again.
         let delay: UInt64 = next % sentinels.count == 0 ? 500 : 0
         timer?.start(afterMs: delay) { [weak self] in self?.subscribe() }

@@ -3,6 +3,7 @@
 
 import Foundation
 import MeshRedis
+import MeshTestSupport
 import Testing
 
 /// compose.yaml with compose.ha.yaml on top: a service's mappings (environment, depends_on) merge
@@ -25,6 +26,12 @@ func composeHA() throws -> [String: [String: Any]] {
     return services
 }
 
+/// The top-level secrets of compose.yaml and compose.ha.yaml together (Compose merges them by name).
+func declaredSecrets() throws -> [String: [String: Any]] {
+    let base = try compose()["secrets"] as? [String: [String: Any]] ?? [:]
+    return base.merging(try compose("compose.ha.yaml")["secrets"] as? [String: [String: Any]] ?? [:]) { $1 }
+}
+
 @Suite struct ComposeHATests {
     @Test func theServicesFindThePrimaryThroughTheSentinels() throws {
         let services = try composeHA()
@@ -44,9 +51,17 @@ func composeHA() throws -> [String: [String: Any]] {
         let replica = try #require(services["redis-replica"]?["command"] as? [String])
         let replicaOf = try #require(replica.firstIndex(of: "--replicaof"))
         #expect(Array(replica[(replicaOf + 1)...].prefix(2)) == [primaryHost, primaryPort])
-        // Both refuse writes while cut off from their replica.
-        for command in [redis, replica] {
+        // Both refuse writes while cut off from their replica; both have the shipped users and
+        // log in to a primary as replica (either may be one after a failover).
+        let secrets = try declaredSecrets()
+        for (name, command) in [("redis", redis), ("redis-replica", replica)] {
             #expect(command.contains("--min-replicas-to-write"))
+            #expect(!command.contains("--protected-mode"), "\(name): \(command)")
+            #expect(command[(command.firstIndex(of: "--aclfile") ?? 0) + 1] == "/run/secrets/redis-acl", "\(name)")
+            #expect(command[(command.firstIndex(of: "--include") ?? 0) + 1] == "/run/secrets/redis-replication")
+            let mounted = try #require(services[name]?["secrets"] as? [String])
+            #expect(Set(["redis-acl", "redis-password", "redis-replication"]).isSubset(of: mounted), "\(name)")
+            #expect(services[name]?["networks"] as? [String] == ["mesh"], "\(name)")
             let announce = try #require(command.firstIndex(of: "--replica-announce-ip"))
             #expect(services[command[announce + 1]] != nil, "announces \(command[announce + 1])")
         }
@@ -54,7 +69,9 @@ func composeHA() throws -> [String: [String: Any]] {
         // worker and api-service: sentinel:// naming exactly the three Sentinels and the master.
         for name in ["worker", "api-service"] {
             let env = try #require(services[name]?["environment"] as? [String: Any])
-            let address = try #require(env["ALERTMESH_REDIS"] as? String)
+            let login = RedisCredentials.split(address: try #require(env["ALERTMESH_REDIS"] as? String))
+            #expect(login.user == "alertmesh" && login.password == nil, "\(name): the user, not the password")
+            let address = login.address
             guard case .sentinel(let master, let endpoints) = try RedisService(parsing: address) else {
                 Issue.record("\(name): \(address) is not sentinel://")
                 continue
@@ -78,8 +95,15 @@ func composeHA() throws -> [String: [String: Any]] {
             let command = (service["command"] as? [String] ?? []).joined(separator: " ")
             #expect(command.contains("announce-ip \(name)"), "\(name): \(command)")
             #expect(command.contains("cp /etc/redis/sentinel.conf /data/sentinel.conf"))
+            // Its users and logins, put in before every start (the same script make run uses).
+            #expect(
+                command.contains("sh /etc/redis/set-sentinel-auth /data/sentinel.conf /run/secrets/redis-sentinel-auth")
+            )
+            #expect(Set(["redis-sentinel-auth", "redis-password"]).isSubset(of: service["secrets"] as? [String] ?? []))
+            #expect(service["networks"] as? [String] == ["mesh"], "\(name)")
             let volumes = service["volumes"] as? [String] ?? []
             #expect(volumes.contains("./redis/sentinel.conf:/etc/redis/sentinel.conf:ro"))
+            #expect(volumes.contains("./redis/set-sentinel-auth:/etc/redis/set-sentinel-auth:ro"))
             let data = try #require(volumes.first { $0.hasSuffix(":/data") }?.split(separator: ":").first)
             #expect(declared.keys.contains(String(data)), "\(name): volume \(data) is not declared")
             #expect(service["healthcheck"] != nil && service["restart"] as? String == "unless-stopped")
@@ -88,6 +112,43 @@ func composeHA() throws -> [String: [String: Any]] {
             for (dependency, _) in service["depends_on"] as? [String: Any] ?? [:] {
                 #expect(services[dependency] != nil, "\(name) depends on unknown \(dependency)")
             }
+            for secret in service["secrets"] as? [String] ?? [] {
+                #expect(secrets[secret] != nil, "\(name) mounts the undeclared secret \(secret)")
+            }
+        }
+        // The files behind the new secrets are what scripts/make-redis-acl writes.
+        let script = try String(contentsOfFile: root.path + "/scripts/make-redis-acl", encoding: .utf8)
+        for secret in ["redis-replication", "redis-sentinel-auth"] {
+            let file = try #require(secrets[secret]?["file"] as? String)
+            #expect(script.contains("DIR/" + (file as NSString).lastPathComponent), "\(secret): \(file)")
+        }
+    }
+
+    @Test func theHealthChecksPassWithTheShippedUsersAndFailWithAWrongPassword() throws {
+        // The compose health checks, run against real servers and Sentinels with the users
+        // scripts/make-redis-acl makes: the paths and ports are this test's, the commands compose's.
+        let acl = NSTemporaryDirectory() + "alertmesh-acl-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: acl) }
+        let made = runProcess("/bin/bash", [root.path + "/scripts/make-redis-acl", acl])
+        try #require(made.status == 0, "\(made.stderr)")
+        let ha = try RedisHA(acl: acl)
+        defer { ha.stop() }
+        let services = try composeHA()
+        func check(_ service: String, port: UInt16, password: String) throws -> Int32 {
+            let test = try #require(services[service]?["healthcheck"] as? [String: Any])["test"] as? [String]
+            let shell = try #require(test?.last)
+                .replacingOccurrences(of: "$$", with: "$")  // Compose's escape for a literal $
+                .replacingOccurrences(of: "/run/secrets/redis-password", with: password)
+                .replacingOccurrences(of: "-p 26379 ", with: "")
+                .replacingOccurrences(of: "redis-cli ", with: "redis-cli -p \(port) ")
+            return runProcess("/bin/sh", ["-c", shell]).status
+        }
+        let checks = [
+            ("redis", ha.servers[0].port), ("redis-replica", ha.servers[1].port), ("sentinel-1", ha.sentinels[0].port),
+        ]
+        for (service, port) in checks {
+            #expect(try check(service, port: port, password: acl + "/redis-password") == 0, "\(service)")
+            #expect(try check(service, port: port, password: acl + "/admin-password") != 0, "\(service)")
         }
     }
 }

@@ -170,6 +170,67 @@ import Testing
         #expect(throws: Never.self) { try loop.close() }
     }
 
+    @Test func withTheShippedUsersOnlyTheirCredentialsGetIn() throws {
+        let acl = NSTemporaryDirectory() + "alertmesh-acl-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: acl) }
+        let made = runProcess("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/make-redis-acl").path, acl])
+        try #require(made.status == 0, "\(made.stderr)")
+        let ha = try RedisHA(acl: acl)
+        defer { ha.stop() }
+        try ha.waitUntilReady()
+        let password = try String(contentsOfFile: acl + "/redis-password", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func redisCLI(_ target: [String], as user: String?, _ args: [String]) -> String {
+            let login = user.map { (["--user", $0], ["REDISCLI_AUTH": password]) } ?? ([], [:])
+            return runProcess("/usr/bin/redis-cli", target + login.0 + args, environment: login.1).stdout
+        }
+        let sentinel = ["-p", String(ha.sentinels[0].port)]
+        // A stranger gets nothing from a server or a Sentinel; alertmesh may ask where the
+        // primary is, not move it.
+        #expect(redisCLI(["-s", ha.servers[0].socketPath], as: nil, ["PING"]).hasPrefix("NOAUTH"))
+        #expect(redisCLI(sentinel, as: nil, ["SENTINEL", "get-master-addr-by-name", "alertmesh"]).hasPrefix("NOAUTH"))
+        #expect(
+            redisCLI(sentinel, as: "alertmesh", ["SENTINEL", "SET", "alertmesh", "quorum", "1"]).hasPrefix("NOPERM"))
+        #expect(redisCLI(sentinel, as: "alertmesh", ["SENTINEL", "FAILOVER", "alertmesh"]).hasPrefix("NOPERM"))
+
+        // The right credentials: the first "Sentinel" listed is a Redis server, which refuses
+        // SENTINEL to alertmesh — one refusal is a Sentinel down, not a configuration error.
+        let url =
+            "sentinel://127.0.0.1:\(ha.servers[0].port)," + ha.sentinelURL.dropFirst("sentinel://alertmesh@".count)
+        func client(_ loop: EventLoop, password: String) throws -> RedisClient {
+            var config = RedisClient.Configuration()
+            config.connectTimeoutMs = 500
+            config.reconnectMaxMs = 500
+            config.credentials = RedisCredentials(user: "alertmesh", password: password)
+            return RedisClient(loop: loop, service: try RedisService(parsing: url), configuration: config)
+        }
+        let loop = try EventLoop()
+        let good = try client(loop, password: password)
+        var configurationErrors: [String] = []
+        good.onConfigurationError = { configurationErrors.append("\($0)") }
+        good.start()
+        #expect(runLoop(loop, until: { good.isConnected }))
+        #expect(try send(loop, good, ["SET", "{alertmesh}:k", "1"])?.get() == .status("OK"))
+        #expect(configurationErrors.isEmpty, "\(configurationErrors)")
+        good.close()
+
+        // A wrong password, refused by every Sentinel: a configuration error, said once per try.
+        let wrong = try client(loop, password: "not-the-password")
+        wrong.onConfigurationError = { configurationErrors.append("\($0)") }
+        wrong.start()
+        #expect(runLoop(loop, seconds: 10, until: { !configurationErrors.isEmpty }))
+        #expect(!wrong.isConnected)
+        let why = configurationErrors.first ?? ""
+        #expect(why.contains("no Sentinel named the primary alertmesh") && why.contains("WRONGPASS"), "\(why)")
+        wrong.close()
+        loop.runUntilHandlesClosed(maxTurns: 20)
+        #expect(throws: Never.self) { try loop.close() }
+        // ACL LOG saw it all: the wrong password and the SENTINEL command asked of a server.
+        let denials = ha.aclDenials()
+        #expect(denials.contains { $0.contains("alertmesh: auth") }, "\(denials)")
+        #expect(denials.contains { $0.contains("alertmesh: command sentinel") }, "\(denials)")
+    }
+
     @Test func noSentinelAnsweringIsAClearErrorNotAHang() throws {
         let mute = LoopbackSocket.listenTCP(backlog: 8)  // accepts, never answers
         defer { mute.close() }

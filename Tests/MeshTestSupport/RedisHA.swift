@@ -4,20 +4,41 @@ import Foundation
 
 /// A primary and a replica (`RedisServer`s, AOF on) watched by three Sentinels on free loopback
 /// ports, quorum 2, with a short `down-after-milliseconds` so a test's failover takes seconds.
-/// `stop()` ends every process and removes their directories.
+/// With `acl`, every server and Sentinel runs with the users scripts/make-redis-acl made there
+/// (the default user off), and the helpers below log in as `admin`. `stop()` ends every process
+/// and removes their directories.
 public final class RedisHA: @unchecked Sendable {
     public static let masterName = "alertmesh"
     /// The servers in the order they were started: the first is the primary until a failover.
     public let servers: [RedisServer]
     public private(set) var sentinels: [Sentinel] = []
+    /// scripts/make-redis-acl's directory, when the servers and Sentinels have its users.
+    public let acl: String?
+
+    /// redis-cli's options and environment to log in as `admin` (none without `acl`).
+    static func admin(_ acl: String?) -> (arguments: [String], environment: [String: String]) {
+        guard let acl, let password = try? String(contentsOfFile: acl + "/admin-password", encoding: .utf8) else {
+            return ([], [:])
+        }
+        return (["--user", "admin"], ["REDISCLI_AUTH": password.trimmingCharacters(in: .whitespacesAndNewlines)])
+    }
+
+    /// redis-cli as `admin` (with `acl`) against `target` (`["-p", port]` or `["-s", socket]`).
+    func cli(_ target: [String], _ args: [String]) -> String {
+        let admin = RedisHA.admin(acl)
+        return runProcess("/usr/bin/redis-cli", target + admin.arguments + args, environment: admin.environment).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// One redis-sentinel process with a config file of its own (Sentinel rewrites it).
     public final class Sentinel: @unchecked Sendable {
         public let port: UInt16
         let directory: String
+        let acl: String?
         private var process = Process()
 
-        init(monitoring primaryPort: UInt16, downAfterMs: Int) throws {
+        init(monitoring primaryPort: UInt16, downAfterMs: Int, acl: String?) throws {
+            self.acl = acl
             directory = NSTemporaryDirectory() + "alertmesh-sentinel-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let probe = LoopbackSocket.listenTCP()
@@ -36,6 +57,14 @@ public final class RedisHA: @unchecked Sendable {
 
                 """
             try config.write(toFile: directory + "/sentinel.conf", atomically: true, encoding: .utf8)
+            if let acl {
+                // Its users, put in as make run and compose.ha.yaml put them in.
+                let script = repositoryRoot.appendingPathComponent("compose/redis/set-sentinel-auth").path
+                let r = runProcess("/bin/sh", [script, directory + "/sentinel.conf", acl + "/sentinel-auth.conf"])
+                guard r.status == 0 else {
+                    throw NSError(domain: "RedisHA", code: 2, userInfo: [NSLocalizedDescriptionKey: r.stderr])
+                }
+            }
             try launch()
         }
 
@@ -51,8 +80,11 @@ public final class RedisHA: @unchecked Sendable {
         public var log: String { (try? String(contentsOfFile: directory + "/sentinel.log", encoding: .utf8)) ?? "" }
 
         public func cli(_ args: [String]) -> String {
-            runProcess("/usr/bin/redis-cli", ["-p", String(port)] + args).stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let admin = RedisHA.admin(acl)
+            return runProcess(
+                "/usr/bin/redis-cli", ["-p", String(port)] + admin.arguments + args,
+                environment: admin.environment
+            ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
         public func kill() {
@@ -71,7 +103,13 @@ public final class RedisHA: @unchecked Sendable {
     /// - Parameters:
     ///   - configFile: the redis.conf both servers read first (the project's own).
     ///   - overrides: more options for both servers.
-    public init(configFile: String? = nil, overrides: [String] = [], downAfterMs: Int = 1_000) throws {
+    ///   - acl: a directory scripts/make-redis-acl wrote: the servers' and Sentinels' users.
+    public init(configFile: String? = nil, overrides: [String] = [], downAfterMs: Int = 1_000, acl: String? = nil)
+        throws
+    {
+        self.acl = acl
+        let overrides =
+            overrides + (acl.map { ["--aclfile", $0 + "/users.acl", "--include", $0 + "/replication.conf"] } ?? [])
         let primary = try RedisServer(configFile: configFile, overrides: ["--appendonly", "yes"] + overrides)
         var servers = [primary]
         do {
@@ -81,7 +119,9 @@ public final class RedisHA: @unchecked Sendable {
                     overrides: ["--appendonly", "yes"] + overrides + ["--replicaof", "127.0.0.1", String(primary.port)])
             )
             self.servers = servers
-            for _ in 0..<3 { sentinels.append(try Sentinel(monitoring: primary.port, downAfterMs: downAfterMs)) }
+            for _ in 0..<3 {
+                sentinels.append(try Sentinel(monitoring: primary.port, downAfterMs: downAfterMs, acl: acl))
+            }
         } catch {
             servers.forEach { $0.stop() }
             sentinels.forEach { $0.stop() }
@@ -89,9 +129,10 @@ public final class RedisHA: @unchecked Sendable {
         }
     }
 
-    /// `sentinel://…/alertmesh` for `--redis`.
+    /// `sentinel://…/alertmesh` for `--redis` (`sentinel://alertmesh@…` with `acl`).
     public var sentinelURL: String {
-        "sentinel://" + sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") + "/" + RedisHA.masterName
+        "sentinel://" + (acl == nil ? "" : "alertmesh@")
+            + sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") + "/" + RedisHA.masterName
     }
 
     /// The port of the primary the Sentinels name now (asking the first that answers).
@@ -108,8 +149,7 @@ public final class RedisHA: @unchecked Sendable {
 
     /// `ROLE`'s first line of `server` ("master", "slave"), or "" when it does not answer.
     public func role(_ server: RedisServer) -> String {
-        runProcess("/usr/bin/redis-cli", ["-s", server.socketPath, "ROLE"]).stdout.split(separator: "\n").first
-            .map(String.init) ?? ""
+        cli(["-s", server.socketPath], ["ROLE"]).split(separator: "\n").first.map(String.init) ?? ""
     }
 
     /// Waits until every Sentinel knows the others and the replica (ready to fail over), and the
@@ -120,8 +160,7 @@ public final class RedisHA: @unchecked Sendable {
                 RedisHA.isReady(sentinelMaster: $0.cli(["SENTINEL", "master", RedisHA.masterName]))
             }
                 && servers.dropFirst().allSatisfy {
-                    runProcess("/usr/bin/redis-cli", ["-s", $0.socketPath, "INFO", "replication"]).stdout
-                        .contains("master_link_status:up")
+                    cli(["-s", $0.socketPath], ["INFO", "replication"]).contains("master_link_status:up")
                 }
         }
         if ready { return }
@@ -139,6 +178,31 @@ public final class RedisHA: @unchecked Sendable {
             return info[i + 1]
         }
         return value("num-other-sentinels") == "2" && value("num-slaves") == "1"
+    }
+
+    /// What every live server and Sentinel refused and to whom (`ACL LOG`: "user: command"), for
+    /// a check that the shipped users can do all their work.
+    public func aclDenials() -> [String] {
+        let targets = servers.map { ["-s", $0.socketPath] } + sentinels.map { ["-p", String($0.port)] }
+        return targets.flatMap { target -> [String] in
+            let lines = cli(target, ["ACL", "LOG"]).split(separator: "\n").map(String.init)
+            // redis-cli prints each entry's fields and values on lines of their own, "count" first.
+            var entries: [String] = []
+            var fields: [String: String] = [:]
+            func flush() {
+                guard !fields.isEmpty else { return }
+                let user = fields["username"] ?? "?"
+                entries.append(
+                    "\(target.joined(separator: " ")) \(user): \(fields["reason"] ?? "?") \(fields["object"] ?? "?")")
+                fields = [:]
+            }
+            for i in stride(from: 0, to: lines.count - 1, by: 2) {
+                if lines[i] == "count" { flush() }
+                fields[lines[i]] = lines[i + 1]
+            }
+            flush()
+            return entries
+        }
     }
 
     public func stop() {

@@ -1,5 +1,6 @@
-// FailoverTests: the whole mesh on a Redis primary, replica and three Sentinels; the primary is
-// killed under load and every task that got 202 still ends SUCCESS, once.
+// FailoverTests: the whole mesh on a Redis primary, replica and three Sentinels, all with the
+// shipped users (the default user off); the primary is killed under load and every task that got
+// 202 still ends SUCCESS, once — and no server or Sentinel refused anyone a command on the way.
 
 import Foundation
 import MeshTestSupport
@@ -7,7 +8,7 @@ import Testing
 
 @Suite(.serialized) struct FailoverTests {
     @Test func thePrimaryKilledUnderLoadLosesNoAcceptedTask() throws {
-        let mesh = try MeshProcesses(highlyAvailable: true)
+        let mesh = try MeshProcesses(highlyAvailable: true, acl: true)
         defer { mesh.stop() }
         let ha = try #require(mesh.ha)
         try ha.waitUntilReady()
@@ -67,6 +68,9 @@ import Testing
             Issue.record("\(stuck.count) accepted tasks not done: \(stuck.map { "\($0): \(mesh.status($0))" })")
             throw error
         }
+        // The replica user kept replicating, the Sentinel user failed over and reconfigured the
+        // old primary, the Sentinels voted, the services asked and listened: none was refused.
+        #expect(ha.aclDenials().isEmpty, "refused: \(ha.aclDenials())")
         // One report per task: a task run again after the failover found its report written
         // (link-once) and left it; the counters say each success was stored once.
         let reports = Set(mesh.reports())

@@ -151,16 +151,27 @@ import Testing
     @Test func runWithRedisHAFollowsAFailoverAndKeepsGoing() throws {
         let mesh = try Run(["REDIS_HA": "1", "WORKERS": "1"])
         try #require(mesh.errText.contains("run: ready"), "\(mesh.errText)")
-        #expect(mesh.printed.contains("sentinel://127.0.0.1:"))
+        #expect(mesh.printed.contains("sentinel://alertmesh@127.0.0.1:"))
         #expect(try submitAndWait(port: mesh.port) == "SUCCESS")
         let ports = try String(contentsOfFile: mesh.dir + "/redis-ha/ports", encoding: .utf8).split(separator: " ")
             .compactMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         try #require(ports.count == 5)
-        let sentinel = ["-p", String(ports[2]), "SENTINEL", "get-master-addr-by-name", "alertmesh"]
-        #expect(run("/usr/bin/redis-cli", sentinel).hasSuffix("\(ports[0])\n"))
+        // Every server and Sentinel has the default user off: a stranger gets nothing; the
+        // admin (the password make run wrote) gets everything.
+        let admin = try String(contentsOfFile: mesh.dir + "/redis/admin-password", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func adminCLI(_ port: UInt16, _ args: [String]) -> String {
+            runProcess(
+                "/usr/bin/redis-cli", ["-p", String(port), "--user", "admin"] + args,
+                environment: ["REDISCLI_AUTH": admin]
+            )
+            .stdout
+        }
+        let primaryOf = ["SENTINEL", "get-master-addr-by-name", "alertmesh"]
+        for port in ports { #expect(run("/usr/bin/redis-cli", ["-p", String(port), "PING"]).hasPrefix("NOAUTH")) }
+        #expect(adminCLI(ports[2], primaryOf).hasSuffix("\(ports[0])\n"))
         // Each server's config is a copy Sentinel may rewrite; the shipped one stays as it is.
-        #expect(
-            run("/usr/bin/redis-cli", ["-p", String(ports[0]), "CONFIG", "GET", "min-replicas-to-write"]).contains("1"))
+        #expect(adminCLI(ports[0], ["CONFIG", "GET", "min-replicas-to-write"]).contains("1"))
 
         // The primary dies: Sentinel promotes the replica, the script goes on, and the services
         // follow; with no replica left, submits are refused (503) rather than unprotected.
@@ -175,8 +186,13 @@ import Testing
             usleep(100_000)
         }
         #expect(readyz.contains("0 of the 1 replicas"), "\(readyz)")
-        #expect(run("/usr/bin/redis-cli", sentinel).hasSuffix("\(ports[1])\n"))
+        #expect(adminCLI(ports[2], primaryOf).hasSuffix("\(ports[1])\n"))
         #expect(mesh.script.isRunning)
+        // The failover took no command the shipped users lack (ACL LOG: every refusal, and whom).
+        for port in ports.dropFirst() {
+            let refused = adminCLI(port, ["ACL", "LOG"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(refused.isEmpty, "port \(port): \(refused)")
+        }
 
         let errText = mesh.stop()
         #expect(mesh.script.terminationStatus == 0, "\(errText)")

@@ -34,27 +34,27 @@ final class MeshProcesses: @unchecked Sendable {
     /// - Parameters:
     ///   - redisOverrides: options given to redis-server after the shipped redis.conf.
     ///   - highlyAvailable: a primary, a replica and three Sentinels (`RedisHA`) instead of one server.
-    ///   - acl: Redis with the shipped ACL (scripts/make-redis-acl): the default user off, the
-    ///     services and `redisCLI` authenticate as `alertmesh` with a password file.
+    ///   - acl: Redis (and its Sentinels) with the shipped users (scripts/make-redis-acl): the
+    ///     default user off, the services and `redisCLI` authenticate as `alertmesh` with a
+    ///     password file.
     init(redisOverrides: [String] = [], highlyAvailable: Bool = false, acl: Bool = false) throws {
         dir = NSTemporaryDirectory() + "alertmesh-pipe-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let config = repositoryRoot.appendingPathComponent("compose/redis/redis.conf").path
-        var redisOverrides = redisOverrides
         if acl {
             let script = repositoryRoot.appendingPathComponent("scripts/make-redis-acl").path
             let r = runProcess("/bin/bash", [script, dir + "/acl"])
             guard r.status == 0 else { throw MeshError("make-redis-acl: \(r.stderr)") }
-            redisOverrides += ["--aclfile", dir + "/acl/users.acl"]
             passwordFile = dir + "/acl/redis-password"
         }
         if highlyAvailable {
-            let ha = try RedisHA(configFile: config, overrides: redisOverrides)
+            let ha = try RedisHA(configFile: config, overrides: redisOverrides, acl: acl ? dir + "/acl" : nil)
             self.ha = ha
             redis = ha.servers[0]
         } else {
             ha = nil
-            redis = try RedisServer(configFile: config, overrides: redisOverrides)
+            let aclFile = acl ? ["--aclfile", dir + "/acl/users.acl"] : []
+            redis = try RedisServer(configFile: config, overrides: redisOverrides + aclFile)
         }
     }
 

@@ -35,6 +35,40 @@ import Testing
         #expect(runProcess("/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "PING"]).stdout.hasPrefix("NOAUTH"))
     }
 
+    @Test func underTheShippedACLAKilledRedisKeepsEveryWriteItAcknowledged() throws {
+        // Redis replays its AOF as the default user and re-checks each MULTI/EXEC (the effects
+        // of a script) against that user's ACL: with the default user stripped of commands, a
+        // restart silently dropped every task state the scripts had written.
+        let mesh = try MeshProcesses(acl: true)
+        defer { mesh.stop() }
+        try mesh.startAlertService()
+        try mesh.startWorker()
+        try mesh.startAPI(["--redis-timeout-ms", "1000"])
+        var ids: [String] = []
+        for i in 0..<30 { ids += [try #require(mesh.submit("before \(i): password=hunter\(i)"))] }
+        try mesh.waitFor("every task done") { ids.allSatisfy { mesh.state($0) == "SUCCESS" } }
+
+        try mesh.redis.restart()  // SIGKILL, then the same server on its AOF
+        try mesh.waitFor("api-service ready again") { mesh.request("GET", "/readyz").status == 200 }
+        let lost = ids.filter { mesh.state($0) != "SUCCESS" }
+        #expect(lost.isEmpty, "\(lost.count) of \(ids.count) tasks lost their state: \(lost.prefix(3))")
+        #expect(mesh.redisCLI(["HGET", "{alertmesh}:counters", "succeeded"]) == "30")
+        let admin = try String(contentsOfFile: mesh.dir + "/acl/admin-password", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = runProcess(
+            "/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "--user", "admin", "ACL", "LOG"],
+            environment: ["REDISCLI_AUTH": admin]
+        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(refused.isEmpty, "the AOF replay was refused: \(refused.prefix(300))")
+        // The default user still lets no one in.
+        #expect(runProcess("/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "PING"]).stdout.hasPrefix("NOAUTH"))
+        #expect(
+            runProcess("/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "AUTH", "default", ""]).stdout
+                .hasPrefix("WRONGPASS"))
+        let after = try #require(mesh.submit("after: password=hunter2"))
+        try mesh.waitFor("a task after the restart") { mesh.state(after) == "SUCCESS" }
+    }
+
     @Test func refusedCredentialsAndMissingPermissionsStopAServiceWithOneLine() throws {
         let mesh = try MeshProcesses(acl: true)
         defer { mesh.stop() }
