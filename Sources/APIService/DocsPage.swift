@@ -19,6 +19,8 @@ enum DocsPage {
         <h2>Try it</h2>
         <label for="message">Message</label>
         <textarea id="message">my secret email is test@mail.com and my card is 1234567890123456</textarea>
+        <label for="key">API key, if this service asks for one</label>
+        <input id="key" type="password" autocomplete="off" spellcheck="false">
         <button id="submit">Submit</button>
         <p>Task: <code id="task">–</code> &nbsp; State: <span id="state" class="state">–</span></p>
         <p id="alerts"></p>
@@ -83,9 +85,15 @@ enum DocsPage {
           }
         }
 
+        // The key goes in a header, never a URL (nor storage): it is typed again after a reload.
+        function auth() {
+          const key = $("key").value.trim();
+          return key ? {"Authorization": "Bearer " + key} : {};
+        }
+
         async function poll(id) {
           for (let i = 0; i < 600; i++) {
-            const r = await fetch("/status/" + encodeURIComponent(id));
+            const r = await fetch("/status/" + encodeURIComponent(id), {headers: auth()});
             const body = await r.json();
             show(body);
             if (!r.ok || body.state === "SUCCESS" || body.state === "FAILURE") return;
@@ -98,7 +106,7 @@ enum DocsPage {
           $("state").textContent = "…"; $("alerts").textContent = ""; $("task").textContent = "–";
           try {
             const r = await fetch("/submit", {
-              method: "POST", headers: {"Content-Type": "application/json"},
+              method: "POST", headers: {"Content-Type": "application/json", ...auth()},
               body: JSON.stringify({message: $("message").value}),
             });
             const body = await r.json();
@@ -108,7 +116,10 @@ enum DocsPage {
               $("state").textContent = "PENDING";
               await poll(body.task_id);
             } else {
-              $("state").textContent = r.status + " " + body.error;
+              // error is the short reason ("status 401" when there is no better one), detail the rest.
+              const why = [body.error, body.detail].filter((t) => t && t !== "status " + r.status).join(": ");
+              const hint = r.status === 401 ? " (enter an API key above)" : "";
+              $("state").textContent = r.status + " " + why + hint;
             }
           } catch (e) {
             $("state").textContent = "request failed: " + e;
@@ -128,6 +139,7 @@ enum DocsPage {
           body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
           h1 { font-size: 1.6rem; margin-bottom: 0; } .lead { color: #555; margin-top: .3rem; }
           textarea { width: 100%; min-height: 5rem; font: 14px ui-monospace, monospace; box-sizing: border-box; }
+          label { display: block; margin-top: .5rem; } #key { width: 22rem; max-width: 100%; font: 14px ui-monospace, monospace; }
           button { font-size: 1rem; padding: .4rem 1.2rem; margin-top: .5rem; cursor: pointer; }
           pre { background: #f5f5f5; padding: .8rem; overflow-x: auto; font-size: 13px; }
           table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }

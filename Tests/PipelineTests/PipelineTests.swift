@@ -345,4 +345,19 @@ final class StopFlag: @unchecked Sendable {
         let id = try #require(task)
         #expect(mesh.state(id) == "SUCCESS")
     }
+
+    /// With --api-keys-file, the page's submit without a key is refused, and the page says what to do.
+    @Test func withAPIKeysTheDocsPageAsksForOne() throws {
+        let mesh = try MeshProcesses()
+        defer { mesh.stop() }
+        let keys = mesh.dir + "/api-keys"
+        try "a-key-of-at-least-sixteen-chars\n".write(toFile: keys, atomically: true, encoding: .utf8)
+        try mesh.startAPI(["--api-keys-file", keys])
+        let asked = "401 an API key is required: Authorization: Bearer &lt;key&gt; (enter an API key above)"
+        let dom = try headlessChromium(
+            "http://127.0.0.1:\(mesh.httpPort)/docs?try=1", ["--dump-dom"], in: mesh.dir, attempts: 8, budgetMs: 20_000
+        ) { $0.contains(asked) }
+        #expect(dom.contains(asked), "\(dom.suffix(800))")
+        #expect(dom.contains(#"<input id="key" type="password""#))
+    }
 }
