@@ -18,8 +18,11 @@ public struct APIKeys: Sendable {
     /// Parses a keys file's text; the error names the line.
     public init(parsing text: String) throws(APIKeysError) {
         var keys: [String] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+        // "\r\n" is one Character: a file written on Windows splits into lines too.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        for (n, raw) in lines.enumerated() {
+            let line = String(raw.drop(while: blank).reversed().drop(while: blank).reversed())
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard (16...256).contains(line.utf8.count), line.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                 throw APIKeysError(line: n + 1, message: "a key is 16-256 printable ASCII characters, no spaces")

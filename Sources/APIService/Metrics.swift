@@ -143,7 +143,7 @@ extension APIHandler {
         for (name, value) in (figuresProvider?() ?? [:]).sorted(by: { $0.key < $1.key }) {
             text.add(
                 PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
-                "api-service: \(name.replacingOccurrences(of: "_", with: " ")).", labels: [("service", "api-service")],
+                "api-service: \(name.replacing("_", with: " ")).", labels: [("service", "api-service")],
                 value: value)
         }
         var pending = 3
@@ -235,7 +235,7 @@ extension APIHandler {
             for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
                 text.add(
                     PrometheusText.name("alertmesh_", name), name.hasSuffix("_total") ? .counter : .gauge,
-                    "\(name.replacingOccurrences(of: "_", with: " ")).", labels: labels, value: value)
+                    "\(name.replacing("_", with: " ")).", labels: labels, value: value)
             }
         }
     }
@@ -248,7 +248,7 @@ extension APIHandler {
     ) {
         var buckets: [String: [(le: String, bound: Double, value: Double)]] = [:]
         for (key, value) in figures {
-            guard let r = key.range(of: "_bucket:le=") else { continue }
+            guard let r = key.firstRange(of: "_bucket:le=") else { continue }
             let le = String(key[r.upperBound...])
             let bound = le == "+Inf" ? Double.infinity : Double(le)
             guard let bound else { continue }
@@ -257,7 +257,7 @@ extension APIHandler {
         }
         for (base, list) in buckets.sorted(by: { $0.key < $1.key }) {
             let name = PrometheusText.name("alertmesh_", base)
-            let help = "\(base.replacingOccurrences(of: "_", with: " ")), as a histogram."
+            let help = "\(base.replacing("_", with: " ")), as a histogram."
             for b in list.sorted(by: { $0.bound < $1.bound }) {
                 text.add(name, .histogram, help, labels: labels + [("le", b.le)], value: b.value, suffix: "_bucket")
             }

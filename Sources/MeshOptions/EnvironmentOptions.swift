@@ -44,7 +44,9 @@ public enum EnvironmentOptions {
 
     /// Whether the usage line shows `--name <value> ...` (ArgumentParser's mark of a repeatable option).
     static func isRepeated(_ name: String, inUsage usage: String) -> Bool {
-        guard let start = usage.firstRange(of: "--\(name) <") else { return usage.contains("--\(name) ...") }
+        guard let start = usage.firstRange(of: "--\(name) <") else {
+            return usage.firstRange(of: "--\(name) ...") != nil
+        }
         guard let close = usage[start.upperBound...].firstIndex(of: ">") else { return false }
         return usage[usage.index(after: close)...].hasPrefix(" ...")
     }

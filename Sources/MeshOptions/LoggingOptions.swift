@@ -50,7 +50,7 @@ public struct LoggingOptions: ParsableArguments {
         var host = String(text[..<colon])
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
         // An IPv4 literal or a name (resolved by the shipper, and again while it does not resolve).
-        guard !host.contains(" "), !host.contains("/") else { return nil }
+        guard !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
         return (host, port)
     }
 

@@ -1,7 +1,7 @@
 // RedisOptions: which Redis a service uses and how durable its writes must be.
 
 public import ArgumentParser
-import Foundation
+import FoundationEssentials  // not Foundation: static binaries would carry all of it (+50 MB, +6 MB RSS)
 public import MeshRedis
 
 /// Redis options of the api-service and the worker; include with `@OptionGroup var redis: RedisOptions`.
@@ -71,9 +71,11 @@ public struct RedisOptions: ParsableArguments {
             guard let data = FileManager.default.contents(atPath: passwordFile) else {
                 throw ValidationError("--redis-password-file: cannot read \(passwordFile)")
             }
-            let line =
-                String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+            // The first line, without surrounding blanks (a trailing \r or space from an editor).
+            let first = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first ?? []
+            let blank: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0D).contains($0) }
+            let line = String(
+                decoding: first.drop(while: blank).reversed().drop(while: blank).reversed(), as: UTF8.self)
             guard !line.isEmpty else { throw ValidationError("--redis-password-file: \(passwordFile) is empty") }
             password = line
         }

@@ -3,7 +3,7 @@
 import APIService
 import Alerts
 import ArgumentParser
-import Foundation
+import FoundationEssentials  // not Foundation: a static binary would carry all of it
 import Logging
 import MeshHTTP
 import MeshLoop
