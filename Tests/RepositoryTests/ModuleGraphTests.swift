@@ -153,11 +153,11 @@ func swiftFiles(under directory: URL) -> [URL] {
     }
 
     /// A service binary is linked statically; one symbol of Foundation itself (not
-    /// FoundationEssentials) brings all of it, ICU included: 40 → 90 MB a binary and +6 MB RSS a
-    /// process (an RSS sum of 72.8 MB against the 60 MB target, bench/RESULTS.md e2e). Even without
-    /// `import Foundation`, a String method can resolve to Foundation's through a module that
-    /// imports it (SwiftProtobuf). So: the compiled objects of everything the three services link
-    /// may not reference the module Foundation.
+    /// FoundationEssentials) brings all of it, ICU included: a binary twice the size and
+    /// megabytes more RSS in every process (85ca35f). Even without `import Foundation`, a String
+    /// method can resolve to Foundation's through a module that imports it (SwiftProtobuf). So:
+    /// the compiled objects of everything the three services link may not reference the module
+    /// Foundation.
     @Test func theServicesReferenceNothingOfFoundationItself() throws {
         let targets = Dictionary(try manifestTargets().map { ($0.name, $0) }) { a, _ in a }
         var linked: Set<String> = []
