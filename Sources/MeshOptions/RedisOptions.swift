@@ -1,7 +1,7 @@
 // RedisOptions: which Redis a service uses and how durable its writes must be.
 
 public import ArgumentParser
-import FoundationEssentials  // not Foundation: static binaries would carry all of it (+50 MB, +6 MB RSS)
+import FoundationEssentials  // not Foundation: a static binary would carry all of it
 public import MeshRedis
 
 /// Redis options of the api-service and the worker; include with `@OptionGroup var redis: RedisOptions`.

@@ -1,8 +1,6 @@
 // RedisCredentials: the ACL user and password a client authenticates with, and how `--redis`
 // may carry them (`redis://user:password@host:port`, `unix://user:password@/path`).
 
-internal import MeshLoop
-
 /// Who we are to Redis: `AUTH user password` (Redis 6 ACL) or `AUTH password` (the default user).
 public struct RedisCredentials: Sendable, Hashable, CustomStringConvertible {
     public var user: String?
