@@ -44,7 +44,7 @@ public struct RedisOptions: ParsableArguments {
 
     public func validate() throws {
         do {
-            _ = try RedisService(parsing: RedisCredentials.split(address: address).address)
+            _ = try service
         } catch {
             throw ValidationError("--redis: \(error)")
         }
