@@ -181,8 +181,7 @@ import Testing
         let password = try String(contentsOfFile: acl + "/redis-password", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         func redisCLI(_ target: [String], as user: String?, _ args: [String]) -> String {
-            let login = user.map { (["--user", $0], ["REDISCLI_AUTH": password]) } ?? ([], [:])
-            return runProcess("/usr/bin/redis-cli", target + login.0 + args, environment: login.1).stdout
+            MeshTestSupport.redisCLI(target, user: user, passwordFile: acl + "/redis-password", args)
         }
         let sentinel = ["-p", String(ha.sentinels[0].port)]
         // A stranger gets nothing from a server or a Sentinel; alertmesh may ask where the

@@ -15,20 +15,13 @@ public final class RedisHA: @unchecked Sendable {
     /// scripts/make-redis-acl's directory, when the servers and Sentinels have its users.
     public let acl: String?
 
-    /// redis-cli's options and environment to log in as `admin` (none without `acl`).
-    static func admin(_ acl: String?) -> (arguments: [String], environment: [String: String]) {
-        guard let acl, let password = try? String(contentsOfFile: acl + "/admin-password", encoding: .utf8) else {
-            return ([], [:])
-        }
-        return (["--user", "admin"], ["REDISCLI_AUTH": password.trimmingCharacters(in: .whitespacesAndNewlines)])
-    }
-
-    /// redis-cli as `admin` (with `acl`) against `target` (`["-p", port]` or `["-s", socket]`).
-    func cli(_ target: [String], _ args: [String]) -> String {
-        let admin = RedisHA.admin(acl)
-        return runProcess("/usr/bin/redis-cli", target + admin.arguments + args, environment: admin.environment).stdout
+    /// redis-cli against `target` (`["-p", port]` or `["-s", socket]`), as `admin` with `acl`.
+    static func cli(_ acl: String?, _ target: [String], _ args: [String]) -> String {
+        redisCLI(target, user: acl.map { _ in "admin" }, passwordFile: acl.map { $0 + "/admin-password" }, args)
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    func cli(_ target: [String], _ args: [String]) -> String { RedisHA.cli(acl, target, args) }
 
     /// One redis-sentinel process with a config file of its own (Sentinel rewrites it).
     public final class Sentinel: @unchecked Sendable {
@@ -79,13 +72,7 @@ public final class RedisHA: @unchecked Sendable {
 
         public var log: String { (try? String(contentsOfFile: directory + "/sentinel.log", encoding: .utf8)) ?? "" }
 
-        public func cli(_ args: [String]) -> String {
-            let admin = RedisHA.admin(acl)
-            return runProcess(
-                "/usr/bin/redis-cli", ["-p", String(port)] + admin.arguments + args,
-                environment: admin.environment
-            ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        public func cli(_ args: [String]) -> String { RedisHA.cli(acl, ["-p", String(port)], args) }
 
         public func kill() {
             if process.isRunning {

@@ -86,3 +86,16 @@ public final class RedisServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
+
+/// `redis-cli` against `target` (`["-p", port]` or `["-s", socket]`), logged in as `user` with
+/// the first line of `passwordFile` when both are given (in REDISCLI_AUTH: no password on the
+/// command line). Its standard output, as printed.
+public func redisCLI(_ target: [String], user: String? = nil, passwordFile: String? = nil, _ args: [String]) -> String {
+    var login: [String] = []
+    var environment: [String: String] = [:]
+    if let user, let passwordFile, let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) {
+        login = ["--user", user]
+        environment["REDISCLI_AUTH"] = text.split(separator: "\n").first.map(String.init) ?? ""
+    }
+    return runProcess("/usr/bin/redis-cli", target + login + args, environment: environment).stdout
+}

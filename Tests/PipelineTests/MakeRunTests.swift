@@ -158,14 +158,8 @@ import Testing
         try #require(ports.count == 5)
         // Every server and Sentinel has the default user off: a stranger gets nothing; the
         // admin (the password make run wrote) gets everything.
-        let admin = try String(contentsOfFile: mesh.dir + "/redis/admin-password", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
         func adminCLI(_ port: UInt16, _ args: [String]) -> String {
-            runProcess(
-                "/usr/bin/redis-cli", ["-p", String(port), "--user", "admin"] + args,
-                environment: ["REDISCLI_AUTH": admin]
-            )
-            .stdout
+            redisCLI(["-p", String(port)], user: "admin", passwordFile: mesh.dir + "/redis/admin-password", args)
         }
         let primaryOf = ["SENTINEL", "get-master-addr-by-name", "alertmesh"]
         for port in ports { #expect(run("/usr/bin/redis-cli", ["-p", String(port), "PING"]).hasPrefix("NOAUTH")) }

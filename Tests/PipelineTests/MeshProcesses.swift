@@ -254,13 +254,7 @@ final class MeshProcesses: @unchecked Sendable {
     // MARK: Redis, as an operator sees it
 
     func redisCLI(_ args: [String]) -> String {
-        let auth = passwordFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }.map {
-            ["REDISCLI_AUTH": $0.trimmingCharacters(in: .whitespacesAndNewlines)]
-        }
-        return runProcess(
-            "/usr/bin/redis-cli", ["-s", redis.socketPath] + (auth == nil ? [] : ["--user", "alertmesh"]) + args,
-            environment: auth ?? [:]
-        ).stdout
+        MeshTestSupport.redisCLI(["-s", redis.socketPath], user: "alertmesh", passwordFile: passwordFile, args)
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -53,12 +53,10 @@ import Testing
         let lost = ids.filter { mesh.state($0) != "SUCCESS" }
         #expect(lost.isEmpty, "\(lost.count) of \(ids.count) tasks lost their state: \(lost.prefix(3))")
         #expect(mesh.redisCLI(["HGET", "{alertmesh}:counters", "succeeded"]) == "30")
-        let admin = try String(contentsOfFile: mesh.dir + "/acl/admin-password", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let refused = runProcess(
-            "/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "--user", "admin", "ACL", "LOG"],
-            environment: ["REDISCLI_AUTH": admin]
-        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = redisCLI(
+            ["-s", mesh.redis.socketPath], user: "admin", passwordFile: mesh.dir + "/acl/admin-password",
+            ["ACL", "LOG"]
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(refused.isEmpty, "the AOF replay was refused: \(refused.prefix(300))")
         // The default user still lets no one in.
         #expect(runProcess("/usr/bin/redis-cli", ["-s", mesh.redis.socketPath, "PING"]).stdout.hasPrefix("NOAUTH"))
