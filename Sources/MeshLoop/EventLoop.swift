@@ -19,6 +19,8 @@ public final class EventLoop {
     let uv: UnsafeMutablePointer<uv_loop_t>
     private var closed = false
     private let owner: pthread_t
+    /// Set by `busyPoll(microseconds:)`; nil (the default) when the loop sleeps as soon as it can.
+    var busyPolling: BusyPoll?
 
     public init() throws(UVError) {
         CLibUV_ignoreSIGPIPE()
@@ -69,17 +71,20 @@ public final class EventLoop {
     /// Closes the loop; fails with `EBUSY` if any handle is still open (a leak).
     public func close() throws(UVError) {
         guard !closed else { return }
+        busyPolling?.close()
+        busyPolling = nil
         // Let pending close callbacks run first.
         uv_run(uv, UV_RUN_NOWAIT)
         try check(uv_loop_close(uv), "uv_loop_close")
         closed = true
     }
 
-    /// Number of handles still open (active or not), for leak checks in tests.
+    /// Number of handles still open (active or not), for leak checks in tests; the loop's own
+    /// busy-poll handle is not counted (`close()` closes it).
     public var openHandleCount: Int {
         var count = 0
         uv_walk(uv, { _, arg in arg!.assumingMemoryBound(to: Int.self).pointee += 1 }, &count)
-        return count
+        return count - (busyPolling == nil ? 0 : 1)
     }
 
     /// The `uv_loop_t` itself, for C libraries with a libuv adapter (hiredis). Loop thread only.

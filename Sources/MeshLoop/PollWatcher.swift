@@ -37,6 +37,7 @@ public final class PollWatcher: LoopHandle {
             if status < 0 {
                 me.callback?(true, true, UVError(code: status, operation: "poll"))
             } else {
+                if events & Int32(UV_READABLE.rawValue) != 0 { me.loop.busyPolling?.noteRead() }
                 me.callback?(events & Int32(UV_READABLE.rawValue) != 0, events & Int32(UV_WRITABLE.rawValue) != 0, nil)
             }
         }

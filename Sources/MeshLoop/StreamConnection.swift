@@ -153,6 +153,7 @@ public final class StreamConnection: LoopHandle {
     private func didRead(_ nread: Int) {
         if nread > 0 {
             bytesRead += UInt64(nread)
+            loop.busyPolling?.noteRead()
             cork()
             let bytes = UnsafeRawBufferPointer(start: readBuffer, count: nread)
             if let security { open(bytes, with: security) } else { onRead?(bytes) }

@@ -50,3 +50,26 @@ struct SampleService: ParsableCommand {
             throws: { SampleService.message(for: $0).contains("--log-level: \"loud\" is not one of") })
     }
 }
+
+struct SampleLoopUser: ParsableCommand {
+    @OptionGroup var loopOptions: LoopOptions
+}
+
+@Suite struct LoopOptionsTests {
+    @Test func busyPollIsOffUnlessAskedAndBoundedWhenAsked() throws {
+        #expect(try SampleLoopUser.parse([]).loopOptions.busyPollUs == 0)
+        #expect(try SampleLoopUser.parse(["--busy-poll-us", "50"]).loopOptions.busyPollUs == 50)
+        let env = EnvironmentOptions.merge([], for: SampleLoopUser.self, environment: ["ALERTMESH_BUSY_POLL_US": "20"])
+        #expect(try SampleLoopUser.parse(env).loopOptions.busyPollUs == 20)
+        for bad in ["-1", "100001"] {
+            #expect(
+                performing: { _ = try SampleLoopUser.parse(["--busy-poll-us=\(bad)"]) },
+                throws: {
+                    SampleLoopUser.message(for: $0).contains("--busy-poll-us: \(bad) is not between 0 and 100000")
+                })
+        }
+        #expect(
+            performing: { _ = try SampleLoopUser.parse(["--busy-poll-us", "fast"]) },
+            throws: { SampleLoopUser.message(for: $0).contains("busy-poll-us") })
+    }
+}

@@ -15,6 +15,7 @@ struct BenchServer: ParsableCommand {
 
     @OptionGroup var common: ServiceOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var loopOptions: LoopOptions
 
     static func main() { mainWithEnvironment() }
 
@@ -27,6 +28,7 @@ struct BenchServer: ParsableCommand {
         var logger = Logger(label: "bench-server")
         logger.logLevel = common.level
         let loop = try EventLoop()
+        try loopOptions.apply(to: loop)
         var configuration = RPCServer.Configuration(name: "bench-server")
         configuration.tls = try tls.context()
         let server = try RPCServer(loop: loop, configuration: configuration, logger: logger)

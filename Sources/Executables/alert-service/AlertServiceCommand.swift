@@ -24,6 +24,7 @@ struct AlertServiceCommand: ParsableCommand {
     @OptionGroup var common: ServiceOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var loopOptions: LoopOptions
 
     @Option(help: ArgumentHelp("Where reports are written (default: DATA_DIR/error_reports).", valueName: "dir"))
     var reportsDir: String?
@@ -77,6 +78,7 @@ struct AlertServiceCommand: ParsableCommand {
             throw ValidationError("--reports-dir: \(error)")
         }
         let loop = try EventLoop()
+        try loopOptions.apply(to: loop)
         var config = RPCServer.Configuration(name: "alert-service")
         config.tls = try tls.context()
         config.accessPolicy = AlertServiceMethods.accessPolicy

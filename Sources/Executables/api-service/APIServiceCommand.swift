@@ -90,6 +90,7 @@ struct APIServiceCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var loopOptions: LoopOptions
 
     static func main() { mainWithEnvironment() }
 
@@ -152,6 +153,7 @@ struct APIServiceCommand: ParsableCommand {
         defer { shipper.shutdown() }
         let logger = Logger(label: "api-service")
         let loop = try EventLoop()
+        try loopOptions.apply(to: loop)
 
         var redisConfig = try redis.configuration()
         redisConfig.commandTimeoutMs = redisTimeoutMs

@@ -33,6 +33,7 @@ struct ProbeOptions: ParsableArguments {
     var dumpFrames = false
 
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var loopOptions: LoopOptions
 
     var endpoint: Endpoint {
         get throws {

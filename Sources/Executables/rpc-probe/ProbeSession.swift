@@ -48,6 +48,7 @@ final class ProbeSession {
         timeoutMs = try options.timeoutMs
         metadata = try options.metadata
         loop = try EventLoop()
+        try options.loopOptions.apply(to: loop)
         var config = RPCClient.Configuration(name: "rpc-probe")
         config.connectTimeoutMs = try options.connectTimeoutMs
         config.maxFrame = options.maxMsg

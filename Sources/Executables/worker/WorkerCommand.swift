@@ -28,6 +28,7 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var common: ServiceOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var tls: TLSOptions
+    @OptionGroup var loopOptions: LoopOptions
 
     @OptionGroup var redis: RedisOptions
 
@@ -113,6 +114,7 @@ struct WorkerCommand: ParsableCommand {
         defer { shipper.shutdown() }
         let logger = Logger(label: "worker")
         let loop = try EventLoop()
+        try loopOptions.apply(to: loop)
         let tlsContext = try tls.context()
         let redisService = try redis.service
         let redisConfig = try redis.configuration()
