@@ -35,6 +35,9 @@ import Testing
             ),
             ("worker", ["--dead-letter-ttl", "a week"], [:], "worker: "),
             ("api-service", ["--max-backlog=-1"], [:], "api-service: --max-backlog: "),
+            ("alert-service", ["--busy-poll-us", "1000000"], [:], "alert-service: --busy-poll-us: "),
+            ("worker", [], ["ALERTMESH_BUSY_POLL_US": "-5"], "worker: --busy-poll-us: "),
+            ("api-service", ["--busy-poll-us", "soon"], [:], "api-service: "),
         ]
         for (program, arguments, environment, prefix) in try cases + tlsCases(dir) {
             let r = run(program, arguments + ["--data-dir", dir], environment: environment)

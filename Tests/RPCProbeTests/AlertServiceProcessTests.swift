@@ -92,4 +92,38 @@ import Testing
         let health = try probe(["unix:" + socket, "health", "alertmesh.v1.AlertService"])
         #expect(health.stdout == "SERVING\n")
     }
+
+    /// `--busy-poll-us` on a real service and on rpc-probe: calls work, and once they stop the
+    /// service goes back to sleeping (its CPU time stays flat while it is idle).
+    @Test func aBusyPollingServiceAnswersThenSleepsWhenIdle() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let service = Process()
+        service.executableURL = builtBinary("alert-service")
+        service.arguments = ["--log-level", "error", "--busy-poll-us", "20000"]
+        service.environment = ["ALERTMESH_DATA_DIR": dir + "/data"]
+        try service.run()
+        defer {
+            kill(service.processIdentifier, SIGTERM)
+            service.waitUntilExit()
+        }
+        let socket = dir + "/data/alert-service.sock"
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        let bench = try probe([
+            "unix:" + socket, "bench", "_sys.Echo/Echo", "-n", "2000", "-c", "1", "--json", "--busy-poll-us", "50",
+        ])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        #expect(bench.stdout.contains(#""calls": 2000"#) || bench.stdout.contains(#""calls":2000"#), "\(bench.stdout)")
+        /// utime + stime of the service, in clock ticks.
+        func ticks() throws -> Int {
+            let stat = try String(contentsOfFile: "/proc/\(service.processIdentifier)/stat", encoding: .utf8)
+            let fields = stat[stat.lastIndex(of: ")")!...].split(separator: " ")
+            return Int(fields[12])! + Int(fields[13])!
+        }
+        usleep(100_000)  // past the 20 ms window
+        let before = try ticks()
+        usleep(1_000_000)
+        // A loop still polling would use about a second (100 ticks); a sleeping one next to none.
+        #expect(try ticks() - before < 20, "an idle busy-polling service kept using CPU")
+    }
 }
