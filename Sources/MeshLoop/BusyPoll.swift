@@ -1,8 +1,6 @@
 // BusyPoll: an opt-in way for a loop to poll instead of sleeping right after I/O, trading CPU
 // time for the cost of a wake-up.
 
-internal import CLibUV
-
 /// After every read, the loop keeps polling for I/O without blocking (`epoll_wait` with a zero
 /// timeout) until `window` has passed with nothing read; then it sleeps as usual.
 ///
@@ -15,38 +13,27 @@ internal import CLibUV
 /// and loopback TCP do not have); this is its event-loop form, off unless asked for, since on a
 /// machine whose cores are all busy the polling takes CPU from the very process it waits for.
 ///
-/// One uv_idle_t does it: while an idle handle is active, libuv polls with a zero timeout. The
+/// A `LoopIdle` does it: while an idle handle is active, libuv polls with a zero timeout. The
 /// handle is unreferenced, so it never keeps `run()` from returning.
 final class BusyPoll {
-    let idle: UnsafeMutablePointer<uv_idle_t>
+    let idle: LoopIdle
     let windowNs: UInt64
     var lastReadNs: UInt64 = 0
 
-    init(loop: UnsafeMutablePointer<uv_loop_t>, windowNs: UInt64) throws(UVError) {
-        idle = try initializedHandle(uv_idle_t.self, "uv_idle_init") { uv_idle_init(loop, $0) }
+    init(loop: EventLoop, windowNs: UInt64) throws(UVError) {
+        idle = try LoopIdle(loop: loop)
+        idle.unref()
         self.windowNs = windowNs
-        uv_unref(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self))
-        // Unretained: the loop owns this object and closes the handle before letting it go.
-        idle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
 
     /// A read happened: poll (again) for `windowNs` from now.
     @inline(__always)
     func noteRead() {
-        lastReadNs = uv_hrtime()
-        if uv_is_active(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self)) == 0 {
-            uv_idle_start(idle) { h in
-                let me = Unmanaged<BusyPoll>.fromOpaque(h!.pointee.data).takeUnretainedValue()
-                if uv_hrtime() &- me.lastReadNs > me.windowNs { uv_idle_stop(h) }
-            }
-        }
-    }
-
-    /// Closes the handle; its memory is freed in the close callback.
-    func close() {
-        uv_idle_stop(idle)
-        uv_close(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self)) {
-            UnsafeMutableRawPointer($0!).deallocate()
+        lastReadNs = EventLoop.hrtimeNs()
+        guard !idle.isActive else { return }
+        // Unowned: the loop owns this object and closes the handle before letting it go.
+        idle.start { [unowned self] in
+            if EventLoop.hrtimeNs() &- lastReadNs > windowNs { idle.stop() }
         }
     }
 }
@@ -61,18 +48,15 @@ extension EventLoop {
     public func busyPoll(microseconds: Int) throws(UVError) {
         assertInLoop()
         precondition((0...Self.maxBusyPollMicroseconds).contains(microseconds), "busy poll window out of range")
-        busyPolling?.close()
+        busyPolling?.idle.close()
         busyPolling = nil
         guard microseconds > 0 else { return }
-        busyPolling = try BusyPoll(loop: uv, windowNs: UInt64(microseconds) * 1_000)
+        busyPolling = try BusyPoll(loop: self, windowNs: UInt64(microseconds) * 1_000)
     }
 
     /// The busy-poll window in microseconds (0: off).
     public var busyPollMicroseconds: Int { Int((busyPolling?.windowNs ?? 0) / 1_000) }
 
     /// Whether the loop is polling now rather than free to sleep (a read came within the window).
-    public var isBusyPolling: Bool {
-        guard let idle = busyPolling?.idle else { return false }
-        return uv_is_active(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self)) != 0
-    }
+    public var isBusyPolling: Bool { busyPolling?.idle.isActive ?? false }
 }

@@ -71,7 +71,7 @@ public final class EventLoop {
     /// Closes the loop; fails with `EBUSY` if any handle is still open (a leak).
     public func close() throws(UVError) {
         guard !closed else { return }
-        busyPolling?.close()
+        busyPolling?.idle.close()
         busyPolling = nil
         // Let pending close callbacks run first.
         uv_run(uv, UV_RUN_NOWAIT)
