@@ -1,62 +1,115 @@
-// BusyPoll: an opt-in way for a loop to poll instead of sleeping right after I/O, trading CPU
-// time for the cost of a wake-up.
+// BusyPoll: ways for a loop to poll instead of sleeping for a moment, trading CPU time for the
+// cost of a wake-up — after reads (opt-in), and while a reply that lately came fast is awaited.
 
-/// After every read, the loop keeps polling for I/O without blocking (`epoll_wait` with a zero
-/// timeout) until `window` has passed with nothing read; then it sleeps as usual.
+/// Keeps the loop polling for I/O without blocking (`epoll_wait` with a zero timeout) until a
+/// deadline, then lets it sleep as usual. Two things set the deadline:
+/// - after every read, a fixed window (`busyPoll(microseconds:)`, off unless asked for): a server
+///   that expects the next request soon;
+/// - while a caller awaits a reply that has lately come within a limit (`replyPoll(microseconds:)`,
+///   `awaitReply(expectedNs:)`): a client in a quick exchange, which stops as soon as nothing is
+///   awaited (`endReplyPoll()`).
 ///
 /// Why: a sleeping loop pays for its wake-up on every message — the kernel wakes the thread, and on
 /// a virtual machine the idle vCPU first has to be brought back by the hypervisor — which is most of
-/// an empty call's round trip on a fast link (bench/RESULTS.md, rpc). A loop that polls for a
-/// moment after a read is already running when the answer or the next request arrives. The price
-/// is up to `window` of CPU after each burst of traffic; an idle loop still costs nothing. Linux's
-/// `busy_poll` sysctl and `SO_BUSY_POLL` make the same trade for NIC queues (which a Unix socket
-/// and loopback TCP do not have); this is its event-loop form, off unless asked for, since on a
-/// machine whose cores are all busy the polling takes CPU from the very process it waits for.
+/// an empty call's round trip on a fast link (bench/RESULTS.md, rpc). A loop that polls is already
+/// running when the answer arrives. Linux's `busy_poll` sysctl and `SO_BUSY_POLL` make the same
+/// trade for NIC queues (which a Unix socket and loopback TCP do not have). The reply form is an
+/// adaptive spin, as glibc's adaptive mutexes and Linux's optimistic spinning are: it spins only
+/// where spinning has been paying, so a caller whose replies are slow — a busy server, one that
+/// shares its core, one behind a network — sleeps as before, and never spins longer than the limit.
 ///
 /// A `LoopIdle` does it: while an idle handle is active, libuv polls with a zero timeout. The
 /// handle is unreferenced, so it never keeps `run()` from returning.
 final class BusyPoll {
     let idle: LoopIdle
-    let windowNs: UInt64
-    var lastReadNs: UInt64 = 0
+    /// After each read, poll this long (0: not after reads).
+    var readWindowNs: UInt64 = 0
+    /// Spin for a reply only when it is expected within this (0: never).
+    var replyLimitNs: UInt64 = 0
+    private var readUntilNs: UInt64 = 0
+    private var replyUntilNs: UInt64 = 0
 
-    init(loop: EventLoop, windowNs: UInt64) throws(UVError) {
+    init(loop: EventLoop) throws(UVError) {
         idle = try LoopIdle(loop: loop)
         idle.unref()
-        self.windowNs = windowNs
     }
 
-    /// A read happened: poll (again) for `windowNs` from now.
+    /// A read happened: poll (again) for the read window from now.
     @inline(__always)
     func noteRead() {
-        lastReadNs = EventLoop.hrtimeNs()
+        guard readWindowNs > 0 else { return }
+        readUntilNs = EventLoop.hrtimeNs() &+ readWindowNs
+        start()
+    }
+
+    /// A reply expected `expectedNs` from now is awaited: poll for at most the limit.
+    func awaitReply(expectedNs: UInt64) {
+        guard replyLimitNs > 0, expectedNs <= replyLimitNs else { return }
+        replyUntilNs = EventLoop.hrtimeNs() &+ replyLimitNs
+        start()
+    }
+
+    /// Nothing is awaited any more: poll on only for the read window, if any.
+    func endReplyPoll() {
+        replyUntilNs = 0
+        if idle.isActive && EventLoop.hrtimeNs() > readUntilNs { idle.stop() }
+    }
+
+    var isPolling: Bool { idle.isActive }
+
+    private func start() {
         guard !idle.isActive else { return }
         // Unowned: the loop owns this object and closes the handle before letting it go.
         idle.start { [unowned self] in
-            if EventLoop.hrtimeNs() &- lastReadNs > windowNs { idle.stop() }
+            let now = EventLoop.hrtimeNs()
+            if now > readUntilNs && now > replyUntilNs { idle.stop() }
         }
     }
 }
 
 extension EventLoop {
-    /// The longest `busyPoll(microseconds:)` accepts: a second of polling after each read would be
-    /// a spinning loop, not a latency trade.
+    /// The longest `busyPoll(microseconds:)` and `replyPoll(microseconds:)` accept: a second of
+    /// polling would be a spinning loop, not a latency trade.
     public static let maxBusyPollMicroseconds = 100_000
 
     /// Polls for `microseconds` after every read instead of sleeping at once (see `BusyPoll`); 0
     /// turns it off. Set it before the loop runs.
     public func busyPoll(microseconds: Int) throws(UVError) {
-        assertInLoop()
-        precondition((0...Self.maxBusyPollMicroseconds).contains(microseconds), "busy poll window out of range")
-        busyPolling?.idle.close()
-        busyPolling = nil
-        guard microseconds > 0 else { return }
-        busyPolling = try BusyPoll(loop: self, windowNs: UInt64(microseconds) * 1_000)
+        try pollingState(microseconds).readWindowNs = UInt64(microseconds) * 1_000
     }
 
-    /// The busy-poll window in microseconds (0: off).
-    public var busyPollMicroseconds: Int { Int((busyPolling?.windowNs ?? 0) / 1_000) }
+    /// Lets callers spin for a reply they expect within `microseconds` (see `awaitReply`); 0 turns
+    /// it off. Set it before the loop runs.
+    public func replyPoll(microseconds: Int) throws(UVError) {
+        try pollingState(microseconds).replyLimitNs = UInt64(microseconds) * 1_000
+    }
 
-    /// Whether the loop is polling now rather than free to sleep (a read came within the window).
-    public var isBusyPolling: Bool { busyPolling?.idle.isActive ?? false }
+    private func pollingState(_ microseconds: Int) throws(UVError) -> BusyPoll {
+        assertInLoop()
+        precondition((0...Self.maxBusyPollMicroseconds).contains(microseconds), "poll window out of range")
+        if let busyPolling { return busyPolling }
+        let state = try BusyPoll(loop: self)
+        busyPolling = state
+        return state
+    }
+
+    /// The busy-poll window after reads in microseconds (0: off).
+    public var busyPollMicroseconds: Int { Int((busyPolling?.readWindowNs ?? 0) / 1_000) }
+
+    /// The longest expected reply a caller may spin for, in microseconds (0: off).
+    public var replyPollMicroseconds: Int { Int((busyPolling?.replyLimitNs ?? 0) / 1_000) }
+
+    /// A caller now awaits a reply it expects in `expectedNs` (what replies took lately): within
+    /// the reply-poll limit, the loop polls until the reply comes, `endReplyPoll()`, or the limit
+    /// passes; otherwise nothing changes.
+    @inline(__always)
+    public func awaitReply(expectedNs: UInt64) { busyPolling?.awaitReply(expectedNs: expectedNs) }
+
+    /// The caller awaits nothing more: stop polling for replies. (Shared by the loop's callers: one
+    /// that is done may end another's spin early, which costs that one a wake-up, nothing else.)
+    @inline(__always)
+    public func endReplyPoll() { busyPolling?.endReplyPoll() }
+
+    /// Whether the loop is polling now rather than free to sleep.
+    public var isBusyPolling: Bool { busyPolling?.isPolling ?? false }
 }

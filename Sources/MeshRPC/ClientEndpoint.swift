@@ -2,22 +2,7 @@
 
 import MeshLoop
 import MeshTLS
-public import MeshWire
-
-/// What a client reports about its connections (for `rpc-probe -v` and service logs).
-public enum ClientEvent: Sendable {
-    case connecting
-    /// The socket connected after `ms`.
-    case connected(ms: Double)
-    /// The TLS handshake finished: the server's identity from its certificate, the protocol
-    /// and cipher (`TLSv1.3 TLS_AES_256_GCM_SHA384`).
-    case secured(identity: String?, parameters: String, ms: Double)
-    /// The handshake finished: the server's HELLO_ACK settings.
-    case ready(server: HelloSettings, ms: Double)
-    case disconnected(reason: String)
-    /// The endpoint is out of rotation; the next attempt is in `ms`.
-    case backoff(ms: UInt64, reason: String)
-}
+import MeshWire
 
 final class ClientEndpoint: WireConnectionDelegate {
     enum State: Equatable { case idle, connecting, handshaking, ready, backoff, closed }
@@ -37,6 +22,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     private var pings = CallTable<ClientCall>()
     private var nextRequestID: UInt32 = 1
     private var nextPingValue: UInt32 = 0
+    private var replyPace = ReplyPace()
 
     init(endpoint: Endpoint, client: RPCClient) {
         self.endpoint = endpoint
@@ -181,6 +167,7 @@ final class ClientEndpoint: WireConnectionDelegate {
             call.requestID = value
             _ = pings.insert(call, for: value)
             wire.ping(value: value)
+            replyPace.awaitReply(on: loop)
         case .call:
             if call.bodySize > Int(wire.negotiatedMaxFrame) {
                 return client.finish(
@@ -209,8 +196,16 @@ final class ClientEndpoint: WireConnectionDelegate {
                     call,
                     .success(
                         RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+            } else {
+                replyPace.awaitReply(on: loop)
             }
         }
+    }
+
+    /// A reply to `call` arrived; with nothing left in flight, the spin (if any) ends at once.
+    private func noteReply(_ call: ClientCall) {
+        replyPace.note(call.latencyNs)
+        if inFlight.isEmpty && pings.isEmpty { loop.endReplyPoll() }
     }
 
     /// `call`'s deadline passed without a word from the peer since it was sent: before calling
@@ -256,6 +251,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
         // No call: a late answer to a call we already gave up on.
         guard let call = inFlight.removeValue(forKey: frame.requestID) else { return }
+        noteReply(call)
         if frame.type == .response {
             client.finish(
                 call,
@@ -294,6 +290,7 @@ final class ClientEndpoint: WireConnectionDelegate {
 
     func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32) {
         guard let call = pings.removeValue(forKey: value) else { return }
+        noteReply(call)
         client.finish(
             call,
             .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
