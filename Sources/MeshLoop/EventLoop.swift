@@ -19,7 +19,7 @@ public final class EventLoop {
     let uv: UnsafeMutablePointer<uv_loop_t>
     private var closed = false
     private let owner: pthread_t
-    /// Set by `busyPoll(microseconds:)` or `replyPoll(microseconds:)`; nil (the default) when the
+    /// Set by `busyPoll(microseconds:)` or `adaptivePoll(microseconds:)`; nil (the default) when the
     /// loop sleeps as soon as it can.
     var busyPolling: BusyPoll?
 

@@ -1,4 +1,4 @@
-// LoopOptions: how a process's event loop waits for I/O (--busy-poll-us, --reply-poll-us).
+// LoopOptions: how a process's event loop waits for I/O (--busy-poll-us, --adaptive-poll-us).
 
 public import ArgumentParser
 public import MeshLoop
@@ -12,18 +12,18 @@ public struct LoopOptions: ParsableArguments {
             valueName: "µs"))
     public var busyPollUs: Int = 0
 
-    /// On by default: the spin is adaptive (only for replies that lately came within the limit,
-    /// never longer than it), so a busy or distant server costs the caller no CPU.
+    /// On by default: the spin is adaptive (only for messages that lately came within the limit,
+    /// never longer than it), so a busy or distant peer costs no CPU.
     @Option(
         help: ArgumentHelp(
-            "Spin, rather than sleep, for an RPC reply expected within this long — replies on that connection lately came that fast (0 = off; at most 100000).",
+            "Spin, rather than sleep, for an RPC message expected within this long: a reply, or a caller's next request, that lately came that fast on its connection (0 = off; at most 100000).",
             valueName: "µs"))
-    public var replyPollUs: Int = 50
+    public var adaptivePollUs: Int = 50
 
     public init() {}
 
     public func validate() throws {
-        for (name, value) in [("--busy-poll-us", busyPollUs), ("--reply-poll-us", replyPollUs)] {
+        for (name, value) in [("--busy-poll-us", busyPollUs), ("--adaptive-poll-us", adaptivePollUs)] {
             guard (0...EventLoop.maxBusyPollMicroseconds).contains(value) else {
                 throw ValidationError("\(name): \(value) is not between 0 and \(EventLoop.maxBusyPollMicroseconds)")
             }
@@ -32,6 +32,6 @@ public struct LoopOptions: ParsableArguments {
 
     public func apply(to loop: EventLoop) throws(UVError) {
         try loop.busyPoll(microseconds: busyPollUs)
-        try loop.replyPoll(microseconds: replyPollUs)
+        try loop.adaptivePoll(microseconds: adaptivePollUs)
     }
 }

@@ -22,7 +22,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     private var pings = CallTable<ClientCall>()
     private var nextRequestID: UInt32 = 1
     private var nextPingValue: UInt32 = 0
-    private var replyPace = ReplyPace()
+    private var replyPace = MessagePace()
 
     init(endpoint: Endpoint, client: RPCClient) {
         self.endpoint = endpoint
@@ -167,7 +167,7 @@ final class ClientEndpoint: WireConnectionDelegate {
             call.requestID = value
             _ = pings.insert(call, for: value)
             wire.ping(value: value)
-            replyPace.awaitReply(on: loop)
+            replyPace.awaitNext(on: loop)
         case .call:
             if call.bodySize > Int(wire.negotiatedMaxFrame) {
                 return client.finish(
@@ -197,7 +197,7 @@ final class ClientEndpoint: WireConnectionDelegate {
                     .success(
                         RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
             } else {
-                replyPace.awaitReply(on: loop)
+                replyPace.awaitNext(on: loop)
             }
         }
     }
@@ -205,7 +205,7 @@ final class ClientEndpoint: WireConnectionDelegate {
     /// A reply to `call` arrived; with nothing left in flight, the spin (if any) ends at once.
     private func noteReply(_ call: ClientCall) {
         replyPace.note(call.latencyNs)
-        if inFlight.isEmpty && pings.isEmpty { loop.endReplyPoll() }
+        if inFlight.isEmpty && pings.isEmpty { loop.endAwait() }
     }
 
     /// `call`'s deadline passed without a word from the peer since it was sent: before calling

@@ -124,18 +124,18 @@ final class EchoPair {
 
     @Test func aReplyExpectedWithinTheLimitIsAwaitedPollingUntilItEnds() throws {
         let loop = try EventLoop()
-        try loop.replyPoll(microseconds: 100_000)
-        #expect(loop.replyPollMicroseconds == 100_000 && loop.busyPollMicroseconds == 0)
+        try loop.adaptivePoll(microseconds: 100_000)
+        #expect(loop.adaptivePollMicroseconds == 100_000 && loop.busyPollMicroseconds == 0)
         // Expected later than the limit: the loop sleeps as before.
-        loop.awaitReply(expectedNs: 200_000_000)
+        loop.awaitMessage(expectedNs: 200_000_000)
         #expect(!loop.isBusyPolling)
         // Within it: the loop polls — and spins through a wait, using CPU — until told that
         // nothing is awaited any more.
-        loop.awaitReply(expectedNs: 10_000)
+        loop.awaitMessage(expectedNs: 10_000)
         #expect(loop.isBusyPolling)
         let spinning = try idle(loop, ms: 30)
         #expect(spinning >= 3, "a loop awaiting a fast reply used \(spinning) ms of CPU in 30 ms")
-        loop.endReplyPoll()
+        loop.endAwait()
         let sleeping = try idle(loop, ms: 200)
         #expect(!loop.isBusyPolling)
         #expect(sleeping < 20, "a loop awaiting nothing used \(sleeping) ms of CPU in 200 ms")
@@ -145,21 +145,21 @@ final class EchoPair {
 
     @Test func aReplyThatDoesNotComeIsSpunForAtMostTheLimit() throws {
         let loop = try EventLoop()
-        try loop.replyPoll(microseconds: 20_000)
-        loop.awaitReply(expectedNs: 1_000)
+        try loop.adaptivePoll(microseconds: 20_000)
+        loop.awaitMessage(expectedNs: 1_000)
         #expect(loop.isBusyPolling)
-        // No reply and no endReplyPoll(): the spin ends by itself at 20 ms, and the rest of the
+        // No reply and no endAwait(): the spin ends by itself at 20 ms, and the rest of the
         // wait is asleep.
         let used = try idle(loop, ms: 300)
         #expect(!loop.isBusyPolling)
         #expect(used < 100, "a reply spin limited to 20 ms used \(used) ms of CPU in 300 ms")
         // Off (0, and the default): awaiting a reply never polls.
-        try loop.replyPoll(microseconds: 0)
-        loop.awaitReply(expectedNs: 1)
+        try loop.adaptivePoll(microseconds: 0)
+        loop.awaitMessage(expectedNs: 1)
         #expect(!loop.isBusyPolling)
         let fresh = try EventLoop()
-        fresh.awaitReply(expectedNs: 1)
-        #expect(!fresh.isBusyPolling && fresh.replyPollMicroseconds == 0)
+        fresh.awaitMessage(expectedNs: 1)
+        #expect(!fresh.isBusyPolling && fresh.adaptivePollMicroseconds == 0)
         for l in [loop, fresh] {
             l.runUntilHandlesClosed()
             try l.close()

@@ -75,21 +75,22 @@ struct SampleLoopUser: ParsableCommand {
     }
 
     @Test func replyPollIsOnByDefaultAndBounded() throws {
-        #expect(try SampleLoopUser.parse([]).loopOptions.replyPollUs == 50)
-        #expect(try SampleLoopUser.parse(["--reply-poll-us", "0"]).loopOptions.replyPollUs == 0)
-        let env = EnvironmentOptions.merge([], for: SampleLoopUser.self, environment: ["ALERTMESH_REPLY_POLL_US": "0"])
-        #expect(try SampleLoopUser.parse(env).loopOptions.replyPollUs == 0)
+        #expect(try SampleLoopUser.parse([]).loopOptions.adaptivePollUs == 50)
+        #expect(try SampleLoopUser.parse(["--adaptive-poll-us", "0"]).loopOptions.adaptivePollUs == 0)
+        let env = EnvironmentOptions.merge(
+            [], for: SampleLoopUser.self, environment: ["ALERTMESH_ADAPTIVE_POLL_US": "0"])
+        #expect(try SampleLoopUser.parse(env).loopOptions.adaptivePollUs == 0)
         for bad in ["-1", "100001"] {
             #expect(
-                performing: { _ = try SampleLoopUser.parse(["--reply-poll-us=\(bad)"]) },
+                performing: { _ = try SampleLoopUser.parse(["--adaptive-poll-us=\(bad)"]) },
                 throws: {
-                    SampleLoopUser.message(for: $0).contains("--reply-poll-us: \(bad) is not between 0 and 100000")
+                    SampleLoopUser.message(for: $0).contains("--adaptive-poll-us: \(bad) is not between 0 and 100000")
                 })
         }
         // Applied: the loop takes both limits.
         let loop = try EventLoop()
-        try SampleLoopUser.parse(["--reply-poll-us", "30", "--busy-poll-us", "10"]).loopOptions.apply(to: loop)
-        #expect(loop.replyPollMicroseconds == 30 && loop.busyPollMicroseconds == 10)
+        try SampleLoopUser.parse(["--adaptive-poll-us", "30", "--busy-poll-us", "10"]).loopOptions.apply(to: loop)
+        #expect(loop.adaptivePollMicroseconds == 30 && loop.busyPollMicroseconds == 10)
         loop.runUntilHandlesClosed()
         try loop.close()
     }

@@ -38,8 +38,8 @@ import Testing
             ("alert-service", ["--busy-poll-us", "1000000"], [:], "alert-service: --busy-poll-us: "),
             ("worker", [], ["ALERTMESH_BUSY_POLL_US": "-5"], "worker: --busy-poll-us: "),
             ("api-service", ["--busy-poll-us", "soon"], [:], "api-service: "),
-            ("worker", ["--reply-poll-us=-1"], [:], "worker: --reply-poll-us: "),
-            ("api-service", [], ["ALERTMESH_REPLY_POLL_US": "200000"], "api-service: --reply-poll-us: "),
+            ("worker", ["--adaptive-poll-us=-1"], [:], "worker: --adaptive-poll-us: "),
+            ("api-service", [], ["ALERTMESH_ADAPTIVE_POLL_US": "200000"], "api-service: --adaptive-poll-us: "),
         ]
         for (program, arguments, environment, prefix) in try cases + tlsCases(dir) {
             let r = run(program, arguments + ["--data-dir", dir], environment: environment)
