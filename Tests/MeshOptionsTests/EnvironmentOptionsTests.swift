@@ -74,7 +74,7 @@ struct SampleLoopUser: ParsableCommand {
             throws: { SampleLoopUser.message(for: $0).contains("busy-poll-us") })
     }
 
-    @Test func replyPollIsOnByDefaultAndBounded() throws {
+    @Test func adaptivePollIsOnByDefaultAndBounded() throws {
         #expect(try SampleLoopUser.parse([]).loopOptions.adaptivePollUs == 50)
         #expect(try SampleLoopUser.parse(["--adaptive-poll-us", "0"]).loopOptions.adaptivePollUs == 0)
         let env = EnvironmentOptions.merge(
