@@ -37,8 +37,9 @@ public final class PollWatcher: LoopHandle {
             if status < 0 {
                 me.callback?(true, true, UVError(code: status, operation: "poll"))
             } else {
-                if events & Int32(UV_READABLE.rawValue) != 0 { me.loop.busyPolling?.noteRead() }
-                me.callback?(events & Int32(UV_READABLE.rawValue) != 0, events & Int32(UV_WRITABLE.rawValue) != 0, nil)
+                let readable = events & Int32(UV_READABLE.rawValue) != 0
+                if readable { me.loop.busyPolling?.noteRead() }
+                me.callback?(readable, events & Int32(UV_WRITABLE.rawValue) != 0, nil)
             }
         }
     }

@@ -203,9 +203,12 @@ final class ClientEndpoint: WireConnectionDelegate {
     }
 
     /// A reply to `call` arrived; with nothing left in flight, the spin (if any) ends at once.
-    private func noteReply(_ call: ClientCall) {
-        replyPace.note(call.latencyNs)
+    /// Returns the call's latency: one clock read serves the pace and the caller's answer.
+    private func noteReply(_ call: ClientCall) -> UInt64 {
+        let latencyNs = call.latencyNs
+        replyPace.note(latencyNs)
         if inFlight.isEmpty && pings.isEmpty { loop.endAwait() }
+        return latencyNs
     }
 
     /// `call`'s deadline passed without a word from the peer since it was sent: before calling
@@ -251,13 +254,13 @@ final class ClientEndpoint: WireConnectionDelegate {
     func wireConnection(_ connection: WireConnection, didReceive frame: Frame) {
         // No call: a late answer to a call we already gave up on.
         guard let call = inFlight.removeValue(forKey: frame.requestID) else { return }
-        noteReply(call)
+        let latencyNs = noteReply(call)
         if frame.type == .response {
             client.finish(
                 call,
                 .success(
                     RawResponse(
-                        payload: frame.payload, metadata: frame.metadata, endpoint: endpoint, latencyNs: call.latencyNs)
+                        payload: frame.payload, metadata: frame.metadata, endpoint: endpoint, latencyNs: latencyNs)
                 ))
         } else {
             let code = StatusCode(rawValue: frame.aux) ?? .unknown
@@ -290,10 +293,9 @@ final class ClientEndpoint: WireConnectionDelegate {
 
     func wireConnection(_ connection: WireConnection, didReceivePong value: UInt32) {
         guard let call = pings.removeValue(forKey: value) else { return }
-        noteReply(call)
+        let latencyNs = noteReply(call)
         client.finish(
-            call,
-            .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: call.latencyNs)))
+            call, .success(RawResponse(payload: [], metadata: Metadata(), endpoint: endpoint, latencyNs: latencyNs)))
     }
 
     func wireConnection(_ connection: WireConnection, didCloseWithReason reason: String) {
