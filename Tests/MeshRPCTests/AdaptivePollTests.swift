@@ -42,9 +42,7 @@ import Testing
         #expect(spun.first == true && spun.last == false, "spun for slow replies: \(spun)")
         #expect(spun.firstIndex(of: false).map { spun[$0...].allSatisfy { !$0 } } == true)
         client.close()
-        var stopped = false
-        server.shutdown { stopped = true }
-        run(loop) { stopped }
+        server.shutdown()
         finish(loop)
     }
 
@@ -56,9 +54,7 @@ import Testing
         let client = makeClient(loop, [try server.listen(on: .unix(path: dir + "/s.sock"))])
         #expect((0..<3).map { _ in call(client, loop, "fast") } == [false, false, false])
         client.close()
-        var stopped = false
-        server.shutdown { stopped = true }
-        run(loop) { stopped }
+        server.shutdown()
         finish(loop)
     }
 
