@@ -193,7 +193,11 @@ let package = Package(
 
         // The Redis-only ceiling of the pipeline for bench/run's end-to-end benchmark.
         .executableTarget(
-            name: "bench-redis", dependencies: ["MeshRedis", "MeshLoop", "TaskQueue"], path: "bench/bench-redis",
+            name: "bench-redis",
+            dependencies: [
+                "MeshRedis", "MeshLoop", "TaskQueue", "TaskPipeline", "LoadGenerator", "Alerts", "AlertService",
+            ],
+            path: "bench/bench-redis",
             swiftSettings: swiftSettings),
         // The Swift side of bench/run's log benchmark.
         .executableTarget(

@@ -1,13 +1,20 @@
 // bench-redis: the Redis-only ceiling of the pipeline — per task, the same Redis commands the
 // services issue under load (the batched submit script, the read-and-start script, the succeed
 // script), sent by a plain client with no service in between, a batch of DEPTH tasks at a time.
-// Prints one JSON object.
+// The payloads are the closed loop's too: loadgen's messages (its default mix and seed, in its
+// order) and, stored as each task's result, what the detector finds in them — the message is
+// written to the task's hash and its AOF, so a shorter one would make Redis's share of a task
+// look cheaper than it is. Prints one JSON object.
 //
 //   bench-redis SOCKET TASKS DEPTH
 
+import AlertService
+import Alerts
 import Foundation
+import LoadGenerator
 import MeshLoop
 import MeshRedis
+import TaskPipeline
 import TaskQueue
 
 let args = CommandLine.arguments
@@ -28,9 +35,25 @@ var ready = false
 redis.send(["XGROUP", "CREATE", keys.stream, keys.group, "0", "MKSTREAM"]) { _ in ready = true }
 loop.run(until: { ready })
 
-let message = Array("my secret email is test@mail.com and my card is 1234567890123456".utf8)
-let result = Array(
-    #"{"alerts":["card_number_detected","email_detected","personal_data"],"findings":[],"status":"processed"}"#.utf8)
+// As loadgen prepares them (before the clock starts), with the result the worker would store.
+let defaults = LoadRun.Configuration(endpoint: .unix(path: args[1]))
+var mix = MessageMix(
+    seed: defaults.seed, alertShare: defaults.alertShare, minBytes: defaults.minBytes, maxBytes: defaults.maxBytes)
+let detector = Detector()
+let maxFindings = AlertAnalyzer.Configuration().maxFindings
+let payloads: [(message: [UInt8], result: [UInt8])] = (0..<max(1, min(tasks, defaults.distinctMessages))).map { _ in
+    let message = mix.next()
+    let scan = detector.scan(message, maxFindings: maxFindings)
+    let result = TaskResult(
+        alerts: scan.alerts.sorted.map(\.rawValue),
+        findings: scan.findings.map {
+            TaskResult.Finding(
+                code: $0.code.rawValue, masked: $0.masked, offset: $0.offset, length: $0.length, luhnValid: $0.luhnValid
+            )
+        },
+        findingsTruncated: scan.findingsTruncated)
+    return (Array(message.utf8), result.json())
+}
 func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 var done = 0
@@ -39,11 +62,12 @@ let begin = DispatchTime.now().uptimeNanoseconds
 while done < tasks {
     let n = min(depth, tasks - done)
     let ids = (0..<n).map { _ in UUID().uuidString.lowercased() }
+    let batch = (done..<done + n).map { payloads[$0 % payloads.count] }
     // One submit script for the batch, as api-service does for the requests of one loop turn.
     var replies = 0
     redis.eval(
         submitMany, keys: [keys.stream, keys.counters] + ids.map { keys.task($0) },
-        arguments: ids.flatMap { [b($0), message] }
+        arguments: zip(ids, batch).flatMap { [b($0), $1.message] }
     ) {
         if case .success(.bulk) = $0 {} else { failures += 1 }; replies = n
     }
@@ -65,7 +89,8 @@ while done < tasks {
     loop.run(until: { startedBatch })
     // One succeed script per batch, as the worker does for the tasks it finishes in one loop turn.
     var succeedArguments = [b(keys.group), b("86400")]
-    for (entry, _) in entries { succeedArguments += [b(entry), result] }
+    let resultOf = Dictionary(uniqueKeysWithValues: zip(ids, batch.map(\.result)))
+    for (entry, id) in entries { succeedArguments += [b(entry), resultOf[id] ?? []] }
     var succeeded = false
     redis.eval(
         succeed, keys: [keys.stream, keys.counters] + entries.map { keys.task($0.1) }, arguments: succeedArguments
@@ -81,8 +106,11 @@ while done < tasks {
     done += n
 }
 let seconds = Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9
+let used = (0..<tasks).map { payloads[$0 % payloads.count] }
+let messageBytes = Double(used.map(\.message.count).reduce(0, +)) / Double(max(1, tasks))
+let resultBytes = Double(used.map(\.result.count).reduce(0, +)) / Double(max(1, tasks))
 print(
-    #"{"tasks": \#(tasks), "depth": \#(depth), "seconds": \#(seconds), "tasks_per_s": \#(Double(tasks) / seconds), "failures": \#(failures)}"#
+    #"{"tasks": \#(tasks), "depth": \#(depth), "seconds": \#(seconds), "tasks_per_s": \#(Double(tasks) / seconds), "failures": \#(failures), "message_bytes": \#(messageBytes), "result_bytes": \#(resultBytes)}"#
 )
 redis.close()
 for _ in 0..<10 { _ = loop.runOnce() }
