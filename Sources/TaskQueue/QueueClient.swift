@@ -204,15 +204,9 @@ public final class QueueClient {
         let batch = gathered
         gathered.removeAll(keepingCapacity: true)
         gatheredBytes = 0
-        var arguments: [[UInt8]] = []
-        arguments.reserveCapacity(batch.count * 2)
-        for task in batch {
-            arguments.append(Array(task.id.utf8))
-            arguments.append(task.message)
-        }
         redis.eval(
             submitManyScript, keys: [keys.stream, keys.counters] + batch.map { keys.task($0.id) },
-            arguments: arguments, replicated: true
+            arguments: TaskScripts.packSubmits(batch.map { (Array($0.id.utf8), $0.message) }), replicated: true
         ) { [weak self] result in
             if case .failure(let error) = result, error.unreplicated != nil {
                 guard let self else {

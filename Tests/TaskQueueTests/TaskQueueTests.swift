@@ -21,18 +21,29 @@ import Testing
         w.finish()
     }
 
-    /// The submits of one loop turn are stored with one script call, each task whole and in order.
+    /// The submits of one loop turn are stored with one script call, each task whole and in order
+    /// — whatever the messages hold: packed end to end into one argument (`packSubmits`), one
+    /// message must not bleed into the next, and one of 40 KiB takes Redis's path for big arguments.
     @Test func submitsOfOneLoopTurnAreStoredWithOneScriptCall() throws {
         let w = try QueueWorld()
         _ = w.send(["CONFIG", "RESETSTAT"])
+        func message(_ i: Int) -> String {
+            switch i % 5 {
+            case 0: "message \(i)"
+            case 1: ""
+            case 2: "12 34 \(i) 56"  // digits and spaces, as the lengths are written
+            case 3: "привет 🙂 \u{0} \\ \"\(i)\""
+            default: String(repeating: "x\(i) ", count: 40 << 10 / 4)
+            }
+        }
         var outcomes: [Int: Result<SubmitOutcome, QueueError>] = [:]
         for i in 0..<50 {
-            w.queue.submit(id: "t-\(i)", message: "message \(i)", idempotencyKey: nil) { outcomes[i] = $0 }
+            w.queue.submit(id: "t-\(i)", message: message(i), idempotencyKey: nil) { outcomes[i] = $0 }
         }
         w.run(until: { outcomes.count == 50 })
         for i in 0..<50 {
             #expect((try? outcomes[i]?.get()) == .created(id: "t-\(i)"))
-            #expect(w.send(["HGET", w.keys.task("t-\(i)"), "message"]).string == "message \(i)")
+            #expect(w.send(["HGET", w.keys.task("t-\(i)"), "message"]).string == message(i))
             #expect(w.send(["HGET", w.keys.task("t-\(i)"), "state"]).string == "PENDING")
         }
         #expect(w.integer(["XLEN", w.keys.stream]) == 50)
@@ -48,6 +59,24 @@ import Testing
             return fields[1].string
         }
         #expect(ids == (0..<50).map { "t-\($0)" })
+        w.finish()
+    }
+
+    /// Packed arguments that do not match the keys are refused before anything is written.
+    @Test(arguments: [
+        ["2 1", "t-0m"],  // fewer lengths than tasks
+        ["3 1 3 9", "t-0at-1b"],  // lengths beyond the bytes
+        ["3 1 3 1", "t-0at-1bc"],  // bytes beyond the lengths
+    ])
+    func mismatchedPackedSubmitsWriteNothing(_ arguments: [String]) throws {
+        let w = try QueueWorld()
+        let reply = w.eval(
+            TaskScripts.submitMany(), keys: [w.keys.stream, w.keys.counters, w.keys.task("t-0"), w.keys.task("t-1")],
+            arguments)
+        guard case .error(let error) = reply else { Issue.record("not refused: \(reply)"); return w.finish() }
+        #expect(error.contains("do not match the keys"), "\(error)")
+        #expect(w.integer(["XLEN", w.keys.stream]) == 0)
+        #expect(w.integer(["EXISTS", w.keys.task("t-0"), w.keys.task("t-1"), w.keys.counters]) == 0)
         w.finish()
     }
 
