@@ -6,16 +6,21 @@ import MeshRedis
 extension TaskConsumer {
     var freeSlots: Int { configuration.concurrency - inFlight.count }
 
-    /// Reads as many new entries as there are free slots, when none is being read: while reads find
-    /// work, with the read-and-start script (one round trip); otherwise with a blocking
-    /// `XREADGROUP` on the reader connection, which waits for work without polling.
+    /// Reads as many new entries as there are free slots, when none is being read and the messages
+    /// in flight are within their budget: while reads find work, with the read-and-start script
+    /// (one round trip); otherwise with a blocking `XREADGROUP` on the reader connection, which
+    /// waits for work without polling (a chunk at most: its entries are started whatever their size).
     func pump() {
-        guard isRunning, pause == nil, !readOutstanding, reader.isConnected, freeSlots > 0 else { return }
+        // (While a delivered batch is being started, its messages' size is not known yet.)
+        guard isRunning, pause == nil, !readOutstanding, startsOutstanding == 0, reader.isConnected, freeSlots > 0,
+            messageBytesInFlight < configuration.maxMessageBytesInFlight
+        else { return }
         readOutstanding = true
         if readsFindWork && ownPendingCursor == nil && commands.isConnected { return readAndStart() }
         let rescanning = ownPendingCursor
         let command = [
-            "XREADGROUP", "GROUP", keys.group, configuration.name, "COUNT", String(freeSlots), "BLOCK",
+            "XREADGROUP", "GROUP", keys.group, configuration.name, "COUNT", String(min(freeSlots, Self.readChunk)),
+            "BLOCK",
             String(configuration.blockMs), "STREAMS", keys.stream, rescanning ?? ">",
         ]
         reader.send(command, timeoutMs: configuration.blockMs + commands.configuration.commandTimeoutMs) {
@@ -60,6 +65,7 @@ extension TaskConsumer {
         let arguments = [
             keys.group, c.name, String(c.policy.maxDeliveries), String(c.policy.maxAttempts),
             String(c.resultTTLSeconds), String(c.deadLetterCap), String(freeSlots), keys.taskPrefix,
+            String(c.maxMessageBytesInFlight - messageBytesInFlight), String(Self.readChunk),
         ]
         commands.eval(
             readAndStartScript, keys: [keys.stream, keys.dead, keys.counters],
@@ -136,11 +142,13 @@ extension TaskConsumer {
             String(c.resultTTLSeconds), String(c.deadLetterCap),
         ]
         for (entry, taskID) in starting { arguments += [entry, taskID] }
+        startsOutstanding += 1
         commands.eval(
             startScript, keys: [keys.stream, keys.dead, keys.counters] + starting.map { keys.task($0.taskID) },
             arguments: arguments.map { Array($0.utf8) }
         ) { [weak self] result in
             guard let self else { return }
+            self.startsOutstanding -= 1
             switch ScriptAnswer(result, { StartReply.decodeBatch($0, count: starting.count) }) {
             case .reply(let replies):
                 for ((entry, taskID), reply) in zip(starting, replies) { self.started(entry, taskID, reply) }
@@ -150,6 +158,7 @@ extension TaskConsumer {
                 self.problem("start: \(why)")
                 for (entry, _) in starting { self.dropped(entry) }
             }
+            self.pump()
         }
     }
 
@@ -163,6 +172,9 @@ extension TaskConsumer {
         switch reply {
         case .run(let message, let attempt):
             rescanDelayMs = 0
+            let bytes = message.utf8.count
+            messageBytes[entry] = bytes
+            messageBytesInFlight += bytes
             let delivery = Delivery(
                 entry: entry, taskID: taskID, message: message, attempt: attempt, startedNs: EventLoop.hrtimeNs())
             stats.started += 1

@@ -26,7 +26,10 @@ public final class TaskConsumer {
     public struct Configuration: Sendable {
         /// This consumer's name in the group (unique per process).
         public var name: String
-        public var concurrency = 128
+        public var concurrency = 512
+        /// No new read while the messages of the tasks in flight add up to this many bytes; one
+        /// read starts at most `readChunk` tasks beyond it.
+        public var maxMessageBytesInFlight = 64 << 20
         public var blockMs: UInt64 = 2_000
         public var leaseMs: UInt64 = 60_000
         public var reclaimIntervalMs: UInt64 = 5_000
@@ -114,6 +117,12 @@ public final class TaskConsumer {
     private var pausedMsBefore: UInt64 = 0
     /// Entries this consumer is working on → task id.
     var inFlight: [String: String] = [:]
+    /// The message bytes of each started task in flight, and their sum.
+    var messageBytes: [String: Int] = [:]
+    var messageBytesInFlight = 0
+    var startsOutstanding = 0
+    /// The most entries one read asks for: a batch is read in chunks of this many.
+    public static let readChunk = 32
     var readOutstanding = false
     /// Whether the last read found new entries: then the next one reads and starts in one script
     /// call (no blocking), until one finds nothing and the blocking `XREADGROUP` waits again.
@@ -221,6 +230,7 @@ public final class TaskConsumer {
     /// An entry is no longer ours to work on: read more, or finish draining.
     func release(_ entry: String) {
         inFlight[entry] = nil
+        if let bytes = messageBytes.removeValue(forKey: entry) { messageBytesInFlight -= bytes }
         switch lifecycle {
         case .running:
             pump()
@@ -300,6 +310,8 @@ public final class TaskConsumer {
         storeSuccesses()
         let entries = inFlight.keys.filter { !storing.contains($0) }
         inFlight.removeAll()
+        messageBytes.removeAll()
+        messageBytesInFlight = 0
         let done = { [weak self] in
             self?.closeAll()
             completion()

@@ -110,8 +110,12 @@ extension TaskScripts {
     /// The tasks' keys are the task key prefix followed by the ids read (the script cannot know
     /// them before it reads); they share the stream's hash tag, so they live in its slot.
     ///
+    /// It reads `chunk` entries at a time until `count` are read or the messages of those it started
+    /// add up to `budget` bytes — the worker holds every message in flight — so one call starts at
+    /// most `chunk` entries beyond the budget.
+    ///
     /// KEYS: stream, dead, counters. ARGV: group, consumer, max deliveries, max attempts, result TTL
-    /// s, dead-letter cap, count, task key prefix.
+    /// s, dead-letter cap, count, task key prefix, budget (bytes), chunk.
     /// Returns `{entry, task id, reply}` per entry read, reply as `start`'s (`{"gone"}` for an
     /// entry without a task id, acknowledged); `{}` when nothing new is there.
     public static func readAndStart() -> RedisScript {
@@ -119,22 +123,30 @@ extension TaskScripts {
             name: "readAndStart",
             source: prelude + startingOne + """
 
-                local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[7], 'STREAMS', stream, '>')
-                if not read then return {} end
-                local replies = {}
-                for i, e in ipairs(read[1][2]) do
-                  local entry, fields, id = e[1], e[2], nil
-                  if fields then
-                    for j = 1, #fields - 1, 2 do
-                      if fields[j] == 'task_id' then id = fields[j + 1] end
+                local count, budget, chunk = tonumber(ARGV[7]), tonumber(ARGV[9]), tonumber(ARGV[10])
+                local replies, bytes = {}, 0
+                while #replies < count and bytes < budget do
+                  local want = math.min(chunk, count - #replies)
+                  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want, 'STREAMS', stream, '>')
+                  if not read then break end
+                  local entries = read[1][2]
+                  for _, e in ipairs(entries) do
+                    local entry, fields, id = e[1], e[2], nil
+                    if fields then
+                      for j = 1, #fields - 1, 2 do
+                        if fields[j] == 'task_id' then id = fields[j + 1] end
+                      end
+                    end
+                    if id then
+                      local reply = startOne(ARGV[8] .. id, entry, id, 1)
+                      if reply[1] == 'run' then bytes = bytes + #reply[2] end
+                      replies[#replies + 1] = {entry, id, reply}
+                    else
+                      redis.call('XACK', stream, group, entry)
+                      replies[#replies + 1] = {entry, '', {'gone'}}
                     end
                   end
-                  if id then
-                    replies[i] = {entry, id, startOne(ARGV[8] .. id, entry, id, 1)}
-                  else
-                    redis.call('XACK', stream, group, entry)
-                    replies[i] = {entry, '', {'gone'}}
-                  end
+                  if #entries < want then break end
                 end
                 return replies
                 """)

@@ -26,6 +26,7 @@ import Testing
             ("api-service", ["--scrape", "nowhere"], [:], "api-service: --scrape: "),
             ("worker", ["--alert-endpoint", "nowhere"], [:], "worker: --alert-endpoint: "),
             ("worker", ["--concurrency", "0"], [:], "worker: --concurrency: "),
+            ("worker", ["--inflight-mib", "0"], [:], "worker: --inflight-mib: "),
             ("worker", ["--max-attempts", "5", "--max-deliveries", "2"], [:], "worker: --max-deliveries: "),
             ("worker", ["--listen", "tcp://127.0.0.1:\(busy.port)", "--insecure-tcp"], [:], "worker: --listen: "),
             ("worker", [], ["ALERTMESH_LEASE_MS": "10"], "worker: --lease-ms: "),

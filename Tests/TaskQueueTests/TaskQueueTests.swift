@@ -340,6 +340,41 @@ import Testing
         w.finish([c])
     }
 
+    /// Reads pause while the messages in flight reach their budget — checked before each chunk a
+    /// read takes, so one read passes it by a chunk at most — and every task still runs once.
+    @Test func readsPauseWhileTheMessagesInFlightReachTheirBudget() throws {
+        let w = try QueueWorld()
+        let message = String(repeating: "m", count: 1_000)
+        let ids = try (0..<100).map { _ in try #require(w.submit(message)?.id) }
+        var held: [() -> Void] = []
+        var runs: [String: Int] = [:]
+        let c = w.consumer(name: "c1", configure: { $0.maxMessageBytesInFlight = 10_000 }) { delivery, done in
+            runs[delivery.taskID, default: 0] += 1
+            held.append { done(.success(result: Array("{}".utf8))) }
+        }
+        try c.start()
+        // The first read (blocking) takes one chunk: 32,000 bytes, over the budget; then none.
+        let chunk = TaskConsumer.readChunk
+        w.run(until: { runs.count == chunk })
+        w.wait(ms: 300)
+        #expect(runs.count == chunk && c.inFlightCount == chunk)
+        // Finishing 25 leaves 7,000 bytes: under the budget, so one more chunk, then none.
+        for finish in held.prefix(25) { finish() }
+        held.removeFirst(25)
+        w.run(until: { runs.count == 2 * chunk })
+        w.wait(ms: 300)
+        #expect(runs.count == 2 * chunk && c.inFlightCount == 7 + chunk)
+        while runs.count < 100 || !held.isEmpty {
+            let batch = held
+            held.removeAll()
+            for finish in batch { finish() }
+            w.run(until: { !held.isEmpty || runs.count == 100 })
+        }
+        w.run(until: { ids.allSatisfy { w.record($0)?.state == .success } })
+        #expect(runs.count == 100 && runs.values.allSatisfy { $0 == 1 }, "each task ran once")
+        w.finish([c])
+    }
+
     @Test func entriesReadAndStartedWhileRedisRefusesAreReadAgainAndRunOnce() throws {
         // The read-and-start script refused (-BUSY: another client's script runs past the time
         // limit) after reads had found work: nothing is lost or run twice; the consumer waits the

@@ -77,7 +77,9 @@ while done < tasks {
     var startedBatch = false
     redis.eval(
         readAndStart, keys: [keys.stream, keys.dead, keys.counters],
-        arguments: [keys.group, "bench", "10", "5", "86400", "10000", String(n), keys.taskPrefix].map(b)
+        arguments: [
+            keys.group, "bench", "10", "5", "86400", "10000", String(n), keys.taskPrefix, String(64 << 20), "32",
+        ].map(b)
     ) { r in
         if case .success(let value) = r, let read = ReadStartReply.decode(value) {
             entries = read.entries.map { ($0.entry, $0.taskID) }

@@ -42,8 +42,15 @@ struct WorkerCommand: ParsableCommand {
         help: ArgumentHelp(
             "Tasks in flight at once.",
             discussion: "More in flight means bigger batches per XREADGROUP and per script call (docs/benchmarks.md "
-                + "has the figures); each task in flight holds its message in memory."))
-    var concurrency: Int = 128
+                + "has the figures); each task in flight holds its message in memory (see --inflight-mib)."))
+    var concurrency: Int = 512
+
+    @Option(
+        help: ArgumentHelp(
+            "MiB of messages in flight before reads pause.",
+            discussion: "No new read while the messages of the tasks in flight add up to this much; one read "
+                + "starts at most 32 tasks beyond it."))
+    var inflightMib: Int = 64
 
     @Option(help: "Deadline of one Analyze call, in ms.")
     var attemptTimeoutMs: UInt64 = 10_000
@@ -92,6 +99,7 @@ struct WorkerCommand: ParsableCommand {
             }
         }
         guard concurrency > 0, concurrency <= 10_000 else { throw ValidationError("--concurrency: 1...10000") }
+        guard inflightMib > 0, inflightMib <= 1 << 20 else { throw ValidationError("--inflight-mib: 1...1048576") }
         guard maxAttempts > 0 else { throw ValidationError("--max-attempts: must be positive") }
         guard maxDeliveries >= maxAttempts else {
             throw ValidationError("--max-deliveries: must be at least --max-attempts")
@@ -144,6 +152,7 @@ struct WorkerCommand: ParsableCommand {
 
         var config = TaskConsumer.Configuration(name: name)
         config.concurrency = concurrency
+        config.maxMessageBytesInFlight = inflightMib << 20
         config.leaseMs = leaseMs
         config.reclaimIntervalMs = reclaimIntervalMs
         config.resultTTLSeconds = resultTtl
@@ -215,7 +224,7 @@ struct WorkerCommand: ParsableCommand {
             metadata: [
                 "consumer": "\(name)", "redis": "\(redisService)",
                 "alert_endpoints": "\(endpoints.map(\.description))",
-                "concurrency": "\(concurrency)",
+                "concurrency": "\(concurrency)", "inflight_mib": "\(inflightMib)",
             ])
         try shutdown.run()
     }
