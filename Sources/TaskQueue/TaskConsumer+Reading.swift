@@ -172,9 +172,9 @@ extension TaskConsumer {
         switch reply {
         case .run(let message, let attempt):
             rescanDelayMs = 0
+            // (An entry is started once while in flight; were it again, it still counts once.)
             let bytes = message.utf8.count
-            messageBytes[entry] = bytes
-            messageBytesInFlight += bytes
+            messageBytesInFlight += bytes - (messageBytes.updateValue(bytes, forKey: entry) ?? 0)
             let delivery = Delivery(
                 entry: entry, taskID: taskID, message: message, attempt: attempt, startedNs: EventLoop.hrtimeNs())
             stats.started += 1
