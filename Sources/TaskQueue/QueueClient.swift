@@ -206,7 +206,7 @@ public final class QueueClient {
         gatheredBytes = 0
         redis.eval(
             submitManyScript, keys: [keys.stream, keys.counters] + batch.map { keys.task($0.id) },
-            arguments: TaskScripts.packSubmits(batch.map { (Array($0.id.utf8), $0.message) }), replicated: true
+            arguments: TaskScripts.packSubmits(batch.map { ($0.id, $0.message) }), replicated: true
         ) { [weak self] result in
             if case .failure(let error) = result, error.unreplicated != nil {
                 guard let self else {

@@ -82,7 +82,7 @@ extension TaskConsumer {
                         self.skippedWithoutTaskID(item.entry)
                         continue
                     }
-                    self.inFlight[item.entry] = item.taskID
+                    self.inFlight[item.entry] = 0
                     self.started(item.entry, item.taskID, item.reply)
                 }
                 self.pump()
@@ -132,7 +132,7 @@ extension TaskConsumer {
                 commands.send(["XACK", keys.stream, keys.group, entry]) { _ in }
                 continue
             }
-            inFlight[entry] = taskID
+            inFlight[entry] = 0
             starting.append((entry, taskID))
         }
         guard !starting.isEmpty else { return }
@@ -172,9 +172,12 @@ extension TaskConsumer {
         switch reply {
         case .run(let message, let attempt):
             rescanDelayMs = 0
-            // (An entry is started once while in flight; were it again, it still counts once.)
-            let bytes = message.utf8.count
-            messageBytesInFlight += bytes - (messageBytes.updateValue(bytes, forKey: entry) ?? 0)
+            // Counted only while the entry is ours (a drain may have let it go meanwhile).
+            if let i = inFlight.index(forKey: entry) {
+                let bytes = message.utf8.count
+                messageBytesInFlight += bytes - inFlight.values[i]
+                inFlight.values[i] = bytes
+            }
             let delivery = Delivery(
                 entry: entry, taskID: taskID, message: message, attempt: attempt, startedNs: EventLoop.hrtimeNs())
             stats.started += 1

@@ -115,10 +115,9 @@ public final class TaskConsumer {
     public private(set) var pause: (reason: String, sinceMs: UInt64)?
     /// Time spent paused before the current pause, in ms.
     private var pausedMsBefore: UInt64 = 0
-    /// Entries this consumer is working on → task id.
-    var inFlight: [String: String] = [:]
-    /// The message bytes of each started task in flight, and their sum.
-    var messageBytes: [String: Int] = [:]
+    /// Entries this consumer is working on → the size of their task's message, once started (0
+    /// until then); and the sum of those sizes, which bounds reads.
+    var inFlight: [String: Int] = [:]
     var messageBytesInFlight = 0
     var startsOutstanding = 0
     /// The most entries one read asks for: a batch is read in chunks of this many.
@@ -229,8 +228,7 @@ public final class TaskConsumer {
 
     /// An entry is no longer ours to work on: read more, or finish draining.
     func release(_ entry: String) {
-        inFlight[entry] = nil
-        if let bytes = messageBytes.removeValue(forKey: entry) { messageBytesInFlight -= bytes }
+        if let bytes = inFlight.removeValue(forKey: entry) { messageBytesInFlight -= bytes }
         switch lifecycle {
         case .running:
             pump()
@@ -310,7 +308,6 @@ public final class TaskConsumer {
         storeSuccesses()
         let entries = inFlight.keys.filter { !storing.contains($0) }
         inFlight.removeAll()
-        messageBytes.removeAll()
         messageBytesInFlight = 0
         let done = { [weak self] in
             self?.closeAll()

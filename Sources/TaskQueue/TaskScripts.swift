@@ -115,17 +115,17 @@ public enum TaskScripts {
     /// always` a turn that writes ends in an fsync. A busy api-service's batch of hundreds of
     /// messages, each its own argument, took a turn and an fsync per 16 KiB, which capped
     /// submits at the bytes a turn reads; packed, a batch is read in two or three turns.
-    public static func packSubmits(_ tasks: [(id: [UInt8], message: [UInt8])]) -> [[UInt8]] {
+    public static func packSubmits(_ tasks: [(id: String, message: [UInt8])]) -> [[UInt8]] {
         var lengths: [UInt8] = []
         var packed: [UInt8] = []
         lengths.reserveCapacity(tasks.count * 8)
-        packed.reserveCapacity(tasks.reduce(0) { $0 + $1.id.count + $1.message.count })
+        packed.reserveCapacity(tasks.reduce(0) { $0 + $1.id.utf8.count + $1.message.count })
         for (i, task) in tasks.enumerated() {
             if i > 0 { lengths.append(UInt8(ascii: " ")) }
-            lengths.append(contentsOf: String(task.id.count).utf8)
+            lengths.append(contentsOf: String(task.id.utf8.count).utf8)
             lengths.append(UInt8(ascii: " "))
             lengths.append(contentsOf: String(task.message.count).utf8)
-            packed.append(contentsOf: task.id)
+            packed.append(contentsOf: task.id.utf8)
             packed.append(contentsOf: task.message)
         }
         return [lengths, packed]

@@ -67,7 +67,7 @@ while done < tasks {
     var replies = 0
     redis.eval(
         submitMany, keys: [keys.stream, keys.counters] + ids.map { keys.task($0) },
-        arguments: TaskScripts.packSubmits(zip(ids, batch).map { (b($0), $1.message) })
+        arguments: TaskScripts.packSubmits(zip(ids, batch).map { ($0, $1.message) })
     ) {
         if case .success(.bulk) = $0 {} else { failures += 1 }; replies = n
     }
