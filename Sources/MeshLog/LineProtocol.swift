@@ -84,40 +84,82 @@ public enum LineProtocol {
     static func escape(
         _ s: String, commaSpace: Bool, equals: Bool, slashForBackslash: Bool = false, into out: inout [UInt8]
     ) {
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: ","), UInt8(ascii: " "):
-                out.append(UInt8(ascii: "\\"))
-                out.append(b)
-            case UInt8(ascii: "=") where equals:
-                out.append(UInt8(ascii: "\\"))
-                out.append(b)
-            case UInt8(ascii: "\\") where slashForBackslash:
-                out.append(UInt8(ascii: "/"))
-            case 0x0A, 0x0D, 0x09:
-                out.append(UInt8(ascii: "_"))  // never legal in a key or tag; a name is not worth a lost datagram
-            default:
-                out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            // Names and tag values almost never hold a byte to escape: one scan, then one copy,
+            // instead of a checked append per byte (the writer thread formats every event).
+            if !bytes.contains(where: mayNeedEscaping) { return out.append(contentsOf: bytes) }
+            for b in bytes {
+                switch b {
+                case UInt8(ascii: ","), UInt8(ascii: " "):
+                    out.append(UInt8(ascii: "\\"))
+                    out.append(b)
+                case UInt8(ascii: "=") where equals:
+                    out.append(UInt8(ascii: "\\"))
+                    out.append(b)
+                case UInt8(ascii: "\\") where slashForBackslash:
+                    out.append(UInt8(ascii: "/"))
+                case 0x0A, 0x0D, 0x09:
+                    out.append(UInt8(ascii: "_"))  // never legal in a key or tag; a name is not worth a lost datagram
+                default:
+                    out.append(b)
+                }
             }
         }
     }
 
+    /// A byte `escape` may change (a superset: `=` and `\\` are kept as they are in some places).
+    @inline(__always)
+    static func mayNeedEscaping(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: ",") || b == UInt8(ascii: " ") || b == UInt8(ascii: "=") || b == UInt8(ascii: "\\")
+            || b == 0x0A || b == 0x0D || b == 0x09
+    }
+
     static func quoted(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        let start = out.count
-        for b in s.utf8 {
-            // Cut long values on a UTF-8 boundary (never inside an escape).
-            if out.count - start >= maxStringFieldBytes - 2 && b & 0xC0 != 0x80 { break }
-            switch b {
-            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
-            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            out.append(UInt8(ascii: "\""))
+            defer { out.append(UInt8(ascii: "\"")) }
+            if bytes.count <= maxStringFieldBytes - 2 {
+                // Short enough that even escaped it is never cut (checked per byte below).
+                return appendEscaped(bytes, into: &out, escapeInQuotes)
+            }
+            let start = out.count
+            for b in bytes {
+                // Cut long values on a UTF-8 boundary (never inside an escape).
+                if out.count - start >= maxStringFieldBytes - 2 && b & 0xC0 != 0x80 { break }
+                if let escaped = escapeInQuotes(b) { out.append(contentsOf: escaped) } else { out.append(b) }
             }
         }
-        out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func escapeInQuotes(_ b: UInt8) -> [UInt8]? {
+        switch b {
+        case UInt8(ascii: "\\"): [0x5C, 0x5C]
+        case UInt8(ascii: "\""): [0x5C, 0x22]
+        case 0x0A: [0x5C, UInt8(ascii: "n")]
+        case 0x0D: [0x5C, UInt8(ascii: "r")]
+        case 0x09: [0x5C, UInt8(ascii: "t")]
+        default: nil
+        }
+    }
+
+    /// Appends `bytes` with each byte `escaped` maps to something replaced by it: the runs between
+    /// such bytes are copied whole, not appended byte by byte (the writer thread formats every
+    /// event, and most values hold no byte to escape at all).
+    @inline(__always)
+    static func appendEscaped(
+        _ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8], _ escaped: (UInt8) -> [UInt8]?
+    ) {
+        var run = 0
+        for i in bytes.indices {
+            guard let replacement = escaped(bytes[i]) else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+            out.append(contentsOf: replacement)
+            run = i + 1
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
     }
 }
 

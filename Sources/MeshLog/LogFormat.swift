@@ -30,23 +30,26 @@ public enum LogFormat {
     }
 
     static func value(_ s: String, into out: inout [UInt8]) {
-        let needsQuotes =
-            s.isEmpty
-            || s.utf8.contains { $0 <= 32 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 127 }
-        guard needsQuotes else { return out.append(contentsOf: s.utf8) }
-        out.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
-            case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<32, 127: out.append(UInt8(ascii: "?"))
-            default: out.append(byte)
+        var s = s
+        s.withUTF8 { bytes in
+            let needsQuotes =
+                bytes.isEmpty
+                || bytes.contains { $0 <= 32 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 127 }
+            guard needsQuotes else { return out.append(contentsOf: bytes) }
+            out.append(UInt8(ascii: "\""))
+            LineProtocol.appendEscaped(bytes, into: &out) { byte in
+                switch byte {
+                case UInt8(ascii: "\""): [92, 34]
+                case UInt8(ascii: "\\"): [92, 92]
+                case 10: [92, UInt8(ascii: "n")]
+                case 13: [92, UInt8(ascii: "r")]
+                case 9: [92, UInt8(ascii: "t")]
+                case 0..<32, 127: [UInt8(ascii: "?")]
+                default: nil
+                }
             }
+            out.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Metadata keys whose values are numbers in InfluxDB (always floats, so one key never changes

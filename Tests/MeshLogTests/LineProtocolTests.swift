@@ -57,6 +57,84 @@ import Testing
         }
     }
 
+    /// The writer copies runs of plain bytes whole; checked here against the rules applied one
+    /// byte at a time, on random text full of bytes to escape (and multi-byte characters).
+    @Test func escapingMatchesTheRulesByteByByte() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            seed ^= seed << 13
+            seed ^= seed >> 7
+            seed ^= seed << 17
+            return Int(seed % UInt64(n))
+        }
+        let pieces = [
+            ",", " ", "=", "\\", "\"", "\n", "\r", "\t", "\u{1}", "\u{7f}", "a", "Z", "09", "é", "✓", "🙂", "",
+        ]
+        func escapedName(_ s: String, equals: Bool, slash: Bool) -> String {
+            var out = ""
+            for c in s.unicodeScalars {
+                switch c {
+                case ",", " ": out += "\\" + String(c)
+                case "=" where equals: out += "\\="
+                case "\\" where slash: out += "/"
+                case "\n", "\r", "\t": out += "_"
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out
+        }
+        func quoted(_ s: String) -> String {
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\\": out += "\\\\"
+                case "\"": out += "\\\""
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out + "\""
+        }
+        func logfmtValue(_ s: String) -> String {
+            guard s.isEmpty || s.utf8.contains(where: { $0 <= 32 || $0 == 61 || $0 == 34 || $0 == 127 }) else {
+                return s
+            }
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where c.value < 32 || c.value == 127: out += "?"
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out + "\""
+        }
+        for _ in 0..<2_000 {
+            let text = (0..<next(12)).map { _ in pieces[next(pieces.count)] }.joined()
+            let tag = "t" + text
+            #expect(
+                line("m" + text, [("k", tag)], [("f" + text, .string(text))])
+                    == escapedName("m" + text, equals: false, slash: false) + ",k="
+                    + escapedName(tag, equals: true, slash: true) + " "
+                    + escapedName("f" + text, equals: true, slash: true)
+                    + "=" + quoted(text) + " 1\n")
+            var out: [UInt8] = []
+            LogFormat.logfmt(
+                LogRecord(timestampNs: 0, level: "info", message: text, metadata: [("k", text)]), service: "s",
+                into: &out)
+            #expect(
+                String(decoding: out, as: UTF8.self)
+                    == "ts=1970-01-01T00:00:00.000Z level=info service=s msg=" + logfmtValue(text) + " k="
+                    + logfmtValue(text) + "\n")
+        }
+    }
+
     @Test func batchingPacksWholeLines() {
         var b = DatagramBatcher(maxBytes: 100)
         let l30 = [UInt8](repeating: 0x61, count: 29) + [0x0A]
