@@ -37,16 +37,9 @@ public enum LogFormat {
                 || bytes.contains { $0 <= 32 || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") || $0 == 127 }
             guard needsQuotes else { return out.append(contentsOf: bytes) }
             out.append(UInt8(ascii: "\""))
+            // The line protocol's escapes inside quotes; any other control byte becomes "?".
             LineProtocol.appendEscaped(bytes, into: &out) { byte in
-                switch byte {
-                case UInt8(ascii: "\""): [92, 34]
-                case UInt8(ascii: "\\"): [92, 92]
-                case 10: [92, UInt8(ascii: "n")]
-                case 13: [92, UInt8(ascii: "r")]
-                case 9: [92, UInt8(ascii: "t")]
-                case 0..<32, 127: [UInt8(ascii: "?")]
-                default: nil
-                }
+                LineProtocol.escapeInQuotes(byte) ?? (byte < 32 || byte == 127 ? [UInt8(ascii: "?")] : nil)
             }
             out.append(UInt8(ascii: "\""))
         }

@@ -83,7 +83,8 @@ import Testing
             }
             return out
         }
-        func quoted(_ s: String) -> String {
+        /// A quoted value as both formats write it; logfmt also writes other control bytes as `?`.
+        func quoted(_ s: String, otherControlsAs replacement: String? = nil) -> String {
             var out = "\""
             for c in s.unicodeScalars {
                 switch c {
@@ -92,6 +93,7 @@ import Testing
                 case "\n": out += "\\n"
                 case "\r": out += "\\r"
                 case "\t": out += "\\t"
+                case _ where replacement != nil && (c.value < 32 || c.value == 127): out += replacement!
                 default: out.unicodeScalars.append(c)
                 }
             }
@@ -101,19 +103,7 @@ import Testing
             guard s.isEmpty || s.utf8.contains(where: { $0 <= 32 || $0 == 61 || $0 == 34 || $0 == 127 }) else {
                 return s
             }
-            var out = "\""
-            for c in s.unicodeScalars {
-                switch c {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where c.value < 32 || c.value == 127: out += "?"
-                default: out.unicodeScalars.append(c)
-                }
-            }
-            return out + "\""
+            return quoted(s, otherControlsAs: "?")
         }
         for _ in 0..<2_000 {
             let text = (0..<next(12)).map { _ in pieces[next(pieces.count)] }.joined()
