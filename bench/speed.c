@@ -1,6 +1,7 @@
 /* speed: the time of a fixed loop of 300 million additions, the median of three tries, in seconds.
- * bench/run prints it next to each section: this VM's speed changes by 2-3x from one hour to the
- * next (other tenants), and a section's figures only compare with runs at a similar speed. */
+ * bench/run prints it next to each section: this VM's speed changes from one hour to the next
+ * (other tenants), and a section's figures only compare with runs at a similar speed. It times one
+ * core's arithmetic only: a spell that slows memory or the other core can pass it unseen. */
 #include <stdio.h>
 #include <time.h>
 
