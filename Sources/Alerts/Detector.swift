@@ -433,16 +433,19 @@ struct Scan {
         let mask = ((word >> 7) &* 0x0102_0408_1020_4080) >> 56  // bit k: byte k is an ASCII word character
         let before: UInt64 = i > 0 && p[i - 1] < 0x80 && cls[Int(p[i - 1])] & Detector.word != 0 ? 1 : 0
         var starts = mask & ~((mask << 1) | before) & 0xFF
+        guard starts != 0 else { return 8 }
+        // The pair filter (it implies an initial byte) at all eight places at once, then a loop over
+        // what passed — rare in prose: a loop over every word start, each with a branch on its own
+        // lookup, mispredicted about once per eight bytes. The last byte of the text has no pair:
+        // its initial bit (`Detector.initial` is the top bit) decides there.
+        var candidates: UInt64 = 0
+        for k in 0..<7 { candidates |= pairBit(at: q + k, pairs) << UInt64(k) }
+        candidates |= (i + 8 < n ? pairBit(at: q + 7, pairs) : UInt64(cls[Int(q[7])] >> 7)) << 7
+        starts &= candidates
         while starts != 0 {
             let k = starts.trailingZeroBitCount
-            // The pair filter alone (it implies an initial byte): a branch that is rarely taken,
-            // where testing the initial first mispredicts on a quarter of English words.
-            if (i + k + 1 < n ? mayStartKeyword(at: q + k, pairs) : cls[Int(q[k])] & Detector.initial != 0)
-                // After a non-ASCII byte the word starts here only if that scalar separates words.
-                && (i + k == 0 || p[i + k - 1] < 0x80 || !scalarBeforeIsWord(p, i + k, bmp: bmp))
-            {
-                return k
-            }
+            // After a non-ASCII byte the word starts here only if that scalar separates words.
+            if i + k == 0 || p[i + k - 1] < 0x80 || !scalarBeforeIsWord(p, i + k, bmp: bmp) { return k }
             starts &= starts - 1
         }
         return 8
@@ -494,11 +497,11 @@ struct Scan {
         return pairs[bit >> 6] & (1 << UInt64(bit & 63)) != 0
     }
 
-    /// The same, for the two bytes at `q`.
+    /// `mayStartKeyword` for the two bytes at `q`, as 0 or 1.
     @inline(__always)
-    static func mayStartKeyword(at q: UnsafePointer<UInt8>, _ pairs: UnsafePointer<UInt64>) -> Bool {
+    static func pairBit(at q: UnsafePointer<UInt8>, _ pairs: UnsafePointer<UInt64>) -> UInt64 {
         let bit = Int(UInt16(littleEndian: UnsafeRawPointer(q).loadUnaligned(as: UInt16.self)))
-        return pairs[bit >> 6] & (1 << UInt64(bit & 63)) != 0
+        return pairs[bit >> 6] >> UInt64(bit & 63) & 1
     }
 
     @inline(__always)
@@ -538,9 +541,16 @@ struct Scan {
         separatorPending = false
     }
 
+    /// Inline: on digits broken by separators (`+1.2+1.2…`) a run ends every few bytes, nearly
+    /// always too short to be a card — a call for that alone cost more than the check.
+    @inline(__always)
     mutating func endDigitRun() {
-        defer { runDigits = 0 }
-        guard cardEnabled, runDigits >= 10 else { return }
+        if runDigits >= 10 && cardEnabled { cardRun() }
+        runDigits = 0
+    }
+
+    /// A run of card length ended: a card-like number.
+    mutating func cardRun() {
         result.alerts.insert(.cardNumberDetected)
         let digits = runDigits
         add(.cardNumberDetected, start: runStart, end: lastDigitEnd, luhn: true) { Masking.card($0, digits: digits) }

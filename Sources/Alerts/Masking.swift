@@ -88,16 +88,15 @@ enum Masking {
 
     /// Luhn's check over the digits of `bytes` (separators skipped).
     static func luhn(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Arithmetic instead of branches on the digits: a branch on "doubled past 9" mispredicts on
+        // every other digit of a random number, and card-like runs are checked a lot on hostile input.
         var sum = 0
-        var double = false
-        for b in bytes.reversed() where b >= 0x30 && b <= 0x39 {
-            var d = Int(b - 0x30)
-            if double {
-                d *= 2
-                if d > 9 { d -= 9 }
-            }
-            sum += d
-            double.toggle()
+        var double = 0
+        for b in bytes.reversed() where b &- 0x30 < 10 {
+            let d = Int(b &- 0x30)
+            // Doubled, its digits summed: 2d, or 2d - 9 from 5 up ((d + 3) >> 3 is 1 exactly there).
+            sum &+= d &+ double &* (d &- 9 &* ((d &+ 3) >> 3))
+            double ^= 1
         }
         return sum % 10 == 0
     }

@@ -114,6 +114,36 @@ import Testing
         #expect(r.findings.first?.length == 19)
     }
 
+    /// The card finding's Luhn flag against the textbook check, on numbers of every card length,
+    /// with and without separators (the detector's check works without branches on the digits).
+    @Test func luhnFlagAgreesWithTheTextbookCheck() {
+        func textbook(_ digits: [Int]) -> Bool {
+            var sum = 0
+            for (k, d) in digits.reversed().enumerated() { sum += k % 2 == 1 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d }
+            return sum % 10 == 0
+        }
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        var valid = 0
+        for round in 0..<3_000 {
+            let digits = (0..<(13 + next(7))).map { _ in next(10) }
+            let separator = ["", " ", "-"][round % 3]
+            var number = ""
+            for (k, d) in digits.enumerated() {
+                if k > 0 && k % 4 == 0 { number += separator }
+                number += String(d)
+            }
+            let r = detector.scan("pay \(number) now")
+            let expected = textbook(digits)
+            if expected { valid += 1 }
+            #expect(r.findings.first?.luhnValid == expected, "\(number)")
+        }
+        #expect(valid > 150)  // about one number in ten passes: both answers were checked
+    }
+
     @Test func offsetsCountUnicodeScalars() {
         let r = detector.scan("пароль: 🔑password")
         #expect(r.findings.first?.offset == 9)  // 6 Cyrillic + ':' + ' ' + key emoji
