@@ -437,10 +437,12 @@ struct Scan {
         // The pair filter (it implies an initial byte) at all eight places at once, then a loop over
         // what passed — rare in prose: a loop over every word start, each with a branch on its own
         // lookup, mispredicted about once per eight bytes. The last byte of the text has no pair:
-        // its initial bit (`Detector.initial` is the top bit) decides there.
+        // whether it can begin a keyword at all decides there.
         var candidates: UInt64 = 0
         for k in 0..<7 { candidates |= pairBit(at: q + k, pairs) << UInt64(k) }
-        candidates |= (i + 8 < n ? pairBit(at: q + 7, pairs) : UInt64(cls[Int(q[7])] >> 7)) << 7
+        let last: UInt64 =
+            i + 8 < n ? pairBit(at: q + 7, pairs) : (cls[Int(q[7])] & Detector.initial != 0 ? 1 : 0)
+        candidates |= last << 7
         starts &= candidates
         while starts != 0 {
             let k = starts.trailingZeroBitCount
